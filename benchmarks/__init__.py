@@ -1,0 +1,1 @@
+"""Benchmark suites: latency and throughput of the reference and of every backend."""

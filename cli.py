@@ -1,0 +1,67 @@
+"""The ``stylert`` command line: one root group, one module per command, imported lazily.
+
+``stylert --help`` imports neither torch nor onnxruntime, so it is instant and works on any
+machine. Library code raises typed ``StylertError``s; this group turns them into a one-line
+``Error: ...`` and exit code 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import click
+
+from . import __version__
+from .errors import StylertError
+
+#: command name -> (module, attribute, one-line help). The module is imported only when run.
+COMMANDS = {
+    "stylize": ("stylert.runtime.cli_stylize", "stylize", "Stylize images with a model (PyTorch reference)."),
+    "demo": ("stylert.runtime.cli_demo", "demo", "Stylize the embedded demo images with the public AdaIN model."),
+    "inspect": ("stylert.models.cli_inspect", "inspect_cmd", "Show what a checkpoint holds: family, layout, taps."),
+    "weights": ("stylert.models.cli_weights", "weights", "Fetch, list and locate the public AdaIN weights."),
+    "doctor": ("stylert.runtime.cli_doctor", "doctor", "Report torch, ONNX Runtime providers, TensorRT and GPU."),
+}
+
+
+@dataclass
+class Settings:
+    """Shared by every command through ``ctx.obj``."""
+
+    quiet: bool = False
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except StylertError as err:
+            raise click.ClickException(str(err)) from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stylert")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and results.")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
+    """stylert: arbitrary style transfer (AdaIN, multi-level AdaIN, style attention), exported and fast."""
+    ctx.obj = Settings(quiet=quiet)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Typed errors. The library raises these; the CLI turns them into one-line messages.
+
+Every error names what it is about (``path``) and, where there is one, the fix.
+``str(err)`` is the complete user-facing message.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class StylertError(Exception):
+    """Base class of every error stylert raises on purpose."""
+
+    def __init__(self, message: str, *, path: str | os.PathLike | None = None, fix: str | None = None):
+        self.message = message
+        self.path = None if path is None else os.fspath(path)
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
+
+
+class ImageError(StylertError):
+    """An input image (or mask) that cannot be read, is too large, or does not fit."""
+
+
+class OutputError(StylertError):
+    """An output that cannot be written, or would overwrite something without --overwrite."""
+
+
+class CheckpointError(StylertError):
+    """A checkpoint file that does not match the layout it was loaded as."""
+
+
+class WeightsError(StylertError):
+    """Public weights that are missing, cannot be downloaded or fail their SHA-256 check."""
+
+
+class ModelError(StylertError):
+    """Unknown model family, bad configuration, or bad arguments to a model."""
+
+
+class MissingDependencyError(StylertError):
+    """An optional package is not installed; the message carries the install command."""
+
+    def __init__(self, package: str, install: str, purpose: str | None = None):
+        what = f"{package} is not installed" + (f" (needed for {purpose})" if purpose else "")
+        super().__init__(what, fix=install)
+        self.package = package
+        self.install = install

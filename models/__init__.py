@@ -1,0 +1,17 @@
+"""PyTorch model families, their registry and checkpoint loaders, and the reference stylization.
+
+>>> from stylert.models import create_model, list_families
+>>> list_families()
+['adain', 'adain-multilevel', 'sanet', 'sanet-multilevel']
+
+Importing this package imports torch.
+"""
+
+from .registry import FamilySpec, create_model, get_family, list_families, register_family
+from .base import StyleModel
+
+# Importing the family modules registers them.
+from . import adain as _adain  # noqa: F401,E402
+from . import attention as _attention  # noqa: F401,E402
+
+__all__ = ["FamilySpec", "StyleModel", "create_model", "get_family", "list_families", "register_family"]

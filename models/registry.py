@@ -1,0 +1,71 @@
+"""One registry of model families, in the manner of timm's ``@register_model``.
+
+A family is a name, a small frozen config dataclass and a builder ``config -> StyleModel``.
+Tests parametrize over ``list_families()``, so a new family is tested without anyone
+remembering to add it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import ModelError
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    name: str
+    config_cls: type
+    builder: Callable[[Any], Any]
+    summary: str
+    #: checkpoint layouts in the wild this family loads, besides stylert's own
+    layouts: tuple[str, ...] = ()
+
+
+_FAMILIES: dict[str, FamilySpec] = {}
+
+
+def register_family(name: str, config_cls: type, summary: str, layouts: tuple[str, ...] = ()):
+    """Decorator: ``@register_family("adain", AdaINConfig, "...")`` on ``def build(config) -> StyleModel``."""
+
+    def wrap(builder):
+        if name in _FAMILIES:
+            raise ModelError(f"model family {name!r} is registered twice")
+        _FAMILIES[name] = FamilySpec(name, config_cls, builder, summary, layouts)
+        return builder
+
+    return wrap
+
+
+def list_families() -> list[str]:
+    return sorted(_FAMILIES)
+
+
+def get_family(name: str) -> FamilySpec:
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        raise ModelError(f"unknown model family {name!r}", fix=f"use one of {', '.join(list_families())}") from None
+
+
+def make_config(name: str, config: dict | None = None):
+    """The family's config dataclass from a plain dict (unknown keys are an error)."""
+    spec = get_family(name)
+    fields = {f.name for f in dataclasses.fields(spec.config_cls)}
+    given = dict(config or {})
+    unknown = sorted(set(given) - fields)
+    if unknown:
+        raise ModelError(f"{name}: unknown config keys {unknown}", fix=f"known keys: {', '.join(sorted(fields))}")
+    return spec.config_cls(**given)
+
+
+def create_model(name: str, config: dict | Any | None = None):
+    """Build family ``name`` with random weights (a config dataclass or a dict of overrides)."""
+    spec = get_family(name)
+    if not isinstance(config, spec.config_cls):
+        config = make_config(name, config)
+    model = spec.builder(config)
+    model.eval()
+    return model

@@ -1,0 +1,142 @@
+"""Reference stylization in PyTorch: the ground truth every exported backend is compared with.
+
+Images are numpy arrays [H, W, 3] float32 RGB 0..1 (``stylert.runtime.images``). The steps
+follow pytorch-AdaIN's ``test.py`` (and the original Torch AdaIN for masks), so that with the
+public weights and the same pre-sized inputs the output is the reference's, pixel for pixel:
+
+    content -> reflect-pad to the family's size multiple -> encode -> transfer (style code,
+    alpha per level, interpolation weights, region masks) -> decode -> crop back
+
+Colour preservation (``preserve_color``): ``"match"`` matches the style image's colour
+statistics to the content's before encoding (the reference's ``coral``); ``"luminance"``
+stylizes the luminance only and keeps the content's chrominance (Gatys et al. 2017).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import ModelError
+from ..runtime.color import luminance_only_inputs, match_color, recombine_luminance
+from ..runtime.images import crop_to, pad_to_multiple
+from .base import StyleModel, resize_region
+
+PRESERVE_COLOR_MODES = ("match", "luminance")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> cuda when available, else cpu. ``cuda`` without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("--device cuda asked for, but torch sees no CUDA GPU", fix="use --device cpu")
+    return torch.device(device)
+
+
+@dataclass(frozen=True)
+class StylizeOptions:
+    """alpha: one value, or one per level of the family (``model.alpha_levels``).
+    weights: interpolation weights, one per style (normalised to sum 1); None with one style.
+    mask: [H, W] in {0, 1} at the content's size: style 0 where 1 (foreground), style 1 where 0.
+    preserve_color: None, ``"match"`` or ``"luminance"``.
+    """
+
+    alpha: float | tuple[float, ...] = 1.0
+    weights: tuple[float, ...] | None = None
+    mask: np.ndarray | None = None
+    preserve_color: str | None = None
+
+
+def _to_tensor(image: np.ndarray, device) -> torch.Tensor:
+    """[H, W, 3] float32 -> [1, 3, H, W] contiguous, as torchvision's ToTensor lays it out."""
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+
+
+def _to_image(tensor: torch.Tensor) -> np.ndarray:
+    return tensor[0].detach().float().cpu().numpy().transpose(1, 2, 0)
+
+
+class ReferenceStylizer:
+    """Stylizes numpy images with a ``StyleModel``; style codes of style images are cached."""
+
+    def __init__(self, model: StyleModel, device: str | torch.device = "cpu"):
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval()
+        self._codes: dict[int, dict[str, torch.Tensor]] = {}
+
+    def _pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        return pad_to_multiple(image, self.model.size_multiple)
+
+    @torch.inference_mode()
+    def style_code(self, style: np.ndarray, cache_key=None) -> dict[str, torch.Tensor]:
+        """Style image [H, W, 3] -> the model's style code (cached under ``cache_key``)."""
+        if cache_key is not None and cache_key in self._codes:
+            return self._codes[cache_key]
+        h, w = style.shape[:2]
+        m = self.model.size_multiple
+        if h < m or w < m:  # too small for the deepest pooling: pad (only then, like nothing else)
+            style = self._pad(style)[0]
+        code = self.model.encode_style(_to_tensor(style, self.device))
+        if cache_key is not None:
+            self._codes[cache_key] = code
+        return code
+
+    @torch.inference_mode()
+    def stylize(self, content: np.ndarray, styles: list[np.ndarray], options: StylizeOptions = StylizeOptions(),
+                style_keys: list | None = None) -> np.ndarray:
+        """content [H, W, 3] + styles -> stylized [H, W, 3] float32 (not clamped)."""
+        if not styles:
+            raise ModelError("at least one style image is needed")
+        mode = options.preserve_color
+        if mode is not None and mode not in PRESERVE_COLOR_MODES:
+            raise ModelError(f"preserve_color must be one of {PRESERVE_COLOR_MODES}, not {mode!r}")
+        keys = list(style_keys) if style_keys is not None and mode is None else [None] * len(styles)
+        if mode == "match":
+            styles = [match_color(s, content) for s in styles]
+        original = content
+        if mode == "luminance":
+            pairs = [luminance_only_inputs(content, s) for s in styles]
+            content, styles = pairs[0][0], [p[1] for p in pairs]
+        codes = [self.style_code(s, k) for s, k in zip(styles, keys)]
+        padded, hw = self._pad(content)
+        out = self._run(_to_tensor(padded, self.device), codes, options, hw)
+        result = crop_to(_to_image(out), hw)
+        if mode == "luminance":
+            result = recombine_luminance(result, original)
+        return result
+
+    def _run(self, content: torch.Tensor, codes, options: StylizeOptions, hw) -> torch.Tensor:
+        model = self.model
+        alpha = model.alphas(options.alpha if not isinstance(options.alpha, (list, tuple)) else tuple(options.alpha))
+        feats = model.encode(content)
+        if options.mask is not None:
+            if len(codes) != 2 or options.weights is not None:
+                raise ModelError("a mask takes exactly two styles (foreground, background) and no --weights")
+            mask = options.mask.astype(np.float32)
+            if mask.shape != tuple(hw):
+                raise ModelError(f"mask is {mask.shape[1]}x{mask.shape[0]}, content is {hw[1]}x{hw[0]}")
+            fg = pad_to_multiple(mask[..., None], model.size_multiple)[0][..., 0]
+            fg = torch.from_numpy(np.ascontiguousarray(fg))[None, None].to(content.device)
+            regions = [fg, 1.0 - fg]
+            parts = [model.transfer(feats, code, alpha, region=r) for code, r in zip(codes, regions)]
+            t = {k: sum(resize_region(r, p[k]) * p[k] for r, p in zip(regions, parts)) for k in parts[0]}
+        elif len(codes) == 1:
+            if options.weights is not None and len(options.weights) != 1:
+                raise ModelError("one style given but several --weights")
+            t = model.transfer(feats, codes[0], alpha)
+        else:
+            weights = options.weights if options.weights is not None else (1.0,) * len(codes)
+            if len(weights) != len(codes):
+                raise ModelError(f"{len(codes)} styles but {len(weights)} interpolation weights")
+            if any(w < 0 for w in weights) or sum(weights) <= 0:
+                raise ModelError(f"interpolation weights must be >= 0 with a positive sum, got {list(weights)}")
+            weights = [w / sum(weights) for w in weights]
+            if model.codes_blend_linearly:
+                t = model.transfer(feats, model.blend_codes(codes, weights), alpha)
+            else:
+                parts = [model.transfer(feats, code, alpha) for code in codes]
+                t = {k: sum(w * p[k] for w, p in zip(weights, parts)) for k in parts[0]}
+        return model.decode(t)

@@ -1,0 +1,173 @@
+"""``stylert stylize``: every content x style pair, or styles interpolated / masked, written atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ..errors import OutputError
+
+
+def parse_floats(value: str | None, name: str) -> tuple[float, ...] | None:
+    """``"0.5"`` or ``"0.2,0.5,1"`` -> floats; a bad value is a BadParameter naming the option."""
+    if value is None:
+        return None
+    try:
+        values = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number or a comma-separated list of numbers", param_hint=name)
+    if not values:
+        raise click.BadParameter("needs at least one number", param_hint=name)
+    return values
+
+
+@dataclass(frozen=True)
+class Job:
+    """One output image: a content and the styles it combines."""
+
+    content: Path
+    styles: tuple[Path, ...]
+    output: Path
+
+
+def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[Job]:
+    """All content x style pairs, or (``combine``) each content with all styles at once.
+
+    ``output`` with an image extension names the single output file; otherwise it is a folder
+    and outputs are ``<content>_stylized_<style>[+<style>...]<ext>`` (pytorch-AdaIN's naming).
+    """
+    groups = [tuple(styles)] if combine else [(s,) for s in styles]
+    single_file = output.suffix.lower() in _image_exts()
+    n = len(contents) * len(groups)
+    if single_file and n != 1:
+        raise OutputError(f"names one file, but {n} outputs would be written", path=output,
+                          fix="give a folder to -o, or one content and one style")
+    jobs = []
+    for c in contents:
+        for g in groups:
+            name = f"{c.stem}_stylized_{'+'.join(s.stem for s in g)}{ext}"
+            jobs.append(Job(c, g, output if single_file else output / name))
+    return jobs
+
+
+def _image_exts():
+    from .images import SUPPORTED_OUTPUT_EXTENSIONS
+
+    return SUPPORTED_OUTPUT_EXTENSIONS
+
+
+def load_reference_model(family: str | None, checkpoints: tuple[str, ...]):
+    """The model named by ``--model``/``--checkpoint``: public AdaIN weights by default."""
+    from ..errors import ModelError
+    from ..models.checkpoints import load_model
+    from ..models.registry import get_family
+    from ..models.weights import find_weight
+
+    if checkpoints:
+        return load_model(checkpoints, family)
+    if family not in (None, "adain"):
+        get_family(family)
+        raise ModelError(f"{family} has no public weights", fix="pass --checkpoint FILE (train one with stylert train)")
+    return load_model([find_weight("adain", "vgg_normalised.pth"), find_weight("adain", "decoder.pth")], "adain")
+
+
+@click.command("stylize")
+@click.option("-c", "--content", "contents", multiple=True, required=True, metavar="PATH",
+              help="Content image or folder (repeatable).")
+@click.option("-s", "--style", "styles", multiple=True, required=True, metavar="PATH",
+              help="Style image or folder (repeatable).")
+@click.option("-o", "--output", default="output", show_default=True, type=click.Path(path_type=Path),
+              help="Output folder, or an image file when there is a single output.")
+@click.option("--model", "family", default=None, metavar="FAMILY",
+              help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
+@click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
+              help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights.")
+@click.option("--alpha", default="1.0", show_default=True,
+              help="Stylization strength in [0, 1]; one value per level for multi-level models, e.g. 0.6,0.8,1.")
+@click.option("--weights", "weights", default=None, metavar="W1,W2,...",
+              help="Interpolate all styles with these weights into one output per content.")
+@click.option("--mask", type=click.Path(path_type=Path), default=None,
+              help="Spatial control: white = first style, black = second style.")
+@click.option("--preserve-color", type=click.Choice(["match", "luminance"]), is_flag=False, flag_value="match",
+              default=None, help="Keep the content's colours: 'match' (default) recolours the style; "
+              "'luminance' stylizes luminance only.")
+@click.option("--content-size", default=512, show_default=True, type=click.IntRange(min=0),
+              help="Resize the content's short side to this (0 keeps the size).")
+@click.option("--style-size", default=512, show_default=True, type=click.IntRange(min=0),
+              help="Resize the style's short side to this (0 keeps the size).")
+@click.option("--crop", is_flag=True, help="Center-crop content and style to size x size after resizing.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--ext", default=".png", show_default=True, help="Output extension when -o is a folder.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Refuse larger inputs (decompression bombs). Default 40 MP or STYLERT_MAX_PIXELS.")
+@click.pass_obj
+def stylize(settings, contents, styles, output, family, checkpoints, alpha, weights, mask, preserve_color,
+            content_size, style_size, crop, device, ext, overwrite, max_pixels):
+    """Stylize every content with every style (or with all styles at once, given --weights or --mask).
+
+    \b
+    stylert stylize -c photo.jpg -s starry.jpg -o out.png
+    stylert stylize -c photos/ -s styles/ -o out/ --alpha 0.8
+    stylert stylize -c photo.jpg -s a.jpg -s b.jpg --weights 1,3
+    stylert stylize -c photo.jpg -s a.jpg -s b.jpg --mask mask.png
+    """
+    from .images import check_outputs, collect_images, load_image, load_mask
+
+    alphas = parse_floats(alpha, "--alpha")
+    if any(not 0.0 <= a <= 1.0 for a in alphas):
+        raise click.BadParameter(f"values must be in [0, 1], got {alpha}", param_hint="--alpha")
+    interp = parse_floats(weights, "--weights")
+    if not ext.startswith("."):
+        ext = "." + ext
+    if ext.lower() not in _image_exts():
+        raise click.BadParameter(f"{ext} is not one of {', '.join(_image_exts())}", param_hint="--ext")
+    if crop and (content_size == 0 or style_size == 0):
+        raise click.BadParameter("--crop needs --content-size and --style-size above 0", param_hint="--crop")
+
+    content_paths = collect_images(contents)
+    style_paths = collect_images(styles)
+    if interp is not None and len(interp) != len(style_paths):
+        raise click.BadParameter(f"{len(interp)} weights for {len(style_paths)} styles", param_hint="--weights")
+    if mask is not None and len(style_paths) != 2:
+        raise click.BadParameter(f"a mask takes exactly 2 styles (foreground, background), got {len(style_paths)}",
+                                 param_hint="--mask")
+    combine = interp is not None or mask is not None
+    jobs = plan_jobs(content_paths, style_paths, output, ext, combine)
+    check_outputs([j.output for j in jobs], overwrite=overwrite,
+                  inputs=[*content_paths, *style_paths, *([mask] if mask else [])])
+
+    def say(msg):
+        if not settings.quiet:
+            click.echo(msg, err=True)
+
+    # Read every input before writing anything: a broken file stops the run with no output.
+    say(f"checking {len(content_paths)} content and {len(style_paths)} style image(s)")
+    for p in content_paths:
+        load_image(p, size=content_size, crop=crop, max_pixels=max_pixels)
+    style_images = {p: load_image(p, size=style_size, crop=crop, max_pixels=max_pixels) for p in style_paths}
+    if mask is not None:
+        load_mask(mask, height=8, width=8, max_pixels=max_pixels)
+
+    from ..models.stylize import ReferenceStylizer, StylizeOptions
+    from .images import save_image
+
+    model = load_reference_model(family, checkpoints)
+    runner = ReferenceStylizer(model, device)
+    say(f"model {model.family} ({model.checkpoint_info['layout']}) on {runner.device}")
+    written = []
+    with click.progressbar(jobs, label="stylizing", file=click.get_text_stream("stderr"),
+                           show_pos=True, hidden=settings.quiet) as bar:
+        for job in bar:
+            content = load_image(job.content, size=content_size, crop=crop, max_pixels=max_pixels)
+            m = load_mask(mask, height=content.shape[0], width=content.shape[1]) if mask is not None else None
+            options = StylizeOptions(alpha=alphas if len(alphas) > 1 else alphas[0], weights=interp, mask=m,
+                                     preserve_color=preserve_color)
+            result = runner.stylize(content, [style_images[s] for s in job.styles], options,
+                                    style_keys=list(job.styles))
+            save_image(result, job.output, overwrite=overwrite)
+            written.append(job.output)
+    for path in written:
+        click.echo(str(path))

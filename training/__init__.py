@@ -1,0 +1,1 @@
+"""Training of the model families with the paper's losses (``stylert train``)."""
