@@ -202,9 +202,11 @@ def read_state(path: str | os.PathLike) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises pickle, zip and runtime errors alike: convert, keep the cause
-        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        reason = f"{type(err).__name__}: {text[:120]}" if text else type(err).__name__
-        if "weights_only" in str(err) or "Unsupported global" in str(err):
+        reason = type(err).__name__
+        detail = re.search(r"Unsupported operand \d+|invalid load key[^.]*|PytorchStreamReader failed[^.]*", str(err))
+        if detail:
+            reason += f": {detail.group(0)}"
+        if "Unsupported global" in str(err) or "This file can still be loaded" in str(err):
             raise CheckpointError(
                 "holds pickled Python objects, not only tensors; stylert loads state dicts with weights_only=True",
                 path=path, fix="save model.state_dict() instead of the model object",

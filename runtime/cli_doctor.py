@@ -1,0 +1,84 @@
+"""``stylert doctor``: what this machine can run, checked for real rather than assumed."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+
+import click
+
+
+def _version(module: str) -> str | None:
+    try:
+        return getattr(importlib.import_module(module), "__version__", "installed")
+    except ImportError:
+        return None
+
+
+def onnxruntime_providers() -> dict[str, str]:
+    """Each available execution provider -> "ok" if a session really runs on it, else why not.
+
+    ``get_available_providers()`` lists providers whose libraries exist; only a session that
+    keeps the provider in ``get_providers()`` proves CUDA/TensorRT libraries really load.
+    """
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    data = model.SerializeToString()
+    onnx.checker.check_model(model)
+    result = {}
+    ort.set_default_logger_severity(4)
+    for provider in ort.get_available_providers():
+        try:
+            session = ort.InferenceSession(data, providers=[provider])
+        except Exception as err:  # a provider that fails to load raises; report why
+            result[provider] = f"does not load: {str(err).splitlines()[0][:100]}"
+            continue
+        result[provider] = "ok" if provider in session.get_providers() else "listed, but falls back to CPU"
+    return result
+
+
+@click.command("doctor")
+def doctor():
+    """Report Python, torch (and its GPU), ONNX Runtime providers that really load, TensorRT, weights."""
+    ok = click.style("ok", fg="green")
+    click.echo(f"python        {sys.version.split()[0]} on {platform.platform()}")
+    from .. import __version__
+
+    click.echo(f"stylert       {__version__}")
+    torch_version = _version("torch")
+    if torch_version is None:
+        click.echo("torch         not installed (pip install torch)")
+    else:
+        import torch
+
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA GPU"
+        click.echo(f"torch         {torch_version} (CUDA build: {torch.version.cuda or 'no'}; {gpu})")
+    for name in ("onnx", "onnxscript", "polygraphy", "av"):
+        v = _version(name)
+        click.echo(f"{name:13s} {v or 'not installed'}")
+    if _version("onnxruntime") is None:
+        click.echo("onnxruntime   not installed (pip install onnxruntime-gpu)")
+    else:
+        import onnxruntime as ort
+
+        click.echo(f"onnxruntime   {ort.__version__} ({ort.get_device()} build)")
+        for provider, state in onnxruntime_providers().items():
+            click.echo(f"  {provider:28s} {ok if state == 'ok' else state}")
+    trt = _version("tensorrt")
+    click.echo("tensorrt      " + (trt or "not installed: pip install 'stylert[tensorrt]' (NVIDIA's libraries, "
+                                            "downloaded from NVIDIA's package index; needs a CUDA GPU)"))
+    from ..models.weights import status
+
+    for filename, path, verified in status("adain"):
+        state = ok if verified else ("hash MISMATCH" if verified is False else "missing: run `stylert weights fetch`")
+        click.echo(f"weights       adain/{filename}: {path or ''} {state}")

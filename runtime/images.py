@@ -1,0 +1,397 @@
+"""Image input and output for the style-transfer CLI. numpy and Pillow only: no torch.
+
+Conventions:
+
+- An *image* is a float32 numpy array of shape [H, W, 3], RGB, values in 0..1.
+- A *mask* is a float32 numpy array of shape [H, W] with values in {0, 1} (1 = foreground).
+
+Loading matches the public pytorch-AdaIN reference, which runs torchvision's
+``Resize(size)`` -> optional ``CenterCrop(size)`` -> ``ToTensor()`` on a PIL "RGB"
+image: for 8-bit inputs our arrays are bit-identical to that pipeline.
+
+Writing is atomic: every output is written to a temporary file in the target
+directory and renamed into place, so a failure never leaves a partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from stylert.errors import ImageError, OutputError
+
+DEFAULT_MAX_PIXELS = 40_000_000
+MAX_PIXELS_ENV = "STYLERT_MAX_PIXELS"
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+SUPPORTED_OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+_OUTPUT_FORMATS = {
+    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
+    ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
+}
+
+_ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
+_HIGH_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
+
+
+def max_pixels_from_env() -> int:
+    """The pixel limit from ``STYLERT_MAX_PIXELS``, or DEFAULT_MAX_PIXELS when unset or empty."""
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise ImageError(
+            f"{MAX_PIXELS_ENV}={value!r} is not a positive integer",
+            fix=f"set {MAX_PIXELS_ENV} to a pixel count such as {DEFAULT_MAX_PIXELS} or unset it",
+        )
+    return limit
+
+
+# --------------------------------------------------------------------------- loading
+
+_bomb_lock = threading.Lock()
+_bomb_users = 0
+_bomb_saved: int | None = None
+
+
+@contextlib.contextmanager
+def _pil_bomb_check_disabled() -> Iterator[None]:
+    """Disable PIL's own decompression-bomb check while at least one load runs.
+
+    We apply our own limit (``max_pixels``) from the header instead; the previous
+    ``Image.MAX_IMAGE_PIXELS`` is restored when the last concurrent load finishes.
+    """
+    global _bomb_users, _bomb_saved
+    with _bomb_lock:
+        if _bomb_users == 0:
+            _bomb_saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+        _bomb_users += 1
+    try:
+        yield
+    finally:
+        with _bomb_lock:
+            _bomb_users -= 1
+            if _bomb_users == 0:
+                Image.MAX_IMAGE_PIXELS = _bomb_saved
+
+
+def _read(path: str | os.PathLike, max_pixels: int | None) -> Image.Image | np.ndarray:
+    """Open, size-check, decode and EXIF-orient an image file, then bring it to RGB.
+
+    Returns a PIL "RGB" uint8 image for 8-bit inputs (alpha composited over white),
+    or a float32 [H, W, 1] array in 0..1 for high-bit-depth grayscale ("I;16*", "I", "F").
+    """
+    path = Path(path)
+    limit = max_pixels_from_env() if max_pixels is None else max_pixels
+    if limit <= 0:
+        raise ImageError(f"max_pixels must be positive, got {limit}", fix="--max-pixels N with N > 0")
+    if path.is_dir():
+        raise ImageError("is a directory, not an image file", path=path, fix="pass an image file")
+    if not path.exists():
+        raise ImageError("file not found", path=path, fix="check the path")
+    with _pil_bomb_check_disabled():
+        try:
+            img_cm = Image.open(path)
+        except UnidentifiedImageError:
+            raise ImageError(
+                "not an image file PIL can read", path=path,
+                fix=f"use an image file ({' '.join(IMAGE_EXTENSIONS)})",
+            ) from None
+        except OSError as err:
+            raise ImageError(
+                f"cannot open: {err.strerror or err}", path=path, fix="check the file's permissions"
+            ) from err
+        with img_cm as img:
+            width, height = img.size
+            if width * height > limit:
+                raise ImageError(
+                    f"image is {width}x{height} = {width * height:,} pixels, "
+                    f"more than the limit of {limit:,}",
+                    path=path,
+                    fix=f"raise the limit with --max-pixels N or {MAX_PIXELS_ENV}=N, or downscale the image",
+                )
+            try:
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                return _to_rgb(img)
+            except _DECODE_ERRORS as err:
+                raise ImageError(
+                    f"truncated or corrupt image data ({err})", path=path,
+                    fix="re-export or re-download the file",
+                ) from err
+
+
+def _to_rgb(img: Image.Image) -> Image.Image | np.ndarray:
+    """See ``_read``: 8-bit modes -> PIL "RGB" uint8; high-bit grayscale -> float32 [H, W, 1]."""
+    if img.mode in _HIGH_BIT_MODES:
+        values = np.asarray(img)
+        if img.mode == "F":
+            values = np.nan_to_num(values.astype(np.float64), nan=0.0)
+        else:
+            values = values.astype(np.float64) / 65535.0
+        return np.clip(values, 0.0, 1.0).astype(np.float32)[..., None]
+    if img.mode == "La":
+        img = img.convert("LA")
+    if img.mode in _ALPHA_MODES or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _resized_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """torchvision ``_compute_resized_output_size`` for an int size: (new_w, new_h)."""
+    short, long = (width, height) if width <= height else (height, width)
+    new_short, new_long = size, int(size * long / short)
+    return (new_short, new_long) if width <= height else (new_long, new_short)
+
+
+def _resize_float(values: np.ndarray, size_wh: tuple[int, int], resample: int) -> np.ndarray:
+    """Resize a float32 [H, W, C] array channel by channel in PIL "F" mode."""
+    channels = [
+        np.asarray(Image.fromarray(values[..., c]).resize(size_wh, resample)) for c in range(values.shape[2])
+    ]
+    return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def load_image(
+    path: str | os.PathLike,
+    *,
+    size: int = 0,
+    crop: bool = False,
+    max_pixels: int | None = None,
+) -> np.ndarray:
+    """Load an image as float32 [H, W, 3] RGB in 0..1.
+
+    ``size > 0`` resizes the short side to ``size`` (bilinear, torchvision's rounding);
+    ``crop`` then takes the centre ``size`` x ``size`` square. ``max_pixels`` caps the
+    decoded width*height (default: ``STYLERT_MAX_PIXELS`` or DEFAULT_MAX_PIXELS).
+    Raises ImageError for unreadable, truncated or too-large files.
+    """
+    if size < 0:
+        raise ImageError(f"size must be >= 0, got {size}", fix="pass a positive size, or 0 to keep the size")
+    if crop and size == 0:
+        raise ImageError("a center crop was requested without a size", fix="--crop needs a size")
+    img = _read(path, max_pixels)
+    if isinstance(img, Image.Image):
+        width, height = img.size
+    else:
+        height, width = img.shape[:2]
+    if size:
+        new_size = _resized_size(width, height, size)
+        if new_size != (width, height):
+            if isinstance(img, Image.Image):
+                img = img.resize(new_size, Image.BILINEAR)
+            else:
+                img = _resize_float(img, new_size, Image.BILINEAR)
+    if isinstance(img, Image.Image):
+        array = np.asarray(img, dtype=np.float32) / np.float32(255.0)
+    else:
+        array = np.repeat(img, 3, axis=2)
+    if crop:
+        height, width = array.shape[:2]
+        top = int(round((height - size) / 2.0))
+        left = int(round((width - size) / 2.0))
+        array = array[top : top + size, left : left + size]
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def load_mask(
+    path: str | os.PathLike, *, height: int, width: int, max_pixels: int | None = None
+) -> np.ndarray:
+    """Load a mask as float32 [height, width] in {0, 1}: white (grey >= 0.5) is 1 = foreground.
+
+    Read like ``load_image`` (same errors; transparency counts as white), converted to
+    grey with ITU-R 601 weights, thresholded, then resized with nearest neighbour.
+    """
+    img = _read(path, max_pixels)
+    if isinstance(img, Image.Image):
+        grey = np.asarray(img.convert("L"), dtype=np.float32) / np.float32(255.0)
+    else:
+        grey = img[..., 0]
+    binary = Image.fromarray(np.where(grey >= 0.5, 255, 0).astype(np.uint8))
+    if binary.size != (width, height):
+        binary = binary.resize((width, height), Image.NEAREST)
+    return (np.asarray(binary) > 127).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float [H, W, 3] in 0..1 -> uint8, as torchvision's ``save_image``.
+
+    ``clip(x * 255 + 0.5, 0, 255)`` computed in float32, then truncated. uint8 input is
+    returned unchanged. NaN or Inf anywhere raises ImageError.
+    """
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    values = image.astype(np.float32)
+    bad = np.count_nonzero(~np.isfinite(values))
+    if bad:
+        raise ImageError(f"output contains NaN or Inf values ({bad} of {values.size})")
+    return np.clip(values * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
+_tmp_counter = itertools.count()
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` when the block succeeds.
+
+    Creates missing parent directories. Refuses an existing ``path`` unless ``overwrite``.
+    On any error the temporary file is removed and ``path`` is left as it was; OSErrors
+    become OutputError.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError("is a directory", path=path, fix="choose a file name for -o")
+    if path.exists() and not overwrite:
+        raise OutputError("already exists", path=path, fix="--overwrite")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_tmp_counter)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as err:
+        raise OutputError(
+            f"cannot write: {err.strerror or err}", path=path, fix="check the directory and free space"
+        ) from err
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def save_image(
+    image: np.ndarray, path: str | os.PathLike, *, overwrite: bool = False, quality: int = 95
+) -> None:
+    """Write float [H, W, 3] in 0..1 (or uint8 [H, W, 3]) to ``path`` atomically.
+
+    The format follows the extension (SUPPORTED_OUTPUT_EXTENSIONS); ``quality`` applies
+    to JPEG and WebP.
+    """
+    path = Path(path)
+    fmt = _OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(
+            f"unsupported output extension {path.suffix or '(none)'!r}", path=path,
+            fix=f"use one of {' '.join(SUPPORTED_OUTPUT_EXTENSIONS)}",
+        )
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"save_image expects an [H, W, 3] array, got shape {image.shape}")
+    pixels = to_uint8(image)
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        Image.fromarray(pixels).save(tmp, format=fmt, **options)
+
+
+def check_outputs(
+    paths: Sequence[str | os.PathLike],
+    *,
+    overwrite: bool,
+    inputs: Iterable[str | os.PathLike] = (),
+) -> None:
+    """Validate planned outputs before any work starts; raise OutputError on the first problem.
+
+    Problems: two outputs resolving to the same file; an output that is one of the
+    inputs (even with ``overwrite``); an output that is a directory; outputs that
+    already exist without ``overwrite`` (reported together).
+    """
+    seen: dict[Path, Path] = {}
+    for p in map(Path, paths):
+        resolved = p.resolve()
+        if resolved in seen:
+            raise OutputError(
+                f"two outputs would be written to the same file (also planned as {seen[resolved]})",
+                path=p, fix="give each output a distinct name",
+            )
+        seen[resolved] = p
+    input_files = {Path(p).resolve() for p in inputs}
+    for resolved, p in seen.items():
+        if resolved in input_files:
+            raise OutputError("would overwrite an input", path=p, fix="choose another -o")
+        if p.is_dir():
+            raise OutputError("is a directory", path=p, fix="choose a file name for -o")
+    existing = [p for p in seen.values() if p.exists()]
+    if existing and not overwrite:
+        shown = ", ".join(str(p) for p in existing[:3])
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        raise OutputError(
+            f"{len(existing)} output(s) already exist: {shown}{more}",
+            fix="pass --overwrite or choose another -o",
+        )
+
+
+# --------------------------------------------------------------------------- inputs and padding
+
+
+def collect_images(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Path]:
+    """Expand files and directories into a list of image paths.
+
+    A file is kept as given (loading judges it). A directory contributes its
+    non-hidden files with IMAGE_EXTENSIONS (case-insensitive, not recursive), sorted
+    by name. Raises ImageError for a missing path or a directory without images.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            images = sorted(
+                (f for f in p.iterdir()
+                 if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".") and f.is_file()),
+                key=lambda f: f.name,
+            )
+            if not images:
+                raise ImageError(
+                    f"directory contains no images ({' '.join(IMAGE_EXTENSIONS)})", path=p,
+                    fix="point at a folder of images or at image files",
+                )
+            found.extend(images)
+        elif p.exists():
+            found.append(p)
+        else:
+            raise ImageError("no such file or directory", path=p, fix="check the path")
+    return found
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad [H, W, C] at the bottom and right so H and W are multiples of ``multiple``.
+
+    Reflection padding (repeated when the pad exceeds the image; edge replication for a
+    1-pixel dimension). Returns the padded array and the original (H, W) for ``crop_to``.
+    """
+    if multiple <= 0:
+        raise ValueError(f"multiple must be positive, got {multiple}")
+    if image.ndim != 3:
+        raise ValueError(f"pad_to_multiple expects an [H, W, C] array, got shape {image.shape}")
+    height, width = image.shape[:2]
+    for axis, length in ((0, height), (1, width)):
+        pad = -length % multiple
+        if pad:
+            widths = [(0, 0)] * image.ndim
+            widths[axis] = (0, pad)
+            image = np.pad(image, widths, mode="reflect" if length > 1 else "edge")
+    return image, (height, width)
+
+
+def crop_to(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Crop [H, W, C] back to its top-left ``hw`` = (H, W), undoing ``pad_to_multiple``."""
+    height, width = hw
+    return image[:height, :width]

@@ -1,0 +1,64 @@
+"""Shared fixtures: the public AdaIN weights and images in ../shared (CI has them beside the clone).
+
+Tests that need them skip where ../shared is absent, unless STYLERT_REQUIRE_SHARED=1 (set by
+.ci/run), where a missing ../shared fails the run instead of skipping silently.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # reference_impls
+
+
+def _need(path: Path, what: str) -> Path:
+    if not path.exists():
+        message = f"{what} not found at {path}"
+        if os.environ.get("STYLERT_REQUIRE_SHARED"):
+            pytest.fail(message + " (STYLERT_REQUIRE_SHARED is set)")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def weights_root() -> Path:
+    root = Path(os.environ.get("STYLERT_WEIGHTS") or SHARED / "weights")
+    _need(root / "adain" / "decoder.pth", "the public AdaIN weights")
+    return root
+
+
+@pytest.fixture(scope="session")
+def adain_files(weights_root) -> tuple[Path, Path]:
+    return weights_root / "adain" / "vgg_normalised.pth", weights_root / "adain" / "decoder.pth"
+
+
+@pytest.fixture(scope="session")
+def adain_model(adain_files):
+    from stylert.models.checkpoints import load_model
+
+    return load_model(adain_files, "adain")
+
+
+@pytest.fixture(scope="session")
+def shared_images() -> Path:
+    return _need(SHARED / "images", "the shared test images")
+
+
+@pytest.fixture
+def use_shared_weights(monkeypatch, weights_root):
+    """Point the weights lookup at ../shared/weights (and away from any user cache)."""
+    monkeypatch.setenv("STYLERT_WEIGHTS", str(weights_root))
+    monkeypatch.setenv("STYLERT_CACHE", "/nonexistent-stylert-cache")
+    return weights_root
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(peak**2 / mse)
