@@ -1,0 +1,194 @@
+"""The command line as a user meets it: outputs, sizes, refusals and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from stylert.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def images(tmp_path):
+    """A small content (250x333, odd) and style, written as a user would have them."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    yy, xx = np.mgrid[0:250, 0:333]
+    content = np.stack([xx / 333, yy / 250, 0.5 + 0.5 * np.sin(xx / 9.0)], -1)
+    Image.fromarray((content * 255).astype(np.uint8)).save(folder / "content.png")
+    Image.fromarray(rng.integers(0, 255, (120, 96, 3), dtype=np.uint8)).save(folder / "style.jpg")
+    return folder / "content.png", folder / "style.jpg"
+
+
+def outputs(folder):
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_help_is_instant_and_imports_no_torch():
+    code = ("import sys\nfrom stylert.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules, 'heavy import'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for command in ("stylize", "demo", "inspect", "weights", "doctor"):
+        assert command in result.stdout
+
+
+def test_stylize_keeps_odd_input_size(images, tmp_path, use_shared_weights):
+    content, style = images
+    out = tmp_path / "out"
+    result = invoke("stylize", "-c", content, "-s", style, "-o", out, "--content-size", 0, "--style-size", 0,
+                    "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    written = out / "content_stylized_style.png"
+    assert Image.open(written).size == (333, 250)
+    assert outputs(out) == ["content_stylized_style.png"]
+
+
+def test_folders_give_every_pair_and_existing_outputs_are_kept(images, tmp_path, use_shared_weights):
+    content, style = images
+    Image.open(style).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(style.parent / "style2.png")
+    out = tmp_path / "out"
+    args = ["stylize", "-c", content, "-s", style.parent, "-o", out, "--content-size", 64, "--style-size", 64]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    # the folder holds content.png too: it is a style as well, every pair is written
+    assert outputs(out) == ["content_stylized_content.png", "content_stylized_style.png",
+                            "content_stylized_style2.png"]
+    before = (out / "content_stylized_style.png").read_bytes()
+    again = invoke(*args, "--alpha", 0.3)
+    assert again.exit_code != 0 and "already exist" in again.output and "--overwrite" in again.output
+    assert (out / "content_stylized_style.png").read_bytes() == before
+    replaced = invoke(*args, "--alpha", 0.3, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert (out / "content_stylized_style.png").read_bytes() != before
+
+
+def test_interpolation_and_mask_make_one_output(images, tmp_path, use_shared_weights):
+    content, style = images
+    other = style.parent / "other.png"
+    Image.fromarray(np.full((64, 64, 3), (200, 40, 40), np.uint8)).save(other)
+    mask = style.parent / "mask.png"
+    Image.fromarray(np.tile(np.arange(64, dtype=np.uint8)[None] * 4, (64, 1))).save(mask)
+    out = tmp_path / "out"
+    r1 = invoke("stylize", "-c", content, "-s", style, "-s", other, "--weights", "1,3", "-o", out,
+                "--content-size", 64, "--style-size", 64)
+    assert r1.exit_code == 0, r1.output
+    r2 = invoke("stylize", "-c", content, "-s", style, "-s", other, "--mask", mask, "-o", out / "masked.png",
+                "--content-size", 64, "--style-size", 64)
+    assert r2.exit_code == 0, r2.output
+    assert outputs(out) == ["content_stylized_style+other.png", "masked.png"]
+
+
+@pytest.mark.parametrize(
+    "make,expected",
+    [
+        (lambda p: p.write_bytes(b"this is not an image"), "not an image"),
+        (lambda p: p.write_bytes(_jpeg_bytes()[:600]), "truncated"),
+        (lambda p: Image.new("RGB", (3000, 2000)).save(p), "max-pixels"),
+    ],
+    ids=["not-an-image", "truncated", "decompression-bomb"],
+)
+def test_bad_content_fails_cleanly(make, expected, images, tmp_path, use_shared_weights):
+    _, style = images
+    bad = tmp_path / "bad.jpg"
+    make(bad)
+    out = tmp_path / "out"
+    result = invoke("stylize", "-c", images[0], "-c", bad, "-s", style, "-o", out, "--max-pixels", 5_000_000)
+    assert result.exit_code != 0
+    assert "bad.jpg" in result.output and expected in result.output.lower()
+    assert "Traceback" not in result.output
+    assert outputs(out) == []  # not even the good content's output
+
+
+def _jpeg_bytes():
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--alpha", "1.5"], "[0, 1]"),
+        (["--alpha", "x"], "not a number"),
+        (["--weights", "1,2"], "2 weights for 1 styles"),
+        (["--mask", "{style}"], "exactly 2 styles"),
+        (["--model", "sanet"], "no public weights"),
+        (["--model", "nope"], "unknown model family"),
+        (["--checkpoint", "{style}"], "not a readable PyTorch checkpoint"),
+        (["--ext", ".gif"], "not one of"),
+        (["-c", "{missing}"], "missing.png"),
+    ],
+)
+def test_bad_arguments(args, expected, images, tmp_path, use_shared_weights):
+    content, style = images
+    args = [a.format(style=style, missing=tmp_path / "missing.png") for a in args]
+    result = invoke("stylize", "-c", content, "-s", style, "-o", tmp_path / "out", *args)
+    assert result.exit_code != 0
+    assert expected in result.output, result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_output_file_for_several_outputs_is_refused(images, tmp_path, use_shared_weights):
+    content, style = images
+    result = invoke("stylize", "-c", content, "-s", style, "-s", content, "-o", tmp_path / "x.png")
+    assert result.exit_code != 0 and "2 outputs" in result.output
+
+
+def test_exif_rotated_and_16_bit_inputs(tmp_path, images, use_shared_weights):
+    _, style = images
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 72, 3), dtype=np.uint8))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90: the photo is shown 40 wide, 72 high
+    img.save(tmp_path / "rotated.jpg", exif=exif)
+    Image.fromarray((np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 20)).save(tmp_path / "deep.png")
+    out = tmp_path / "out"
+    result = invoke("stylize", "-c", tmp_path / "rotated.jpg", "-c", tmp_path / "deep.png", "-s", style, "-o", out,
+                    "--content-size", 0, "--style-size", 64)
+    assert result.exit_code == 0, result.output
+    assert Image.open(out / "rotated_stylized_style.png").size == (40, 72)
+    assert Image.open(out / "deep_stylized_style.png").size == (64, 48)
+
+
+def test_inspect(adain_files, tmp_path):
+    result = invoke("inspect", *adain_files)
+    assert result.exit_code == 0, result.output
+    assert "family:          adain" in result.output and "layout:          pytorch-adain" in result.output
+    assert "7,010,959" in result.output  # vgg up to relu4_1 (3,505,740) + decoder (3,505,219)
+    listing = invoke("inspect")
+    assert listing.exit_code == 0
+    for name in ("adain-multilevel", "sanet-multilevel", "paper-attention"):
+        assert name in listing.output
+    (tmp_path / "x.pth").write_text("junk")
+    bad = invoke("inspect", tmp_path / "x.pth")
+    assert bad.exit_code != 0 and "x.pth" in bad.output
+
+
+def test_doctor_reports_providers_that_load(use_shared_weights):
+    result = invoke("doctor")
+    assert result.exit_code == 0, result.output
+    assert "CPUExecutionProvider" in result.output and "torch" in result.output
+    assert "vgg_normalised.pth" in result.output
+
+
+def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
+    out = tmp_path / "demo"
+    result = invoke("demo", "-o", out, "--size", 96, "--no-fetch", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert outputs(out) == ["demo_content.png", "demo_grid.png", "demo_style.png", "demo_stylized.png"]
+    assert Image.open(out / "demo_stylized.png").size == (128, 96)
+    again = invoke("demo", "-o", out, "--size", 96, "--no-fetch")
+    assert again.exit_code != 0 and "--overwrite" in again.output
