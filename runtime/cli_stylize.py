@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,16 +40,23 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
     ``output`` with an image extension names the single output file; otherwise it is a folder
     and outputs are ``<content>_stylized_<style>[+<style>...]<ext>`` (pytorch-AdaIN's naming).
     """
+    from .video import VIDEO_EXTENSIONS, is_video
+
     groups = [tuple(styles)] if combine else [(s,) for s in styles]
-    single_file = output.suffix.lower() in _image_exts()
+    single_file = output.suffix.lower() in (*_image_exts(), *VIDEO_EXTENSIONS)
     n = len(contents) * len(groups)
     if single_file and n != 1:
         raise OutputError(f"names one file, but {n} outputs would be written", path=output,
                           fix="give a folder to -o, or one content and one style")
+    if single_file and is_video(contents[0]) != is_video(output):
+        kind = "a video" if is_video(contents[0]) else "an image"
+        raise OutputError(f"the content is {kind}, so the output must be too", path=output,
+                          fix="use an output extension of the content's kind")
     jobs = []
     for c in contents:
         for g in groups:
-            name = f"{c.stem}_stylized_{'+'.join(s.stem for s in g)}{ext}"
+            out_ext = c.suffix.lower() if is_video(c) else ext
+            name = f"{c.stem}_stylized_{'+'.join(s.stem for s in g)}{out_ext}"
             jobs.append(Job(c, g, output if single_file else output / name))
     return jobs
 
@@ -115,6 +124,7 @@ def stylize(settings, contents, styles, output, family, checkpoints, alpha, weig
     stylert stylize -c photo.jpg -s a.jpg -s b.jpg --mask mask.png
     """
     from .images import check_outputs, collect_images, load_image, load_mask
+    from .video import is_video, probe
 
     alphas = parse_floats(alpha, "--alpha")
     if any(not 0.0 <= a <= 1.0 for a in alphas):
@@ -146,7 +156,12 @@ def stylize(settings, contents, styles, output, family, checkpoints, alpha, weig
     # Read every input before writing anything: a broken file stops the run with no output.
     say(f"checking {len(content_paths)} content and {len(style_paths)} style image(s)")
     for p in content_paths:
-        load_image(p, size=content_size, crop=crop, max_pixels=max_pixels)
+        if is_video(p):
+            if mask is not None:
+                raise click.BadParameter("masks apply to images, not videos", param_hint="--mask")
+            probe(p)
+        else:
+            load_image(p, size=content_size, crop=crop, max_pixels=max_pixels)
     style_images = {p: load_image(p, size=style_size, crop=crop, max_pixels=max_pixels) for p in style_paths}
     if mask is not None:
         load_mask(mask, height=8, width=8, max_pixels=max_pixels)
@@ -161,13 +176,43 @@ def stylize(settings, contents, styles, output, family, checkpoints, alpha, weig
     with click.progressbar(jobs, label="stylizing", file=click.get_text_stream("stderr"),
                            show_pos=True, hidden=settings.quiet) as bar:
         for job in bar:
-            content = load_image(job.content, size=content_size, crop=crop, max_pixels=max_pixels)
-            m = load_mask(mask, height=content.shape[0], width=content.shape[1]) if mask is not None else None
-            options = StylizeOptions(alpha=alphas if len(alphas) > 1 else alphas[0], weights=interp, mask=m,
+            styles_for_job = [style_images[s] for s in job.styles]
+            options = StylizeOptions(alpha=alphas if len(alphas) > 1 else alphas[0], weights=interp,
                                      preserve_color=preserve_color)
-            result = runner.stylize(content, [style_images[s] for s in job.styles], options,
-                                    style_keys=list(job.styles))
-            save_image(result, job.output, overwrite=overwrite)
+            if is_video(job.content):
+                _stylize_video(runner, job, styles_for_job, options, overwrite, settings.quiet)
+            else:
+                content = load_image(job.content, size=content_size, crop=crop, max_pixels=max_pixels)
+                if mask is not None:
+                    m = load_mask(mask, height=content.shape[0], width=content.shape[1])
+                    options = dataclasses.replace(options, mask=m)
+                result = runner.stylize(content, styles_for_job, options, style_keys=list(job.styles))
+                save_image(result, job.output, overwrite=overwrite)
             written.append(job.output)
     for path in written:
         click.echo(str(path))
+
+
+def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bool) -> None:
+    """Every frame at the video's own size, the style encoded once; progress in frames/s."""
+    import numpy as np
+
+    from .images import to_uint8
+    from .video import probe, transform_video
+
+    info = probe(job.content)
+    start = time.perf_counter()
+
+    def frames(batch):
+        return np.stack([to_uint8(runner.stylize(f.astype(np.float32) / 255.0, styles, options,
+                                                 style_keys=list(job.styles))) for f in batch])
+
+    def progress(done):
+        if not quiet:
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            total = f"/{info.frames}" if info.frames else ""
+            click.echo(f"\r  {job.content.name}: frame {done}{total}, {rate:.2f} frames/s", err=True, nl=False)
+
+    transform_video(job.content, job.output, frames, overwrite=overwrite, progress=progress)
+    if not quiet:
+        click.echo("", err=True)
