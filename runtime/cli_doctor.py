@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import platform
 import sys
 
@@ -38,12 +40,19 @@ def onnxruntime_providers() -> dict[str, str]:
     result = {}
     ort.set_default_logger_severity(4)
     for provider in ort.get_available_providers():
+        # ONNX Runtime prints its own "EP Error" banner when a provider fails and falls back: keep it quiet,
+        # the answer is whether the provider stays in get_providers().
+        noise = io.StringIO()
         try:
-            session = ort.InferenceSession(data, providers=[provider])
+            with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):
+                session = ort.InferenceSession(data, providers=[provider])
         except Exception as err:  # a provider that fails to load raises; report why
             result[provider] = f"does not load: {str(err).splitlines()[0][:100]}"
             continue
-        result[provider] = "ok" if provider in session.get_providers() else "listed, but falls back to CPU"
+        if provider in session.get_providers():
+            result[provider] = "ok"
+        else:
+            result[provider] = "its libraries do not load here (sessions fall back to CPU)"
     return result
 
 
