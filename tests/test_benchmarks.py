@@ -1,0 +1,93 @@
+"""Benchmark building blocks: statistics, the measurement loop, the FLOP counter, charts, machine info."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from stylert.benchmarks.chart import line_chart
+from stylert.benchmarks.environment import machine_info, machine_name
+from stylert.benchmarks.flops import count_flops
+from stylert.benchmarks.stats import measure, summarize
+
+
+def test_summary_matches_numpy_on_known_samples():
+    samples = list(range(1, 101))  # 1..100 ms
+    s = summarize(samples)
+    assert (s.count, s.min, s.max, s.mean) == (100, 1.0, 100.0, 50.5)
+    assert s.median == 50.5 and s.p90 == pytest.approx(90.1) and s.p95 == pytest.approx(95.05)
+    assert s.p99 == pytest.approx(99.01)
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(size=1000)
+    s = summarize(x)
+    assert s.p99 == pytest.approx(np.percentile(x, 99)) and s.median == pytest.approx(np.median(x))
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+def test_measure_excludes_warmup_and_honours_minimums():
+    clock = [0.0]
+
+    def timer():
+        return clock[0]
+
+    calls = []
+
+    def fn():
+        calls.append(clock[0])
+        clock[0] += 0.01 if len(calls) > 2 else 0.5  # two slow warm-up calls, then 10 ms
+
+    m = measure(fn, warmup_s=1.0, min_duration_s=0.2, min_iterations=5, timer=timer)
+    assert m.warmup_iterations == 2  # 0.5 s each until 1 s of warm-up has passed
+    assert all(s == pytest.approx(10.0) for s in m.samples_ms)
+    assert len(m.samples_ms) >= 20  # 0.2 s of 10 ms calls
+    m = measure(lambda: None, warmup_s=0.0, min_duration_s=0.0, min_iterations=7)
+    assert len(m.samples_ms) == 7
+
+
+def _vgg_block(cin=64, cout=64):
+    w = numpy_helper.from_array(np.zeros((cout, cin, 3, 3), np.float32), "w")
+    b = numpy_helper.from_array(np.zeros(cout, np.float32), "b")
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], mode="reflect"),
+             helper.make_node("Conv", ["p", "w", "b"], ["c"]), helper.make_node("Relu", ["c"], ["y"])]
+    graph = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", cin, "H", "W"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, b, pads])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def test_flops_of_one_vgg_block_by_hand():
+    # conv3x3 64->64 on a padded 32x48 map, batch 2: 2 FLOPs per multiply-add, plus bias and ReLU.
+    n, h, w = 2, 32, 48
+    macs = n * 64 * h * w * (64 * 3 * 3)
+    counts = count_flops(_vgg_block(), {"x": (n, 64, h, w)})
+    assert counts["Conv"] == 2 * macs + n * 64 * h * w
+    assert counts["Relu"] == n * 64 * h * w
+    assert counts["total"] == counts["Conv"] + counts["Relu"]
+    assert "Pad" not in counts
+    with pytest.raises(ValueError, match="rank"):
+        count_flops(_vgg_block(), {"x": (1, 64, 32)})
+
+
+def test_flops_of_matmul_and_softmax():
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 5, 7])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [2, 7, 3])
+    nodes = [helper.make_node("MatMul", ["a", "b"], ["m"]), helper.make_node("Softmax", ["m"], ["y"], axis=-1)]
+    model = helper.make_model(helper.make_graph(nodes, "g", [a, b], [helper.make_tensor_value_info("y", 1, None)]),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    counts = count_flops(model, {})
+    assert counts["MatMul"] == 2 * 2 * 5 * 3 * 7 and counts["Softmax"] == 5 * 2 * 5 * 3
+
+
+def test_chart_and_machine_info(tmp_path):
+    img = line_chart({"a": [("256", 1.0, 1.5), ("512", 4.0, 4.2)], "b": [("256", 0.5, None)]},
+                     title="t", ylabel="ms", size=(400, 300))
+    assert img.size == (400, 300)
+    arr = np.asarray(img)
+    assert (arr != 255).any(axis=2).mean() > 0.01  # something was drawn
+    info = machine_info()
+    for key in ("cpu", "cores", "memory_gb", "gpu", "versions", "git_commit"):
+        assert key in info
+    assert machine_name(info) and "/" not in machine_name(info)
