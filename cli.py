@@ -19,6 +19,8 @@ from .errors import StylertError
 COMMANDS = {
     "stylize": ("stylert.runtime.cli_stylize", "stylize", "Stylize images with a model (PyTorch reference)."),
     "demo": ("stylert.runtime.cli_demo", "demo", "Stylize the embedded demo images with the public AdaIN model."),
+    "export": ("stylert.export.cli_export", "export", "Export a checkpoint to three validated ONNX graphs + manifest."),
+    "style": ("stylert.runtime.cli_style", "style", "Encode style images into style codes for an export."),
     "inspect": ("stylert.models.cli_inspect", "inspect_cmd", "Show what a checkpoint holds: family, layout, taps."),
     "weights": ("stylert.models.cli_weights", "weights", "Fetch, list and locate the public AdaIN weights."),
     "doctor": ("stylert.runtime.cli_doctor", "doctor", "Report torch, ONNX Runtime providers, TensorRT and GPU."),

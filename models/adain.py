@@ -22,12 +22,16 @@ from .vgg import VGGEncoder
 
 
 def calc_mean_std(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """[N,C,H,W] -> (mean, std), each [N,C,1,1]; std = sqrt(unbiased var + eps)."""
+    """[N,C,H,W] -> (mean, std), each [N,C,1,1]; std = sqrt(unbiased var + eps).
+
+    Computed in float32 at least (a float16 model keeps its statistics exact: squared features
+    overflow float16) and returned in ``feat``'s dtype; a no-op for float32 inputs.
+    """
     n, c = feat.shape[:2]
-    flat = feat.reshape(n, c, -1)
+    flat = feat.reshape(n, c, -1).to(torch.promote_types(feat.dtype, torch.float32))
     std = (flat.var(dim=2) + eps).sqrt().view(n, c, 1, 1)
     mean = flat.mean(dim=2).view(n, c, 1, 1)
-    return mean, std
+    return mean.to(feat.dtype), std.to(feat.dtype)
 
 
 def masked_mean_std(feat: torch.Tensor, region: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:

@@ -54,7 +54,9 @@ class StyleAttention(nn.Module):
         b, c, hc, wc = f.shape
         f = f.view(b, c, hc * wc).permute(0, 2, 1)  # [N, hw_c, C]
         g = g.reshape(b, c, -1)  # [N, C, hw_s]
-        attn = torch.softmax(torch.bmm(f, g), dim=-1)  # [N, hw_c, hw_s]
+        # Logits and softmax in float32 at least (no-op for float32 models; float16 ones would overflow).
+        wide = torch.promote_types(f.dtype, torch.float32)
+        attn = torch.softmax(torch.bmm(f.to(wide), g.to(wide)), dim=-1).to(f.dtype)  # [N, hw_c, hw_s]
         o = torch.bmm(h.reshape(b, c, -1), attn.permute(0, 2, 1)).view(b, c, hc, wc)
         return self.out_conv(o) + content
 

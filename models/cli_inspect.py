@@ -15,7 +15,16 @@ def inspect_cmd(checkpoints, family, as_json):
     """Show the family, layout, parameter count and taps of CHECKPOINTS (one model, one or more files).
 
     Without CHECKPOINTS: list the model families and the checkpoint layouts they load.
+    With an export directory (``stylert export -o DIR``): its manifest and routing.
     """
+    from pathlib import Path
+
+    if len(checkpoints) == 1 and Path(checkpoints[0]).is_dir():
+        from ..export.manifest import format_manifest, load_manifest
+
+        manifest = load_manifest(checkpoints[0])
+        click.echo(json.dumps(manifest.data, indent=2) if as_json else format_manifest(manifest))
+        return
     from .checkpoints import FILE_KINDS, LAYOUTS, identify, load_model
     from .registry import get_family, list_families
 

@@ -14,17 +14,15 @@ stylizes the luminance only and keeps the content's chrominance (Gatys et al. 20
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..errors import ModelError
-from ..runtime.color import luminance_only_inputs, match_color, recombine_luminance
 from ..runtime.images import crop_to, pad_to_multiple
+from ..runtime.stylizer import PRESERVE_COLOR_MODES, Stylizer, StylizeOptions  # noqa: F401 (re-exported)
 from .base import StyleModel, resize_region
 
-PRESERVE_COLOR_MODES = ("match", "luminance")
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -36,20 +34,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-@dataclass(frozen=True)
-class StylizeOptions:
-    """alpha: one value, or one per level of the family (``model.alpha_levels``).
-    weights: interpolation weights, one per style (normalised to sum 1); None with one style.
-    mask: [H, W] in {0, 1} at the content's size: style 0 where 1 (foreground), style 1 where 0.
-    preserve_color: None, ``"match"`` or ``"luminance"``.
-    """
-
-    alpha: float | tuple[float, ...] = 1.0
-    weights: tuple[float, ...] | None = None
-    mask: np.ndarray | None = None
-    preserve_color: str | None = None
-
-
 def _to_tensor(image: np.ndarray, device) -> torch.Tensor:
     """[H, W, 3] float32 -> [1, 3, H, W] contiguous, as torchvision's ToTensor lays it out."""
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
@@ -59,54 +43,32 @@ def _to_image(tensor: torch.Tensor) -> np.ndarray:
     return tensor[0].detach().float().cpu().numpy().transpose(1, 2, 0)
 
 
-class ReferenceStylizer:
+class ReferenceStylizer(Stylizer):
     """Stylizes numpy images with a ``StyleModel``; style codes of style images are cached."""
 
     def __init__(self, model: StyleModel, device: str | torch.device = "cpu"):
+        super().__init__()
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
-        self._codes: dict[int, dict[str, torch.Tensor]] = {}
 
     def _pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         return pad_to_multiple(image, self.model.size_multiple)
 
     @torch.inference_mode()
-    def style_code(self, style: np.ndarray, cache_key=None) -> dict[str, torch.Tensor]:
-        """Style image [H, W, 3] -> the model's style code (cached under ``cache_key``)."""
-        if cache_key is not None and cache_key in self._codes:
-            return self._codes[cache_key]
+    def encode(self, style: np.ndarray) -> dict[str, torch.Tensor]:
+        """Style image [H, W, 3] -> the model's style code."""
         h, w = style.shape[:2]
         m = self.model.size_multiple
-        if h < m or w < m:  # too small for the deepest pooling: pad (only then, like nothing else)
+        if h < m or w < m:  # too small for the deepest pooling: pad (only then)
             style = self._pad(style)[0]
-        code = self.model.encode_style(_to_tensor(style, self.device))
-        if cache_key is not None:
-            self._codes[cache_key] = code
-        return code
+        return self.model.encode_style(_to_tensor(style, self.device))
 
     @torch.inference_mode()
-    def stylize(self, content: np.ndarray, styles: list[np.ndarray], options: StylizeOptions = StylizeOptions(),
-                style_keys: list | None = None) -> np.ndarray:
-        """content [H, W, 3] + styles -> stylized [H, W, 3] float32 (not clamped)."""
-        if not styles:
-            raise ModelError("at least one style image is needed")
-        mode = options.preserve_color
-        if mode is not None and mode not in PRESERVE_COLOR_MODES:
-            raise ModelError(f"preserve_color must be one of {PRESERVE_COLOR_MODES}, not {mode!r}")
-        keys = list(style_keys) if style_keys is not None and mode is None else [None] * len(styles)
-        if mode == "match":
-            styles = [match_color(s, content) for s in styles]
-        original = content
-        if mode == "luminance":
-            pairs = [luminance_only_inputs(content, s) for s in styles]
-            content, styles = pairs[0][0], [p[1] for p in pairs]
-        codes = [self.style_code(s, k) for s, k in zip(styles, keys)]
+    def apply(self, content: np.ndarray, codes, options: StylizeOptions) -> np.ndarray:
+        """content [H, W, 3] + style codes -> stylized [H, W, 3] float32 (not clamped)."""
         padded, hw = self._pad(content)
         out = self._run(_to_tensor(padded, self.device), codes, options, hw)
-        result = crop_to(_to_image(out), hw)
-        if mode == "luminance":
-            result = recombine_luminance(result, original)
-        return result
+        return crop_to(_to_image(out), hw)
 
     def _run(self, content: torch.Tensor, codes, options: StylizeOptions, hw) -> torch.Tensor:
         model = self.model

@@ -86,9 +86,15 @@ def load_reference_model(family: str | None, checkpoints: tuple[str, ...]):
 @click.option("-c", "--content", "contents", multiple=True, required=True, metavar="PATH",
               help="Content image or folder (repeatable).")
 @click.option("-s", "--style", "styles", multiple=True, required=True, metavar="PATH",
-              help="Style image or folder (repeatable).")
+              help="Style image, folder, or style code from `stylert style encode` (repeatable).")
 @click.option("-o", "--output", default="output", show_default=True, type=click.Path(path_type=Path),
               help="Output folder, or an image file when there is a single output.")
+@click.option("--engine", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Run an export directory (stylert export -o DIR) instead of the PyTorch reference.")
+@click.option("--backend", default="onnxruntime", show_default=True,
+              type=click.Choice(["onnxruntime", "torch", "tensorrt"]), help="Backend for --engine.")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Video frames per pass (--engine).")
 @click.option("--model", "family", default=None, metavar="FAMILY",
               help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
@@ -113,8 +119,8 @@ def load_reference_model(family: str | None, checkpoints: tuple[str, ...]):
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
               help="Refuse larger inputs (decompression bombs). Default 40 MP or STYLERT_MAX_PIXELS.")
 @click.pass_obj
-def stylize(settings, contents, styles, output, family, checkpoints, alpha, weights, mask, preserve_color,
-            content_size, style_size, crop, device, ext, overwrite, max_pixels):
+def stylize(settings, contents, styles, output, engine, backend, batch_size, family, checkpoints, alpha, weights,
+            mask, preserve_color, content_size, style_size, crop, device, ext, overwrite, max_pixels):
     """Stylize every content with every style (or with all styles at once, given --weights or --mask).
 
     \b
@@ -122,6 +128,7 @@ def stylize(settings, contents, styles, output, family, checkpoints, alpha, weig
     stylert stylize -c photos/ -s styles/ -o out/ --alpha 0.8
     stylert stylize -c photo.jpg -s a.jpg -s b.jpg --weights 1,3
     stylert stylize -c photo.jpg -s a.jpg -s b.jpg --mask mask.png
+    stylert stylize -c clip.mp4 -s a.jpg -o styled.mp4 --engine export/adain
     """
     from .images import check_outputs, collect_images, load_image, load_mask
     from .video import is_video, probe
@@ -162,16 +169,30 @@ def stylize(settings, contents, styles, output, family, checkpoints, alpha, weig
             probe(p)
         else:
             load_image(p, size=content_size, crop=crop, max_pixels=max_pixels)
-    style_images = {p: load_image(p, size=style_size, crop=crop, max_pixels=max_pixels) for p in style_paths}
+    if engine is not None and (family or checkpoints):
+        raise click.BadParameter("--engine runs an export; --model/--checkpoint choose a PyTorch model: not both",
+                                 param_hint="--engine")
+    style_images = {}
+    for p in style_paths:
+        if p.suffix.lower() == ".npz":
+            if engine is None:
+                raise click.BadParameter(f"{p} is a style code: codes run on an export, pass --engine DIR",
+                                         param_hint="--style")
+            from .codes import StyleCode
+
+            style_images[p] = StyleCode.load(p)
+        else:
+            style_images[p] = load_image(p, size=style_size, crop=crop, max_pixels=max_pixels)
     if mask is not None:
         load_mask(mask, height=8, width=8, max_pixels=max_pixels)
 
-    from ..models.stylize import ReferenceStylizer, StylizeOptions
     from .images import save_image
+    from .stylizer import StylizeOptions
 
-    model = load_reference_model(family, checkpoints)
-    runner = ReferenceStylizer(model, device)
-    say(f"model {model.family} ({model.checkpoint_info['layout']}) on {runner.device}")
+    runner = _open_stylizer(engine, backend, device, family, checkpoints, say)
+    for p, style in style_images.items():
+        if runner.is_code(style):
+            style.check_for(runner.pipeline.family, runner.pipeline.encoder_sha256, p)
     written = []
     with click.progressbar(jobs, label="stylizing", file=click.get_text_stream("stderr"),
                            show_pos=True, hidden=settings.quiet) as bar:
@@ -180,7 +201,7 @@ def stylize(settings, contents, styles, output, family, checkpoints, alpha, weig
             options = StylizeOptions(alpha=alphas if len(alphas) > 1 else alphas[0], weights=interp,
                                      preserve_color=preserve_color)
             if is_video(job.content):
-                _stylize_video(runner, job, styles_for_job, options, overwrite, settings.quiet)
+                _stylize_video(runner, job, styles_for_job, options, overwrite, settings.quiet, batch_size)
             else:
                 content = load_image(job.content, size=content_size, crop=crop, max_pixels=max_pixels)
                 if mask is not None:
@@ -193,19 +214,44 @@ def stylize(settings, contents, styles, output, family, checkpoints, alpha, weig
         click.echo(str(path))
 
 
-def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bool) -> None:
-    """Every frame at the video's own size, the style encoded once; progress in frames/s."""
+def _open_stylizer(engine, backend, device, family, checkpoints, say):
+    """The runtime on an export directory (``--engine``), or the PyTorch reference model."""
+    if engine is not None:
+        from .pipeline import Pipeline
+        from .stylizer import RuntimeStylizer
+
+        pipeline = Pipeline.open(engine, backend, device, notice=say).activate()
+        say(f"export {pipeline.family} ({pipeline.manifest.precision}) on {backend} {pipeline.device}")
+        return RuntimeStylizer(pipeline)
+    from ..models.stylize import ReferenceStylizer
+
+    model = load_reference_model(family, checkpoints)
+    runner = ReferenceStylizer(model, device)
+    say(f"model {model.family} ({model.checkpoint_info['layout']}) on torch {runner.device} (PyTorch reference)")
+    return runner
+
+
+def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bool, batch_size: int) -> None:
+    """Every frame at the video's own size, the style encoded once; progress in frames/s.
+
+    The runtime stylizes ``batch_size`` frames per pass; the reference (and colour preservation,
+    which depends on each frame) one frame at a time.
+    """
     import numpy as np
 
     from .images import to_uint8
+    from .stylizer import RuntimeStylizer
     from .video import probe, transform_video
 
     info = probe(job.content)
     start = time.perf_counter()
+    batched = isinstance(runner, RuntimeStylizer) and options.preserve_color is None
 
     def frames(batch):
-        return np.stack([to_uint8(runner.stylize(f.astype(np.float32) / 255.0, styles, options,
-                                                 style_keys=list(job.styles))) for f in batch])
+        x = batch.astype(np.float32) / 255.0
+        if batched:
+            return np.stack([to_uint8(f) for f in runner.stylize(x, styles, options, style_keys=list(job.styles))])
+        return np.stack([to_uint8(runner.stylize(f, styles, options, style_keys=list(job.styles))) for f in x])
 
     def progress(done):
         if not quiet:
@@ -213,6 +259,7 @@ def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bo
             total = f"/{info.frames}" if info.frames else ""
             click.echo(f"\r  {job.content.name}: frame {done}{total}, {rate:.2f} frames/s", err=True, nl=False)
 
-    transform_video(job.content, job.output, frames, overwrite=overwrite, progress=progress)
+    transform_video(job.content, job.output, frames, batch_size=batch_size if batched else 8, overwrite=overwrite,
+                    progress=progress)
     if not quiet:
         click.echo("", err=True)

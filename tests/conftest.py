@@ -62,3 +62,49 @@ def use_shared_weights(monkeypatch, weights_root):
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
     mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(peak**2 / mse)
+
+
+def he_init(model, seed: int = 0):
+    """Random weights with He initialisation (zero biases): activations keep their scale through
+    20+ layers, so outputs depend on inputs (PyTorch's default init does not)."""
+    import torch
+
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("weight"):
+                p.normal_(0.0, (2.0 / p[0].numel()) ** 0.5)
+            else:
+                p.zero_()
+    return model
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory):
+    """family -> (model, export dir): one fp32 export per family with synthetic weights, made once
+    per test session and shared by every test file (exports take seconds each)."""
+    made = {}
+
+    def get(family: str):
+        if family not in made:
+            from stylert.export import export_model
+            from stylert.models import create_model
+
+            model = he_init(create_model(family))
+            m = model.size_multiple
+            out = tmp_path_factory.mktemp(f"shared-export-{family}") / "out"
+            export_model(model, out, sizes=[(4 * m, 6 * m)])
+            made[family] = (model, out)
+        return made[family]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def adain_export(tmp_path_factory, adain_model):
+    """The public AdaIN weights exported (fp32) once per session."""
+    from stylert.export import export_model
+
+    out = tmp_path_factory.mktemp("adain-export") / "adain"
+    export_model(adain_model, out, sizes=[(128, 192)])
+    return out

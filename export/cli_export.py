@@ -1,0 +1,74 @@
+"""``stylert export``: a checkpoint -> three validated ONNX graphs and a manifest.
+
+    stylert export -o DIR                                   # the public AdaIN weights
+    stylert export --model sanet --checkpoint model.pt -o DIR --precision fp16
+    stylert export -o DIR --validate-size 256x384 --validate-size 360x496 --overwrite
+
+Prints a summary of the graphs (file, size, parameters, inputs -> outputs) and the validation
+report (per graph and end to end: output, shape, max abs/rel difference, tolerance, PSNR,
+pass/fail). ``stylert inspect DIR`` shows the manifest and its routing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+
+def parse_size(value: str) -> tuple[int, int]:
+    """``HxW`` (e.g. ``224x320``) -> (224, 320)."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
+    if not m:
+        raise click.BadParameter(f"{value!r} is not HEIGHTxWIDTH, e.g. 224x320", param_hint="--validate-size")
+    return int(m.group(1)), int(m.group(2))
+
+
+@click.command("export")
+@click.option("--model", "family", default=None, metavar="FAMILY",
+              help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
+@click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
+              help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights.")
+@click.option("-o", "--out", "--output", "out", required=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="Directory to write encoder.onnx, transform.onnx, decoder.onnx and manifest.json into.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
+              help="fp16: float16 weights and activations (statistics and softmax in float32), float32 I/O.")
+@click.option("--opset", type=click.IntRange(18, 20), default=None,
+              help="ONNX opset, 18 (default) to 20; the IR version is the smallest that carries it "
+                   "(8 for 18, 9 for 19 and 20).")
+@click.option("--validate-size", "sizes", multiple=True, metavar="HxW",
+              help="Validation size (repeatable; multiples of the family's size multiple). "
+                   "Default: 224x320 and 304x400.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing export directory.")
+@click.pass_context
+def export(ctx, family, checkpoints, out, precision, opset, sizes, overwrite):
+    """Export a model to three ONNX graphs (encoder, transform, decoder) + manifest.json, validated
+    against PyTorch in ONNX Runtime before anything is written to DIR."""
+    from ..runtime.cli_stylize import load_reference_model
+    from .errors import ValidationError
+    from .exporter import export_model, format_summary
+    from .validate import DEFAULT_SIZES
+
+    quiet = bool(getattr(ctx.obj, "quiet", False))
+    parsed = [parse_size(s) for s in sizes] or list(DEFAULT_SIZES)
+    model = load_reference_model(family, tuple(checkpoints))
+
+    def log(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    try:
+        result = export_model(model, out, precision=precision, opset=opset, sizes=parsed, overwrite=overwrite,
+                              log=log)
+    except ValidationError as err:
+        if err.report is not None:
+            click.echo(err.report.format())
+        raise
+    click.echo(format_summary(result))
+    click.echo(result.report.format())
+    if result.report.not_run:
+        click.echo("warning: some graphs could not be validated on this machine's ONNX Runtime provider (see NOT RUN "
+                   "above); validate on a GPU: run the same command where ONNX Runtime's CUDA provider works",
+                   err=True)
+    click.echo(f"wrote {result.out_dir}")

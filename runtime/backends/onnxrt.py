@@ -1,0 +1,124 @@
+"""ONNX Runtime backend: CPU and CUDA execution providers, IOBinding so features stay on the device.
+
+``SessionFromOnnx`` is a lazy loader (Polygraphy's naming); ``OnnxrtRunner`` runs one graph.
+``infer`` takes numpy arrays or ``OrtValue``s and, with ``keep_on_device=True``, returns
+``OrtValue``s that can be fed to the next graph without a copy to the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import MissingDependencyError
+from .base import BaseRunner
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def onnxruntime():
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError("onnxruntime", "pip install onnxruntime-gpu", "the onnxruntime backend") from None
+    return ort
+
+
+def cuda_provider_loads() -> bool:
+    """True when a session really keeps the CUDA execution provider (libraries and a GPU present)."""
+    ort = onnxruntime()
+    if PROVIDERS["cuda"] not in ort.get_available_providers():
+        return False
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    # A failing CUDA provider logs errors from C++ straight to stderr: the answer is get_providers().
+    ort.set_default_logger_severity(4)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            session = ort.InferenceSession(model.SerializeToString(), providers=[PROVIDERS["cuda"], PROVIDERS["cpu"]])
+    finally:
+        ort.set_default_logger_severity(2)
+    return PROVIDERS["cuda"] in session.get_providers()
+
+
+class SessionFromOnnx:
+    """Callable that builds an ``InferenceSession`` for ``path`` on ``device`` ("cpu" or "cuda")."""
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", threads: int | None = None):
+        self.path = Path(path)
+        self.device = device
+        self.threads = threads
+
+    def __call__(self):
+        ort = onnxruntime()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        options.log_severity_level = 3
+        providers = [PROVIDERS["cpu"]] if self.device == "cpu" else [PROVIDERS["cuda"], PROVIDERS["cpu"]]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
+
+
+class OnnxrtRunner(BaseRunner):
+    """One ONNX graph. ``device`` is where the session runs; ``providers_in_use`` what ORT kept."""
+
+    def __init__(self, session_loader: SessionFromOnnx, name: str | None = None):
+        super().__init__(name or session_loader.path.stem)
+        self.loader = session_loader
+        self.session = None
+        self.providers_in_use: list[str] = []
+
+    @property
+    def on_cuda(self) -> bool:
+        return PROVIDERS["cuda"] in self.providers_in_use
+
+    def activate_impl(self):
+        self.session = self.loader()
+        self.providers_in_use = self.session.get_providers()
+
+    def deactivate_impl(self):
+        self.session = None
+
+    def input_names(self):
+        return [i.name for i in self.session.get_inputs()]
+
+    def output_names(self):
+        return [o.name for o in self.session.get_outputs()]
+
+    def input_types(self) -> dict[str, str]:
+        return {i.name: i.type for i in self.session.get_inputs()}
+
+    def infer_impl(self, feed, keep_on_device):
+        ort = onnxruntime()
+        if not self.on_cuda:  # on the CPU, numpy arrays already are device memory: no binding needed
+            arrays = {k: (v.numpy() if isinstance(v, ort.OrtValue) else v) for k, v in feed.items()
+                      if k in self.input_names()}
+            return dict(zip(self.output_names(), self.session.run(None, arrays)))
+        binding = self.session.io_binding()
+        device = "cuda"
+        for name in self.input_names():
+            value = feed[name]
+            if not isinstance(value, ort.OrtValue):
+                value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value), device, 0)
+            binding.bind_ortvalue_input(name, value)
+        for name in self.output_names():
+            binding.bind_output(name, device)
+        self.session.run_with_iobinding(binding)
+        outputs = binding.get_outputs()
+        if keep_on_device:
+            return dict(zip(self.output_names(), outputs))
+        return {n: v.numpy() for n, v in zip(self.output_names(), outputs)}
+
+    def to_host(self, value):
+        return value.numpy() if isinstance(value, onnxruntime().OrtValue) else value

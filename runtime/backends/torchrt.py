@@ -1,0 +1,81 @@
+"""PyTorch backend: the float32 ``torch.export`` programs that ``stylert export`` saves beside the
+ONNX graphs (``encoder.pt2``...), on CPU or CUDA, with no model code.
+
+They are the PyTorch reference computation of each graph: ``stylert compare`` measures the
+other backends against them. Tensors stay on the device between graphs (``keep_on_device``).
+"""
+
+from __future__ import annotations
+
+from ...errors import MissingDependencyError, ModelError
+from .base import BaseRunner
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise MissingDependencyError("torch", "pip install torch", "the torch backend") from None
+    return torch
+
+
+def cuda_available() -> bool:
+    return _torch().cuda.is_available()
+
+
+def program_path(manifest, graph: str):
+    programs = manifest.data.get("torch_programs") or {}
+    if graph not in programs:
+        raise ModelError(f"{manifest.root} has no torch program for the {graph} graph (exported by an older stylert?)",
+                         fix="re-export with `stylert export`, or use --backend onnxruntime")
+    return manifest.root / programs[graph]["file"]
+
+
+class TorchProgramRunner(BaseRunner):
+    def __init__(self, manifest, graph: str, device: str = "cpu"):
+        super().__init__(f"torch:{graph}")
+        self.path = program_path(manifest, graph)
+        self.expected_sha256 = manifest.data["torch_programs"][graph]["sha256"]
+        self._inputs = [t["name"] for t in manifest.inputs(graph)]
+        self._outputs = [t["name"] for t in manifest.outputs(graph)]
+        self.device = device
+        self.module = None
+
+    def activate_impl(self):
+        torch = _torch()
+        from ...export.manifest import sha256_of
+
+        if not self.path.is_file():
+            raise ModelError("torch program named by the manifest is missing", path=self.path,
+                             fix="re-export with `stylert export`")
+        if sha256_of(self.path) != self.expected_sha256:
+            raise ModelError("does not match its SHA-256 in manifest.json: modified or corrupt", path=self.path,
+                             fix="re-export with `stylert export`")
+        program = torch.export.load(str(self.path))
+        self.module = program.module().to(self.device)
+
+    def deactivate_impl(self):
+        self.module = None
+        torch = _torch()
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+    def input_names(self):
+        return self._inputs
+
+    def output_names(self):
+        return self._outputs
+
+    def infer_impl(self, feed, keep_on_device):
+        torch = _torch()
+        args = [v if isinstance(v, torch.Tensor) else torch.from_numpy(v) for v in (feed[n] for n in self._inputs)]
+        with torch.inference_mode():
+            out = self.module(*[a.to(self.device) for a in args])
+        out = dict(zip(self._outputs, out if isinstance(out, (tuple, list)) else (out,)))
+        if keep_on_device:
+            return out
+        return {k: v.detach().cpu().numpy() for k, v in out.items()}
+
+    def to_host(self, value):
+        torch = _torch()
+        return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
