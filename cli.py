@@ -21,6 +21,7 @@ COMMANDS = {
     "demo": ("stylert.runtime.cli_demo", "demo", "Stylize the embedded demo images with the public AdaIN model."),
     "export": ("stylert.export.cli_export", "export", "Export a checkpoint to three validated ONNX graphs + manifest."),
     "style": ("stylert.runtime.cli_style", "style", "Encode style images into style codes for an export."),
+    "compare": ("stylert.runtime.cli_compare", "compare_cmd", "Every backend against the PyTorch reference, per graph."),
     "inspect": ("stylert.models.cli_inspect", "inspect_cmd", "Show what a checkpoint holds: family, layout, taps."),
     "weights": ("stylert.models.cli_weights", "weights", "Fetch, list and locate the public AdaIN weights."),
     "doctor": ("stylert.runtime.cli_doctor", "doctor", "Report torch, ONNX Runtime providers, TensorRT and GPU."),

@@ -165,3 +165,27 @@ def test_cli_engine_codes_and_bad_inputs(exports, tmp_path):
     fails(["-s", tmp_path / "s.png", "--engine", tampered], "SHA-256")
     with pytest.raises(ManifestError):
         Pipeline.open(tampered)
+
+
+def test_compare_passes_and_catches_a_wrong_graph(exports, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    from stylert.export.manifest import sha256_of
+
+    _, out = exports("adain")
+    ok = invoke("compare", out, "--backend", "onnxruntime:cpu", "--size", 48)
+    assert ok.exit_code == 0, ok.output
+    assert "end-to-end" in ok.output and "checks passed" in ok.output
+    # A decoder whose weights differ by 1% (the manifest updated to match): compare must fail.
+    bad = tmp_path / "bad"
+    shutil.copytree(out, bad)
+    proto = onnx.load(str(bad / "decoder.onnx"))
+    init = max(proto.graph.initializer, key=lambda t: np.prod(t.dims))
+    init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.01, init.name))
+    onnx.save(proto, str(bad / "decoder.onnx"))
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["graphs"]["decoder"]["sha256"] = sha256_of(bad / "decoder.onnx")
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    failed = invoke("compare", bad, "--backend", "onnxruntime:cpu", "--size", 48)
+    assert failed.exit_code != 0 and "FAIL" in failed.output and "checks failed" in failed.output

@@ -1,0 +1,119 @@
+"""The runtime on ONNX Runtime (CPU, cached style) against the PyTorch float32 eager reference
+(style encoded on every call, as pytorch-AdaIN's test.py does), side by side in one run, with the
+FLOP floor of the graphs on this machine's measured peak.
+
+    python -m stylert.benchmarks.runtime_speed [--export DIR] [--size 512] [--seconds 10]
+
+Prints a table and writes ``benchmarks/results/runtime_speed-<machine>.json``. Needs the public
+AdaIN weights (``stylert weights fetch``) unless ``--export`` names an AdaIN export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .environment import machine_info, machine_name
+from .flops import count_flops
+from .peak import probe_peak
+from .stats import measure
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--export", type=Path, default=None, help="AdaIN export directory (default: export now)")
+    parser.add_argument("--size", type=int, default=512, help="content and style are size x size")
+    parser.add_argument("--seconds", type=float, default=10.0, help="minimum measured time per variant")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON (default: benchmarks/results/)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from ..models.checkpoints import load_model
+    from ..models.stylize import ReferenceStylizer
+    from ..models.weights import find_weight
+    from ..runtime.demo import demo_content, demo_style
+    from ..runtime.pipeline import Pipeline
+
+    info = machine_info()
+    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; torch {info['versions']['torch']}, "
+          f"onnxruntime {info['versions']['onnxruntime']}; torch threads {torch.get_num_threads()}")
+    peak = probe_peak("cpu", seconds=2.0)
+    print(f"peak probe (float32): matmul {peak.matmul_tflops * 1e3:.0f} GFLOP/s, 3x3 conv "
+          f"{peak.conv3x3_tflops * 1e3:.0f} GFLOP/s -> peak {peak.tflops * 1e3:.0f} GFLOP/s")
+
+    model = load_model([find_weight("adain", "vgg_normalised.pth"), find_weight("adain", "decoder.pth")], "adain")
+    tmp = None
+    export_dir = args.export
+    if export_dir is None:
+        from ..export import export_model
+
+        tmp = tempfile.TemporaryDirectory(prefix="stylert-speed-")
+        export_dir = Path(tmp.name) / "adain"
+        print("exporting the AdaIN model ...")
+        export_model(model, export_dir, sizes=[(128, 192)])
+
+    n = args.size
+    content = np.asarray(demo_content((n, n)), np.float32) / 255.0
+    style = np.asarray(demo_style((n, n)), np.float32) / 255.0
+    reference = ReferenceStylizer(model, "cpu")
+    results = {}
+    with Pipeline.open(export_dir, "onnxruntime", "cpu") as pipeline:
+        code = pipeline.encode_style(style)
+        out_rt = pipeline.stylize(content, [code])
+        out_ref = np.clip(reference.stylize(content, [style]), 0, 1)
+        agreement = float(np.abs(out_rt - out_ref).max())
+        variants = {
+            "pytorch eager fp32, style encoded per call": lambda: reference.stylize(content, [style]),
+            "runtime onnxruntime cpu, cached style": lambda: pipeline.stylize(content, [code]),
+        }
+        for name, fn in variants.items():
+            m = measure(fn, warmup_s=2.0, min_duration_s=args.seconds, min_iterations=5)
+            results[name] = {"summary": m.summary.as_dict(), "samples_ms": m.samples_ms}
+            s = m.summary
+            print(f"  {name:44s} median {s.median:8.1f} ms  p90 {s.p90:8.1f}  min {s.min:8.1f}  (n={s.count})")
+        manifest = pipeline.manifest
+        flops = {}
+        shapes = {"encoder": {"image": (1, 3, n, n)}}
+        h8 = -(-n // 8)
+        shapes["transform"] = {"content_relu4_1": (1, 512, h8, h8), "style_relu4_1_mean": (1, 512, 1, 1),
+                               "style_relu4_1_std": (1, 512, 1, 1), "alpha": (1,)}
+        shapes["decoder"] = {"relu4_1": (1, 512, h8, h8)}
+        for graph, feeds in shapes.items():
+            flops[graph] = count_flops(str(manifest.graph_path(graph)), feeds)["total"]
+    total = sum(flops.values())
+    floor_ms = total / (peak.tflops * 1e12) * 1e3
+    ref_ms = results["pytorch eager fp32, style encoded per call"]["summary"]["median"]
+    rt_ms = results["runtime onnxruntime cpu, cached style"]["summary"]["median"]
+    report = {
+        "machine": info,
+        "peak": peak.as_dict(),
+        "size": [n, n],
+        "flops": {**flops, "total": total},
+        "floor_ms": floor_ms,
+        "results": results,
+        "speedup_vs_reference": ref_ms / rt_ms,
+        "runtime_over_floor": rt_ms / floor_ms,
+        "max_abs_runtime_vs_reference": agreement,
+    }
+    print(f"FLOPs of the content path at {n}x{n} (encoder + transform + decoder): {total / 1e9:.1f} GFLOP "
+          f"-> floor {floor_ms:.0f} ms at {peak.tflops * 1e3:.0f} GFLOP/s")
+    print(f"runtime vs reference: {ref_ms / rt_ms:.2f}x faster (target >= 1.5x); runtime / floor: "
+          f"{rt_ms / floor_ms:.2f}x (target <= 1.3x); max |runtime - reference| {agreement:.1e}")
+    out = args.out or RESULTS / f"runtime_speed-{machine_name(info)}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {out}")
+    if tmp is not None:
+        tmp.cleanup()
+    return report
+
+
+if __name__ == "__main__":
+    main()
