@@ -69,3 +69,22 @@ def create_model(name: str, config: dict | Any | None = None):
     model = spec.builder(config)
     model.eval()
     return model
+
+
+def he_init(model, seed: int = 0):
+    """Random weights with He initialisation (zero biases), in place; returns ``model``.
+
+    Activations then keep their scale through the 20+ layers of a family, so outputs depend
+    on inputs (PyTorch's default init shrinks them into denormals): synthetic weights for
+    tests and benchmarks of the families that have no public checkpoint.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("weight"):
+                p.normal_(0.0, (2.0 / p[0].numel()) ** 0.5)
+            else:
+                p.zero_()
+    return model

@@ -20,7 +20,7 @@ import torch
 
 from ..errors import ModelError
 from ..runtime.images import crop_to, pad_to_multiple
-from ..runtime.stylizer import PRESERVE_COLOR_MODES, Stylizer, StylizeOptions  # noqa: F401 (re-exported)
+from ..runtime.stylizer import Stylizer, StylizeOptions
 from .base import StyleModel, resize_region
 
 

@@ -64,21 +64,6 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(peak**2 / mse)
 
 
-def he_init(model, seed: int = 0):
-    """Random weights with He initialisation (zero biases): activations keep their scale through
-    20+ layers, so outputs depend on inputs (PyTorch's default init does not)."""
-    import torch
-
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("weight"):
-                p.normal_(0.0, (2.0 / p[0].numel()) ** 0.5)
-            else:
-                p.zero_()
-    return model
-
-
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory):
     """family -> (model, export dir): one fp32 export per family with synthetic weights, made once
@@ -88,7 +73,7 @@ def exports(tmp_path_factory):
     def get(family: str):
         if family not in made:
             from stylert.export import export_model
-            from stylert.models import create_model
+            from stylert.models import create_model, he_init
 
             model = he_init(create_model(family))
             m = model.size_multiple

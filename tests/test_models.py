@@ -8,7 +8,7 @@ import torch
 
 import reference_impls as R
 from stylert.errors import CheckpointError, ModelError
-from stylert.models import create_model, list_families
+from stylert.models import create_model, he_init, list_families
 from stylert.models.checkpoints import LAYOUTS, identify, layout_state_dicts, load_model, save_checkpoint
 from stylert.models.stylize import ReferenceStylizer, StylizeOptions
 
@@ -41,17 +41,7 @@ PUBLIC_KEYS = {
 
 
 def _seeded(family, **config):
-    """Random weights with He initialisation (zero biases), so that activations keep their scale
-    through 20+ layers and outputs really depend on the inputs (PyTorch's default init does not)."""
-    torch.manual_seed(0)
-    model = create_model(family, config)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("weight"):
-                p.normal_(0.0, (2.0 / p[0].numel()) ** 0.5)
-            else:
-                p.zero_()
-    return model
+    return he_init(create_model(family, config))
 
 
 def _run(model, content, style, alpha=1.0):

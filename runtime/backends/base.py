@@ -33,7 +33,7 @@ class BaseRunner:
     def output_names(self) -> list[str]:
         raise NotImplementedError
 
-    def to_host(self, value) -> "np.ndarray":
+    def to_host(self, value):
         """A value ``infer`` returned (maybe still on the device) -> numpy array on the host."""
         return value
 
