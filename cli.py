@@ -20,6 +20,7 @@ COMMANDS = {
     "stylize": ("stylert.runtime.cli_stylize", "stylize", "Stylize images and videos: PyTorch reference, or an export (--engine)."),
     "demo": ("stylert.runtime.cli_demo", "demo", "Stylize the embedded demo images with the public AdaIN model."),
     "export": ("stylert.export.cli_export", "export", "Export a checkpoint to three validated ONNX graphs + manifest."),
+    "train": ("stylert.training.cli_train", "train", "Train a model family with the paper's losses."),
     "style": ("stylert.runtime.cli_style", "style", "Encode style images into style codes for an export."),
     "compare": ("stylert.runtime.cli_compare", "compare_cmd", "Every backend against the PyTorch reference, per graph."),
     "inspect": ("stylert.models.cli_inspect", "inspect_cmd", "Show what a checkpoint holds: family, layout, taps."),

@@ -1,0 +1,90 @@
+"""One optimisation step: the reference learning-rate decay, Adam, mixed precision, gradient clipping.
+
+    lr(i) = lr / (1 + lr_decay * i)      for iteration i = 0, 1, ... (pytorch-AdaIN / SANet train.py)
+
+The optimiser holds the trainable parameters only (transform and decoder); the encoder is frozen.
+Mixed precision (CUDA only): ``torch.autocast`` float16 for the encoder and decoder (the losses keep
+statistics in float32, see ``losses``) and a ``GradScaler``; gradients are unscaled before clipping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ModelError
+from ..models.base import StyleModel
+from .initial import trainable_parameters
+from .losses import COMPONENTS, LossWeights, compute_losses
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-4
+    lr_decay: float = 5e-5
+    grad_clip: float | None = None  # max global L2 norm of the gradients; None: no clipping
+    amp: bool = False
+
+    def lr_at(self, iteration: int) -> float:
+        return self.lr / (1.0 + self.lr_decay * iteration)
+
+
+class NonFiniteLoss(ModelError):
+    """The loss became NaN or Inf (without mixed precision, where the scaler would skip the step)."""
+
+
+class TrainStep:
+    """Owns the optimiser and the gradient scaler of ``model``; ``step(i, content, style)`` runs iteration ``i``."""
+
+    def __init__(self, model: StyleModel, weights: LossWeights, optim: OptimConfig):
+        self.model = model
+        self.weights = weights
+        self.optim = optim
+        self.device = next(model.parameters()).device
+        if optim.amp and self.device.type != "cuda":
+            raise ModelError("mixed precision needs a CUDA device", fix="drop --amp, or train on a GPU")
+        self.params = trainable_parameters(model)
+        if not self.params:
+            raise ModelError(f"{model.family}: nothing to train")
+        self.optimizer = torch.optim.Adam(self.params, lr=optim.lr)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=optim.amp)
+        self.components = COMPONENTS[model.family]
+
+    def step(self, iteration: int, content: torch.Tensor, style: torch.Tensor, *, keep_output: bool = False) -> dict:
+        """One iteration on a batch ([N,3,S,S] RGB 0..1 on any device). Returns floats: ``loss`` (weighted
+        total), each unweighted component, ``lr``, ``grad_norm`` (before clipping; NaN when not computed),
+        and with ``keep_output`` the stylized batch under ``output``."""
+        lr = self.optim.lr_at(iteration)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        content = content.to(self.device, non_blocking=True)
+        style = style.to(self.device, non_blocking=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        result = compute_losses(self.model, content, style, self.weights, amp=self.optim.amp)
+        if not self.optim.amp and not torch.isfinite(result.total):
+            parts = ", ".join(f"{k} {v.item():.4g}" for k, v in result.parts.items())
+            raise NonFiniteLoss(f"the loss is not finite at iteration {iteration} ({parts})",
+                                fix="lower --lr, or set --grad-clip")
+        self.scaler.scale(result.total).backward()
+        grad_norm = float("nan")
+        if self.optim.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.optim.grad_clip))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        out = {"loss": result.total.item(), "lr": lr, "grad_norm": grad_norm}
+        out.update({k: result.parts[k].item() for k in self.components})
+        if keep_output:
+            out["output"] = result.output.detach()
+        return out
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+
