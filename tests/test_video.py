@@ -106,3 +106,19 @@ def test_stylize_video_cli(tmp_path, use_shared_weights, shared_images):
     assert (info.width, info.height, info.fps, info.frames, info.has_audio) == (64, 48, Fraction(15), 6, True)
     refused = CliRunner().invoke(main, ["stylize", "-c", str(src), "-s", str(src), "-o", str(tmp_path / "x.png")])
     assert refused.exit_code != 0 and "must be too" in refused.output
+
+
+def test_stylize_video_on_the_runtime_in_batches(tmp_path, exports):
+    _, out_dir = exports("adain")
+    src = make_video(tmp_path / "clip.mp4", width=48, height=32, frames=7)
+    style = tmp_path / "style.png"
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(style)
+    out = tmp_path / "styled.mp4"
+    result = CliRunner().invoke(main, ["stylize", "-c", str(src), "-s", str(style), "-o", str(out), "--engine",
+                                       str(out_dir), "--batch-size", "3", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    info = probe(out)
+    assert (info.width, info.height, info.fps, info.frames, info.has_audio) == (48, 32, Fraction(15), 7, True)
+    assert "frames/s" in result.output
