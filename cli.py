@@ -25,6 +25,7 @@ COMMANDS = {
     "compare": ("stylert.runtime.cli_compare", "compare_cmd", "Every backend against the PyTorch reference, per graph."),
     "inspect": ("stylert.models.cli_inspect", "inspect_cmd", "Show what a checkpoint holds: family, layout, taps."),
     "weights": ("stylert.models.cli_weights", "weights", "Fetch, list and locate the public AdaIN weights."),
+    "bench": ("stylert.benchmarks.cli_bench", "bench", "Latency, throughput and FLOP efficiency of an export, per backend."),
     "doctor": ("stylert.runtime.cli_doctor", "doctor", "Report torch, ONNX Runtime providers, TensorRT and GPU."),
 }
 

@@ -1,0 +1,718 @@
+"""``stylert bench``: latency and throughput of an export on every backend, side by side in one run.
+
+Methodology (trtexec / MLPerf): a warm-up by time, excluded; every measurement runs for a
+minimum duration and a minimum number of iterations and keeps every sample; count, mean,
+median, p90, p95, p99, min, max; throughput = images / wall time of the measured iterations.
+
+Per (backend, size, batch), kept apart:
+
+* ``end_to_end``: PNG decode of the content -> ``Pipeline.stylize`` (cached style) -> PNG encode;
+* ``host``: ``Pipeline.stylize`` on a numpy batch [N, H, W, 3] float32 0..1 (copies to and from
+  the device included);
+* ``compute``: each graph (encoder on the content, transform, decoder) fed directly through its
+  runner with the inputs the routing gives it; CUDA events on a GPU (with torch), the host wall
+  clock on the CPU;
+* ``style_encode``: encoding the style image (``uncached``) and a cache hit (``cached``).
+
+FLOPs of each graph are counted from the ONNX graph at the measured shapes (the manifest's input
+names, its symbolic shapes evaluated for the size; 2 FLOPs per multiply-add, see ``flops.py``);
+achieved FLOP/s and the fraction of the peak probed at the start of the run
+(``peak.probe_peak``) stand next to every latency. Memory: the peak resident set size of the
+process during each case (sampled every 5 ms, and ``getrusage``'s process peak), and the peak
+device memory in use on a GPU.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ModelError, StylertError
+from .stats import measure
+
+SCHEMA = "stylert-bench/1"
+GRAPHS = ("encoder", "transform", "decoder")
+FLOP_CONVENTION = "2 FLOPs per multiply-add; element-wise ops 1 per output element (benchmarks/flops.py)"
+MODES = ("latency", "throughput")
+FIGURES = ("style_encode", "host", "end_to_end", "compute")
+
+
+# --------------------------------------------------------------------------------------
+# Inputs: sizes, backends, shapes
+# --------------------------------------------------------------------------------------
+def parse_size(text: str) -> tuple[int, int]:
+    """``"512x512"`` (W x H) or ``"512"`` -> (H, W)."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", text)
+    if not m:
+        raise ModelError(f"size {text!r} is not WIDTHxHEIGHT or SIZE", fix="e.g. --size 512x512 --size 1920x1080")
+    w = int(m.group(1))
+    h = int(m.group(2) or m.group(1))
+    if w <= 0 or h <= 0:
+        raise ModelError(f"size {text!r} must be positive")
+    return h, w
+
+
+def size_text(hw) -> str:
+    return f"{hw[1]}x{hw[0]}"
+
+
+def parse_backend(text: str) -> tuple[str, str]:
+    """``"onnxruntime"`` -> ("onnxruntime", "auto"); ``"torch:cpu"`` -> ("torch", "cpu")."""
+    name, _, device = text.partition(":")
+    device = device or "auto"
+    if device not in ("auto", "cpu", "cuda"):
+        raise ModelError(f"backend {text!r}: device must be cpu, cuda or auto")
+    return name, device
+
+
+def _symbol(expr, values: dict[str, int]) -> int:
+    if isinstance(expr, int):
+        return expr
+    expr = str(expr)
+    if expr.isdigit():
+        return int(expr)
+    if "/" in expr:
+        name, k = expr.split("/")
+        return -(-values[name] // int(k))  # ceil, as the manifest's symbols say
+    if expr not in values:
+        raise ModelError(f"unknown shape symbol {expr!r} in the manifest")
+    return values[expr]
+
+
+def graph_shapes(manifest, size_hw, batch: int = 1, style_hw=None) -> dict[str, dict[str, tuple[int, ...]]]:
+    """graph -> input name -> concrete shape, from the manifest's symbolic shapes.
+
+    The content is padded to the size multiple (as the pipeline does); the style image the
+    encoder sees is ``style_hw`` (default: ``style_shape`` of the content size).
+    """
+    m = manifest.size_multiple
+    pad = lambda v: -(-v // m) * m  # noqa: E731
+    h, w = pad(size_hw[0]), pad(size_hw[1])
+    hs, ws = style_hw or style_shape(manifest, size_hw)
+    values = {"N": batch, "H": h, "W": w, "Hs": hs, "Ws": ws}
+    return {g: {t["name"]: tuple(_symbol(d, values) for d in t["shape"]) for t in manifest.inputs(g)}
+            for g in GRAPHS}
+
+
+def style_shape(manifest, size_hw) -> tuple[int, int]:
+    """The size the encoder sees for a style image of ``size_hw`` (padded only below the minimum size)."""
+    h, w = size_hw
+    if min(h, w) < int(manifest.data["min_size"]):
+        m = max(int(manifest.data["min_size"]), manifest.size_multiple)
+        h, w = -(-h // m) * m, -(-w // m) * m
+    return h, w
+
+
+#: node type -> positions of inputs that are shapes, sizes or indices (not data)
+_SHAPE_INPUTS = {"Reshape": (1,), "Expand": (1,), "Tile": (1,), "ConstantOfShape": (0,), "Slice": (1, 2, 3, 4),
+                 "Resize": (1, 2, 3), "Unsqueeze": (1,), "Squeeze": (1,), "Range": (0, 1, 2)}
+
+
+def fold_shape_inputs(model, input_shapes: dict[str, tuple[int, ...]]):
+    """``model`` with every computed shape input (Reshape's target shape, ...) replaced by its value at
+    ``input_shapes``, computed by ONNX Runtime on the shape subgraph alone (zeros as inputs; the
+    shape subgraph reads only the inputs' shapes). ONNX shape inference cannot always propagate
+    such values (e.g. the attention transforms' reshapes); with them constant, it can."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper, shape_inference
+
+    constants = {i.name for i in model.graph.initializer}
+    constants |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    wanted = sorted({n.input[k] for n in model.graph.node for k in _SHAPE_INPUTS.get(n.op_type, ())
+                     if k < len(n.input) and n.input[k] and n.input[k] not in constants})
+    if not wanted:
+        return model
+    # the nodes the shape values need (backwards from them), as a graph of its own
+    producer = {o: n for n in model.graph.node for o in n.output}
+    needed, stack, seen = [], list(wanted), set()
+    while stack:
+        name = stack.pop()
+        node = producer.get(name)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        needed.append(node)
+        stack.extend(i for i in node.input if i)
+    order = {id(n): k for k, n in enumerate(model.graph.node)}
+    needed.sort(key=lambda n: order[id(n)])
+    typed = shape_inference.infer_shapes(model)
+    elem = {vi.name: vi.type.tensor_type.elem_type for vi in typed.graph.value_info}
+    used = {i for n in needed for i in n.input}
+    graph = onnx.helper.make_graph(
+        needed, "shapes", [i for i in model.graph.input if i.name in used],
+        [onnx.helper.make_tensor_value_info(w, elem.get(w, onnx.TensorProto.INT64), None) for w in wanted],
+        [i for i in model.graph.initializer if i.name in used])
+    sub = onnx.helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
+    dtypes = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type) for i in model.graph.input}
+    session = ort.InferenceSession(sub.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {i.name: np.zeros(input_shapes[i.name], dtypes[i.name]) for i in session.get_inputs()}
+    values = dict(zip(wanted, session.run(wanted, feeds)))
+    folded = onnx.ModelProto.FromString(model.SerializeToString())
+    folded.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), f"{k}__folded") for k, v in values.items())
+    for node in folded.graph.node:
+        for k in _SHAPE_INPUTS.get(node.op_type, ()):
+            if k < len(node.input) and node.input[k] in values:
+                node.input[k] = f"{node.input[k]}__folded"
+    return folded
+
+
+def flops_of(path, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
+    """``count_flops`` of the ONNX file at ``input_shapes``; where ONNX shape inference cannot follow
+    a computed shape, the same count on the graph with its shape inputs folded (``fold_shape_inputs``)."""
+    import onnx
+
+    from .flops import count_flops
+
+    model = onnx.load(str(path))
+    try:
+        return count_flops(model, input_shapes)
+    except ValueError:
+        return count_flops(fold_shape_inputs(model, input_shapes), input_shapes)
+
+
+def graph_flops(manifest, shapes: dict) -> dict[str, dict[str, int]]:
+    """graph -> per-op FLOPs and ``total`` at ``shapes`` (``flops_of`` each ONNX file)."""
+    return {g: flops_of(manifest.graph_path(g), shapes[g]) for g in GRAPHS}
+
+
+# --------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def process_peak_rss_bytes() -> int:
+    """``getrusage`` peak resident set size of this process (Linux: KiB; macOS: bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+class MemorySampler:
+    """Peak RSS (and device memory in use, on CUDA) while the block runs, sampled every ``period`` s."""
+
+    def __init__(self, cuda: bool = False, period: float = 0.005):
+        self.cuda = cuda
+        self.period = period
+        self.peak_rss = 0
+        self.start_rss = 0
+        self.peak_device: int | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _device_used(self) -> int | None:
+        try:
+            import torch
+
+            free, total = torch.cuda.mem_get_info()
+            return int(total - free)
+        except Exception:  # noqa: BLE001 - a failing probe means "not measured", reported as None
+            return None
+
+    def _sample(self):
+        self.peak_rss = max(self.peak_rss, _rss_bytes())
+        if self.cuda:
+            used = self._device_used()
+            if used is not None:
+                self.peak_device = max(self.peak_device or 0, used)
+
+    def _loop(self):
+        while not self._stop.wait(self.period):
+            self._sample()
+
+    def __enter__(self):
+        self.start_rss = _rss_bytes()
+        self._sample()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+# --------------------------------------------------------------------------------------
+# Timing helpers
+# --------------------------------------------------------------------------------------
+def _metric(m, images_per_call: int = 0, keep_samples: bool = True) -> dict:
+    out = {"summary": m.summary.as_dict(), "warmup_iterations": m.warmup_iterations, "wall_s": m.wall_s}
+    if images_per_call:
+        out["images_per_s"] = images_per_call * len(m.samples_ms) / m.wall_s if m.wall_s > 0 else None
+    if keep_samples:
+        out["samples_ms"] = [round(s, 4) for s in m.samples_ms]
+    return out
+
+
+class _CudaEventTimer:
+    """Times a callable with CUDA events; ``measure`` reads ``last_ms`` through its ``timer``."""
+
+    def __init__(self, torch):
+        self.torch = torch
+
+    def time(self, fn: Callable[[], object]) -> float:
+        start = self.torch.cuda.Event(enable_timing=True)
+        end = self.torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end)
+
+
+def _measure_events(fn, timer: _CudaEventTimer, warmup_s, min_duration_s, min_iterations):
+    """``measure`` with each sample taken by CUDA events instead of the host clock."""
+    from .stats import Measurement
+
+    warm, start = 0, time.perf_counter()
+    while time.perf_counter() - start < warmup_s or warm == 0:
+        timer.time(fn)
+        warm += 1
+    samples, begin = [], time.perf_counter()
+    while time.perf_counter() - begin < min_duration_s or len(samples) < min_iterations:
+        samples.append(timer.time(fn))
+    return Measurement(samples, warm, time.perf_counter() - begin)
+
+
+# --------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------
+@dataclass
+class BenchConfig:
+    backends: list[tuple[str, str]]  # (name, requested device: auto/cpu/cuda)
+    sizes: list[tuple[int, int]]  # (H, W)
+    batches: list[int] = field(default_factory=lambda: [1])
+    mode: str = "latency"
+    seconds: float = 2.0
+    warmup: float = 0.5
+    min_iterations: int = 5
+    cuda_graph: bool = False
+    no_transfers: bool = False
+    alpha: float = 1.0
+    keep_samples: bool = True
+    peak_seconds: float = 1.0
+    figures: tuple[str, ...] = FIGURES  # a subset, for the suite (host only)
+
+
+def default_backends() -> list[tuple[str, str]]:
+    from ..runtime.pipeline import BACKENDS
+
+    return [(b, "auto") for b in BACKENDS]
+
+
+def open_backends(export_dir, backends, notice=print):
+    """(name, device) -> opened Pipelines, and the unavailable ones with their reason.
+
+    A backend is unavailable when ``Pipeline.open`` (or activating it) raises a StylertError or
+    an ImportError (its package or module is not there), or when it resolves to another device
+    than the one asked for.
+    """
+    from ..runtime.pipeline import Pipeline
+
+    opened, unavailable = [], []
+    for name, device in backends:
+        label = f"{name}:{device}"
+        try:
+            pipe = Pipeline.open(export_dir, name, device)
+            if device != "auto" and pipe.device != device:
+                raise ModelError(f"runs on {pipe.device}, not {device}")
+            pipe.activate()
+        except (StylertError, ImportError) as err:
+            reason = str(err) or type(err).__name__
+            unavailable.append({"backend": name, "device": device, "reason": reason})
+            notice(f"  {label:20s} unavailable: {reason}")
+            continue
+        if any(p.backend == name and p.device == pipe.device for p in opened):
+            pipe.deactivate()  # auto and an explicit device resolved to the same thing
+            continue
+        opened.append(pipe)
+        notice(f"  {name + ':' + pipe.device:20s} available")
+    return opened, unavailable
+
+
+def _png_bytes(image_u8: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image_u8).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _decode_png(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGB"), dtype=np.float32) / np.float32(255.0)
+
+
+def _efficiency(flops: int, median_ms: float, peak_tflops: float | None) -> dict:
+    achieved = flops / (median_ms * 1e-3) / 1e12 if median_ms > 0 else None
+    frac = achieved / peak_tflops if achieved is not None and peak_tflops else None
+    return {"tflops": achieved, "fraction_of_peak": frac}
+
+
+def _run_figures(pipe, cfg, metrics, label, content, style, contents, png, shapes, sync, events, progress):
+    """Measure ``cfg.figures`` of one case into ``metrics`` (see ``bench_case``)."""
+    from ..export.manifest import chain
+    from ..runtime.images import pad_to_multiple, to_uint8
+    from ..runtime.stylizer import RuntimeStylizer
+
+    manifest = pipe.manifest
+    h, w = content.shape[:2]
+    batch = contents.shape[0]
+    cuda = pipe.device.startswith("cuda")
+    common = dict(warmup_s=cfg.warmup, min_duration_s=cfg.seconds, min_iterations=cfg.min_iterations)
+    # style encoding: uncached (the encoder on the style image) and a cache hit
+    stylizer = RuntimeStylizer(pipe)
+    code = stylizer.style_code(style, cache_key="style")
+    if "style_encode" in cfg.figures:
+        progress(f"  {label}: style encoding ...")
+        metrics["style_encode"] = {
+            "uncached": _metric(measure(lambda: pipe.encode_style(style), sync=sync, **common),
+                                keep_samples=cfg.keep_samples),
+        }
+        metrics["style_encode"]["cached"] = _metric(
+            measure(lambda: stylizer.style_code(style, cache_key="style"), warmup_s=0.0,
+                    min_duration_s=min(cfg.seconds, 0.05), min_iterations=cfg.min_iterations),
+            keep_samples=cfg.keep_samples)
+
+    if "host" in cfg.figures:  # numpy batch in, numpy out
+        progress(f"  {label}: host latency ...")
+        m = measure(lambda: pipe.stylize(contents, [code], alpha=cfg.alpha), sync=sync, **common)
+        metrics["host"] = _metric(m, batch, cfg.keep_samples)
+
+    if "end_to_end" in cfg.figures:  # PNG decode + stylize + PNG encode, per image
+        progress(f"  {label}: end to end ...")
+
+        def end_to_end():
+            batch_in = np.stack([_decode_png(png) for _ in range(batch)])
+            out = pipe.stylize(batch_in, [code], alpha=cfg.alpha)
+            return [_png_bytes(to_uint8(img)) for img in out]
+
+        metrics["end_to_end"] = _metric(measure(end_to_end, sync=sync, **common), batch, cfg.keep_samples)
+
+    if "compute" in cfg.figures:  # each runner fed the inputs the routing gives it
+        progress(f"  {label}: per-graph compute ...")
+        keep = bool(cfg.no_transfers and cuda)
+        recorded: dict[str, dict] = {}
+
+        def record(graph, feeds):
+            out = pipe.runners[graph].infer(feeds, keep_on_device=keep)
+            recorded.setdefault(graph, feeds)  # the first encoder call is the content
+            return out
+
+        to_nchw = lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2), dtype=np.float32)  # noqa: E731
+        mult = manifest.size_multiple
+        padded = np.stack([pad_to_multiple(img, mult)[0] for img in contents])
+        style_in = style
+        if min(h, w) < int(manifest.data["min_size"]):  # as Pipeline.encode_style
+            style_in = pad_to_multiple(style, max(int(manifest.data["min_size"]), mult))[0]
+        chain(record, manifest.routing, to_nchw(padded), to_nchw(np.repeat(style_in[None], batch, axis=0)),
+              pipe.alpha_array(cfg.alpha))
+        compute = {}
+        for g in GRAPHS:
+            got = {k: tuple(np.shape(v)) for k, v in recorded[g].items()}
+            if got != shapes[g]:
+                raise ModelError(f"{g}: the derived input shapes {shapes[g]} are not those fed {got}")
+            runner, feeds = pipe.runners[g], recorded[g]
+            call = lambda runner=runner, feeds=feeds: runner.infer(feeds, keep_on_device=keep)  # noqa: E731
+            if events:
+                gm = _measure_events(call, events, cfg.warmup, cfg.seconds / 3, cfg.min_iterations)
+            else:
+                gm = measure(call, sync=sync, warmup_s=cfg.warmup, min_duration_s=cfg.seconds / 3,
+                             min_iterations=cfg.min_iterations)
+            compute[g] = _metric(gm, 0, cfg.keep_samples)
+        metrics["compute"] = compute
+
+
+def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float | None, progress=print) -> dict:
+    """One backend at one size and batch: the figures of ``cfg.figures`` (all by default)."""
+    from ..runtime.demo import demo_content, demo_style
+    from ..runtime.images import to_uint8
+
+    h, w = size_hw
+    manifest = pipe.manifest
+    cuda = pipe.device.startswith("cuda")
+    content = np.asarray(demo_content((w, h)), np.float32) / np.float32(255.0)
+    style = np.asarray(demo_style((w, h)), np.float32) / np.float32(255.0)
+    contents = np.ascontiguousarray(np.repeat(content[None], batch, axis=0))
+    png = _png_bytes(to_uint8(content))
+    sync = None
+    events = None
+    if cuda:
+        try:
+            import torch
+
+            sync = torch.cuda.synchronize
+            events = _CudaEventTimer(torch)
+        except ImportError:
+            pass
+
+    shapes = graph_shapes(manifest, size_hw, batch)
+    flops = graph_flops(manifest, shapes)
+    hs, ws = style_shape(manifest, size_hw)
+    style_in = {t["name"]: tuple(_symbol(d, {"N": 1, "H": hs, "W": ws}) for d in t["shape"])
+                for t in manifest.inputs("encoder")}
+    style_flops = flops_of(manifest.graph_path("encoder"), style_in)["total"]
+    totals = {g: flops[g]["total"] for g in GRAPHS}
+    total_flops = sum(totals.values())
+
+    result = {
+        "backend": pipe.backend, "device": pipe.device,
+        "precision": getattr(pipe.runners["encoder"], "precision", manifest.precision),
+        "size": [h, w], "batch": batch, "style_size": [h, w],
+        "shapes": {g: {k: list(v) for k, v in s.items()} for g, s in shapes.items()},
+        "flops": {**totals, "total": total_flops, "style_encoder": style_flops},
+        "flops_by_op": flops,
+        "compute_timer": "cuda-events" if events else "host-wall-clock",
+        "transfers": not (cfg.no_transfers and cuda),
+        "cuda_graph": bool(cfg.cuda_graph and cuda
+                           and getattr(pipe.runners["encoder"], "supports_cuda_graph", False)),
+        "metrics": {}, "efficiency": {}, "memory": {},
+    }
+    metrics = result["metrics"]
+    label = f"{pipe.backend}:{pipe.device} {size_text(size_hw)} x{batch}"
+    with MemorySampler(cuda=cuda) as mem:
+        _run_figures(pipe, cfg, metrics, label, content, style, contents, png, shapes, sync, events, progress)
+    result["memory"] = {
+        "peak_rss_mb": mem.peak_rss / 2**20,
+        "rss_growth_mb": (mem.peak_rss - mem.start_rss) / 2**20,  # above the RSS when the case began
+        "process_peak_rss_mb": process_peak_rss_bytes() / 2**20,
+        "device_peak_mb": None if mem.peak_device is None else mem.peak_device / 2**20,
+    }
+    eff = result["efficiency"]
+    for key in ("host", "end_to_end"):
+        if key in metrics:
+            eff[key] = _efficiency(total_flops, metrics[key]["summary"]["median"], peak_tflops)
+    if "compute" in metrics:
+        for g in GRAPHS:
+            eff[g] = _efficiency(totals[g], metrics["compute"][g]["summary"]["median"], peak_tflops)
+    if "style_encode" in metrics:
+        eff["style_encode"] = _efficiency(style_flops, metrics["style_encode"]["uncached"]["summary"]["median"],
+                                          peak_tflops)
+    floor_ms = total_flops / (peak_tflops * 1e12) * 1e3 if peak_tflops else None
+    eff["floor_ms"] = floor_ms
+    return result
+
+
+def run_bench(export_dir, cfg: BenchConfig, notice=print, progress=print) -> dict:
+    """The whole run: machine info, peak probe per device, every backend x size x batch."""
+    from ..export.manifest import load_manifest
+    from .environment import machine_info
+    from .peak import probe_peak
+
+    if cfg.mode not in MODES:
+        raise ModelError(f"mode must be one of {', '.join(MODES)}, not {cfg.mode!r}")
+    manifest = load_manifest(export_dir)
+    info = machine_info()
+    notice("backends:")
+    pipes, unavailable = open_backends(export_dir, cfg.backends, notice)
+    gpu_options = [o for o, on in (("--cuda-graph", cfg.cuda_graph), ("--no-transfers", cfg.no_transfers)) if on]
+    for pipe in pipes:
+        if gpu_options and not pipe.device.startswith("cuda"):
+            notice(f"  {pipe.backend}:{pipe.device}: {' and '.join(gpu_options)} "
+                   f"{'do' if len(gpu_options) > 1 else 'does'} not apply on the CPU (ignored)")
+        if cfg.cuda_graph and pipe.device.startswith("cuda") and not getattr(pipe.runners["encoder"],
+                                                                             "supports_cuda_graph", False):
+            notice(f"  {pipe.backend}:{pipe.device}: --cuda-graph is not supported by this backend (ignored)")
+    peaks = {}
+    for device in sorted({p.device for p in pipes}):
+        notice(f"peak probe on {device} ...")
+        peak = probe_peak(device, seconds=cfg.peak_seconds)
+        peaks[device] = peak.as_dict()
+        notice(f"  {device} ({peak.dtype}): matmul {peak.matmul_tflops * 1e3:.0f} GFLOP/s, 3x3 conv "
+               f"{peak.conv3x3_tflops * 1e3:.0f} GFLOP/s -> peak {peak.tflops * 1e3:.0f} GFLOP/s")
+    if any(not p.device.startswith("cuda") for p in pipes):
+        notice("per-graph compute on the CPU is timed with the host wall clock (CUDA events only on a GPU)")
+    batches = cfg.batches if cfg.mode == "throughput" else [1]
+    if cfg.mode == "latency" and cfg.batches != [1]:
+        notice("--mode latency measures batch 1 (single stream); use --mode throughput for larger batches")
+    results = []
+    try:
+        total = len(pipes) * len(cfg.sizes) * len(batches)
+        k = 0
+        for size in cfg.sizes:
+            for batch in batches:
+                for pipe in pipes:
+                    k += 1
+                    progress(f"[{k}/{total}] {pipe.backend}:{pipe.device} {size_text(size)} batch {batch}")
+                    r = bench_case(pipe, size, batch, cfg, peaks[pipe.device]["tflops"], progress)
+                    results.append(r)
+                    progress(format_row(r, header=(k == 1)))
+    finally:
+        for pipe in pipes:
+            pipe.deactivate()
+    return {
+        "schema": SCHEMA,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": info,
+        "export": {"dir": str(Path(export_dir).resolve()), "family": manifest.family,
+                   "precision": manifest.precision, "size_multiple": manifest.size_multiple},
+        "settings": {"mode": cfg.mode, "seconds": cfg.seconds, "warmup": cfg.warmup,
+                     "min_iterations": cfg.min_iterations, "cuda_graph": cfg.cuda_graph,
+                     "no_transfers": cfg.no_transfers, "alpha": cfg.alpha, "batches": batches,
+                     "sizes": [list(s) for s in cfg.sizes], "flop_convention": FLOP_CONVENTION,
+                     "torch_threads": torch_threads()},
+        "peak": peaks,
+        "unavailable": unavailable,
+        "results": results,
+    }
+
+
+def torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.get_num_threads()
+
+
+# --------------------------------------------------------------------------------------
+# Output: table, Markdown, chart, JSON
+# --------------------------------------------------------------------------------------
+COLUMNS = ("backend", "size", "N", "e2e med", "host med", "p90", "p99", "img/s", "enc", "xform", "dec",
+           "style", "GFLOP", "GFLOP/s", "% peak", "RSS MB")
+
+
+def _row(r: dict) -> tuple[str, ...]:
+    m, e = r["metrics"], r["efficiency"]
+    host = m["host"]["summary"]
+    pct = e["host"]["fraction_of_peak"]
+    return (f"{r['backend']}:{r['device']}", size_text(r["size"]), str(r["batch"]),
+            f"{m['end_to_end']['summary']['median']:.1f}", f"{host['median']:.1f}", f"{host['p90']:.1f}",
+            f"{host['p99']:.1f}", f"{m['host']['images_per_s']:.2f}",
+            *(f"{m['compute'][g]['summary']['median']:.1f}" for g in GRAPHS),
+            f"{m['style_encode']['uncached']['summary']['median']:.1f}",
+            f"{r['flops']['total'] / 1e9:.1f}", f"{e['host']['tflops'] * 1e3:.0f}",
+            "-" if pct is None else f"{100 * pct:.0f}%", f"{r['memory']['peak_rss_mb']:.0f}")
+
+
+_WIDTHS = (22, 10, 3, 9, 9, 9, 9, 7, 8, 8, 8, 8, 7, 8, 7, 7)
+
+
+def format_row(r: dict, header: bool = False) -> str:
+    line = " ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(_row(r), _WIDTHS)))
+    if header:
+        head = " ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(COLUMNS, _WIDTHS)))
+        return head + "   (ms; GFLOP/s and % of the probed peak from the host median)\n" + line
+    return line
+
+
+def format_table(report: dict) -> str:
+    lines = [format_row(r, header=(i == 0)) for i, r in enumerate(report["results"])]
+    for u in report["unavailable"]:
+        lines.append(f"{u['backend']}:{u['device']}: unavailable ({u['reason']})")
+    return "\n".join(lines)
+
+
+def format_markdown(report: dict, title: str | None = None) -> str:
+    info = report["machine"]
+    gpu = info.get("gpu")
+    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
+    lines = [f"# {title or 'stylert bench: ' + report['export']['family']}", "",
+             f"- machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB"
+             + (f"; GPU {gpu['name']} ({gpu.get('memory_gb')} GB, driver {gpu.get('driver')})" if gpu else "; no GPU"),
+             f"- versions: {versions}; git {info.get('git_commit')}",
+             f"- export: {report['export']['family']}, {report['export']['precision']}; mode "
+             f"{report['settings']['mode']}; at least {report['settings']['seconds']} s and "
+             f"{report['settings']['min_iterations']} iterations per figure after {report['settings']['warmup']} s "
+             "of warm-up",
+             f"- FLOPs: {report['settings']['flop_convention']}"]
+    for dev, p in report["peak"].items():
+        lines.append(f"- measured peak on {dev} ({p['dtype']}): matmul {p['matmul_tflops'] * 1e3:.0f} GFLOP/s, "
+                     f"3x3 conv {p['conv3x3_tflops'] * 1e3:.0f} GFLOP/s")
+    lines += ["", "Times in ms (median unless marked). e2e: PNG decode + stylize + PNG encode; host: numpy in/out; "
+              "enc/xform/dec: each graph alone; style: encoding the style image (a cache hit costs "
+              "microseconds).", "",
+              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in report["results"]:
+        lines.append("| " + " | ".join(_row(r)) + " |")
+    lines += ["", "Per graph (each fed directly; compute timer in the last column) and style encoding:", "",
+              "| backend | size | N | figure | GFLOP | median ms | p90 ms | p99 ms | GFLOP/s | % peak | timer |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["results"]:
+        m, e = r["metrics"], r["efficiency"]
+        rows = [(g, r["flops"][g], m["compute"][g]["summary"], e.get(g)) for g in GRAPHS if "compute" in m]
+        if "style_encode" in m:
+            rows.append(("style encode (uncached)", r["flops"]["style_encoder"],
+                         m["style_encode"]["uncached"]["summary"], e.get("style_encode")))
+            rows.append(("style code (cache hit)", 0, m["style_encode"]["cached"]["summary"], None))
+        for name, fl, s, eff in rows:
+            gfs = f"{eff['tflops'] * 1e3:.1f}" if eff and eff["tflops"] is not None else "-"
+            pct = f"{100 * eff['fraction_of_peak']:.0f}%" if eff and eff["fraction_of_peak"] is not None else "-"
+            lines.append(f"| {r['backend']}:{r['device']} | {size_text(r['size'])} | {r['batch']} | {name} | "
+                         f"{fl / 1e9:.3g} | {s['median']:.3f} | {s['p90']:.3f} | {s['p99']:.3f} | {gfs} | {pct} | "
+                         f"{r['compute_timer'] if name in GRAPHS else 'host-wall-clock'} |")
+    if report["unavailable"]:
+        lines += ["", "Unavailable backends:", ""]
+        lines += [f"- `{u['backend']}:{u['device']}`: {u['reason']}" for u in report["unavailable"]]
+    return "\n".join(lines) + "\n"
+
+
+def draw_chart(report: dict, path) -> None:
+    """Latency by size per backend (median, p90 whisker) and, with several batches, throughput by batch."""
+    from PIL import Image
+
+    from ..runtime.images import atomic_write
+    from .chart import line_chart
+
+    lat: dict[str, list] = {}
+    thr: dict[str, list] = {}
+    for r in report["results"]:
+        key = f"{r['backend']}:{r['device']}"
+        s = r["metrics"]["host"]["summary"]
+        if r["batch"] == 1:
+            lat.setdefault(key, []).append((size_text(r["size"]), s["median"], s["p90"]))
+        thr.setdefault(f"{key} {size_text(r['size'])}", []).append(
+            (f"N={r['batch']}", r["metrics"]["host"]["images_per_s"], None))
+    charts = []
+    if lat:
+        charts.append(line_chart(lat, title=f"{report['export']['family']}: host latency by size (median, p90 whisker)",
+                                 ylabel="ms"))
+    if any(len(v) > 1 for v in thr.values()) or not charts:
+        charts.append(line_chart(thr, title=f"{report['export']['family']}: throughput by batch", ylabel="images/s"))
+    img = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)), "white")
+    y = 0
+    for c in charts:
+        img.paste(c, (0, y))
+        y += c.height
+    with atomic_write(path, overwrite=True) as tmp:
+        img.save(tmp, format="PNG")
+
+
+def write_text(path, text: str) -> None:
+    from ..runtime.images import atomic_write
+
+    with atomic_write(path, overwrite=True) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+
+def write_json(path, report: dict) -> None:
+    write_text(path, json.dumps(report, indent=1, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not math.isfinite(o) else float(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")

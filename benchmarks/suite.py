@@ -1,0 +1,425 @@
+"""The README's performance section from one command: every family, the reference and every backend.
+
+    python -m stylert.benchmarks.suite [--quick] [--family adain ...] [--size 512x512 ...] [--out DIR]
+
+For each family (``adain`` with the public weights, exported once into a temporary directory;
+the other families with synthetic He-initialised weights, which time the same as trained ones):
+
+* the PyTorch float32 eager reference, style encoded on every call (as the public reference code);
+* the runtime (``Pipeline.stylize``, cached style, numpy in and out) on every backend of
+  ``stylert.runtime.pipeline.BACKENDS`` that opens here (ONNX Runtime CPU, torch programs,
+  and the engines: TensorRT, inductor... where the machine runs them);
+
+at 256x256, 512x512, 1024x1024 and 1920x1080 (``--quick``: 256 and 512, shorter), with the ratio
+to the reference, FLOPs of the graphs at that shape and the fraction of the measured peak, and
+the peak RSS of each case. Scaling: latency against pixels and against batch, per family; for the
+attention families, the attention matrices' memory, measured against the arithmetic
+``N * (H/8 * W/8) * (Hs/8 * Ws/8) * 4 bytes`` (+ the relu5_1 term, at H/16), twice (the export's
+transform computes the style path and the identity path used for alpha < 1), and the largest size
+each family runs at here and on an 80 GB GPU by that arithmetic.
+
+Writes ``benchmarks/results/<machine>/suite.json`` (summaries, no samples), ``suite.md``,
+``latency.png`` and ``scaling.png``: small files, committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StylertError
+from .bench import (BenchConfig, MemorySampler, bench_case, default_backends, flops_of, graph_flops, graph_shapes,
+                    open_backends, parse_backend, parse_size, size_text, style_shape, torch_threads, write_json,
+                    write_text)
+from .stats import measure
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FULL_SIZES = ["256x256", "512x512", "1024x1024", "1920x1080"]
+QUICK_SIZES = ["256x256", "512x512"]
+GPU_MEMORY_BYTES = 80 * 10**9
+
+
+# --------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------
+def load_family(family: str):
+    """(model, weights description): the public weights for adain, synthetic for the others."""
+    from ..models import create_model, he_init
+
+    if family == "adain":
+        from ..models.checkpoints import load_model
+        from ..models.weights import find_weight
+
+        files = [find_weight("adain", "vgg_normalised.pth"), find_weight("adain", "decoder.pth")]
+        return load_model(files, "adain"), "public AdaIN weights"
+    return he_init(create_model(family)), "synthetic (He init)"
+
+
+# --------------------------------------------------------------------------------------
+# Attention memory arithmetic
+# --------------------------------------------------------------------------------------
+def is_attention(manifest) -> bool:
+    return manifest.data["style"]["representation"] != "statistics"
+
+
+def attention_bytes(manifest, size_hw, batch: int = 1) -> int:
+    """float32 bytes of the attention matrices of one transform call: for each content tap
+    ``content_<tap>`` [N, C, h, w] with its style ``style_<tap>`` [N, C, hs, ws], N*h*w*hs*ws*4,
+    times 2 (style path and identity path). 0 for families without attention."""
+    if not is_attention(manifest):
+        return 0
+    shapes = graph_shapes(manifest, size_hw, batch)["transform"]
+    total = 0
+    for name, shape in shapes.items():
+        if name.startswith("content_") and f"style_{name[8:]}" in shapes:
+            s = shapes[f"style_{name[8:]}"]
+            total += batch * shape[2] * shape[3] * s[2] * s[3] * 4
+    return 2 * total
+
+
+def largest_16x9(manifest, budget_bytes: float) -> tuple[int, int]:
+    """The largest 16:9 content (= style) size, in steps of the size multiple, whose attention fits."""
+    m = manifest.size_multiple
+    best = (0, 0)
+    w = m
+    while w < 50_000:
+        h = max(m, round(w * 9 / 16 / m) * m)
+        if attention_bytes(manifest, (h, w)) > budget_bytes:
+            break
+        best = (h, w)
+        w += m
+    return best
+
+
+def _available_memory() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 2**30
+
+
+# --------------------------------------------------------------------------------------
+# Cases
+# --------------------------------------------------------------------------------------
+def reference_case(model, size_hw, cfg: BenchConfig, flops_total: int, peak_tflops: float) -> dict:
+    """The PyTorch float32 eager reference, batch 1, style encoded on every call."""
+    from ..models.stylize import ReferenceStylizer
+    from ..runtime.demo import demo_content, demo_style
+
+    h, w = size_hw
+    content = np.asarray(demo_content((w, h)), np.float32) / np.float32(255.0)
+    style = np.asarray(demo_style((w, h)), np.float32) / np.float32(255.0)
+    ref = ReferenceStylizer(model, "cpu")
+    with MemorySampler() as mem:
+        m = measure(lambda: ref.stylize(content, [style]), warmup_s=cfg.warmup, min_duration_s=cfg.seconds,
+                    min_iterations=cfg.min_iterations)
+    s = m.summary
+    achieved = flops_total / (s.median * 1e-3) / 1e12
+    return {"engine": "reference", "device": "cpu", "size": [h, w], "batch": 1, "summary": s.as_dict(),
+            "images_per_s": len(m.samples_ms) / m.wall_s, "flops_total": flops_total, "tflops": achieved,
+            "fraction_of_peak": achieved / peak_tflops, "peak_rss_mb": mem.peak_rss / 2**20,
+            "rss_growth_mb": (mem.peak_rss - mem.start_rss) / 2**20}
+
+
+def runtime_entry(r: dict) -> dict:
+    """A bench_case result reduced to the suite's small record (no samples)."""
+    host = r["metrics"]["host"]
+    entry = {"engine": r["backend"], "device": r["device"], "precision": r["precision"], "size": r["size"],
+             "batch": r["batch"], "summary": host["summary"], "images_per_s": host["images_per_s"],
+             "flops_total": r["flops"]["total"],
+             "flops": {g: r["flops"][g] for g in ("encoder", "transform", "decoder")},
+             "tflops": r["efficiency"]["host"]["tflops"],
+             "fraction_of_peak": r["efficiency"]["host"]["fraction_of_peak"],
+             "peak_rss_mb": r["memory"]["peak_rss_mb"], "rss_growth_mb": r["memory"]["rss_growth_mb"],
+             "device_peak_mb": r["memory"]["device_peak_mb"]}
+    if "compute" in r["metrics"]:
+        entry["compute_median_ms"] = {g: v["summary"]["median"] for g, v in r["metrics"]["compute"].items()}
+    return entry
+
+
+def _label(e: dict) -> str:
+    return "reference" if e["engine"] == "reference" else f"{e['engine']}:{e['device']}"
+
+
+def _row(e: dict, ref_ms: float | None) -> str:
+    s = e["summary"]
+    ratio = f"{ref_ms / s['median']:.2f}x" if ref_ms and e["engine"] != "reference" else "1.00x" if ref_ms else "-"
+    return (f"{_label(e):22s} {size_text(e['size']):>10s} {e['batch']:>3d} {s['median']:9.1f} {s['p90']:9.1f} "
+            f"{s['p99']:9.1f} {e['images_per_s']:7.2f} {ratio:>7s} {e['flops_total'] / 1e9:8.1f} "
+            f"{100 * e['fraction_of_peak']:6.0f}% {e['peak_rss_mb']:8.0f}")
+
+
+HEADER = (f"{'engine':22s} {'size':>10s} {'N':>3s} {'median':>9s} {'p90':>9s} {'p99':>9s} {'img/s':>7s} "
+          f"{'vs ref':>7s} {'GFLOP':>8s} {'%peak':>7s} {'RSS MB':>8s}")
+
+
+def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backends, peaks, say) -> dict:
+    from ..export import export_model
+
+    model, weights = load_family(family)
+    record = {"family": family, "weights": weights, "cases": [], "batch_scaling": [], "skipped": [],
+              "unavailable": []}
+    with tempfile.TemporaryDirectory(prefix=f"stylert-suite-{family}-") as tmp:
+        export_dir = Path(tmp) / family
+        m = model.size_multiple
+        say(f"\n== {family} ({weights}): exporting ...")
+        export_model(model, export_dir, sizes=[(4 * m, 6 * m)])
+        pipes, record["unavailable"] = open_backends(export_dir, backends, notice=say)
+        manifest = pipes[0].manifest if pipes else None
+        try:
+            if manifest is not None:
+                record["attention"] = is_attention(manifest)
+                if record["attention"]:
+                    record["largest_here_16x9"] = largest_16x9(manifest, _available_memory() * 0.8)
+                    record["largest_80gb_16x9"] = largest_16x9(manifest, GPU_MEMORY_BYTES * 0.9)
+            say(HEADER)
+            for size in sizes:
+                predicted = attention_bytes(manifest, size) if manifest else 0
+                # the reference and ONNX Runtime keep the logits and the softmax: about 2x the matrices
+                if predicted and 2 * predicted > 0.8 * _available_memory():
+                    reason = (f"attention needs ~{2 * predicted / 1e9:.1f} GB (2 x {predicted / 1e9:.1f} GB of "
+                              f"matrices), {_available_memory() / 1e9:.1f} GB available")
+                    record["skipped"].append({"size": list(size), "reason": reason})
+                    say(f"{family} {size_text(size)}: skipped ({reason})")
+                    continue
+                shapes = graph_shapes(manifest, size, 1)
+                flops = graph_flops(manifest, shapes)
+                total = sum(flops[g]["total"] for g in flops)
+                style_in = graph_shapes(manifest, size, 1, style_shape(manifest, size))["encoder"]
+                hs, ws = style_shape(manifest, size)
+                style_flops = flops_of(manifest.graph_path("encoder"), {k: (1, 3, hs, ws) for k in style_in})["total"]
+                ref = reference_case(model, size, cfg, total + style_flops, peaks["cpu"]["tflops"])
+                ref["attention_bytes"] = predicted
+                record["cases"].append(ref)
+                say(_row(ref, ref["summary"]["median"]))
+                for pipe in pipes:
+                    r = runtime_entry(bench_case(pipe, size, 1, cfg, peaks[pipe.device]["tflops"],
+                                                 progress=lambda *_: None))
+                    r["attention_bytes"] = predicted
+                    r["speedup_vs_reference"] = ref["summary"]["median"] / r["summary"]["median"]
+                    record["cases"].append(r)
+                    say(_row(r, ref["summary"]["median"]))
+                gc.collect()
+            if pipes:
+                pipe = pipes[0]
+                for b in batches:
+                    r = runtime_entry(bench_case(pipe, batch_size, b, cfg, peaks[pipe.device]["tflops"],
+                                                 progress=lambda *_: None))
+                    r["attention_bytes"] = attention_bytes(manifest, batch_size, b)
+                    record["batch_scaling"].append(r)
+                    say(_row(r, None))
+        finally:
+            for pipe in pipes:
+                pipe.deactivate()
+    del model
+    gc.collect()
+    return record
+
+
+# --------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------
+def format_markdown(report: dict) -> str:
+    info = report["machine"]
+    gpu = info.get("gpu")
+    lines = ["# stylert performance", "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB"
+             + (f"; GPU {gpu['name']}" if gpu else "; no GPU") + ". "
+             + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v) + f"; git {info.get('git_commit')}.",
+             "",
+             f"Produced by `{report['command']}` in {report['duration_s'] / 60:.1f} min. Each figure: "
+             f"{report['settings']['warmup']} s of warm-up (excluded), then at least {report['settings']['seconds']} s "
+             f"and {report['settings']['min_iterations']} iterations; times in ms, batch 1 unless stated. "
+             "reference = PyTorch float32 eager, style encoded on every call (as the public code); the runtime "
+             "rows use a cached style code, numpy in and out. FLOPs counted from the ONNX graphs at the "
+             "measured shape (2 per multiply-add; the reference also counts the style encoder); % peak = "
+             "achieved FLOP/s over the peak measured at the start:"]
+    for dev, p in report["peak"].items():
+        lines.append(f"{dev} {p['dtype']}: matmul {p['matmul_tflops'] * 1e3:.0f} GFLOP/s, "
+                     f"3x3 conv {p['conv3x3_tflops'] * 1e3:.0f} GFLOP/s.")
+    for fam in report["families"]:
+        lines += ["", f"## {fam['family']} ({fam['weights']})", "",
+                  "| engine | size | median | p90 | p99 | img/s | vs reference | GFLOP | % peak | peak RSS MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        ref_ms = {}
+        for e in fam["cases"]:
+            s = e["summary"]
+            key = tuple(e["size"])
+            if e["engine"] == "reference":
+                ref_ms[key] = s["median"]
+            ratio = f"{ref_ms[key] / s['median']:.2f}x" if key in ref_ms else "-"
+            lines.append(f"| {_label(e)} | {size_text(e['size'])} | {s['median']:.1f} | {s['p90']:.1f} | "
+                         f"{s['p99']:.1f} | {e['images_per_s']:.2f} | {ratio} | {e['flops_total'] / 1e9:.1f} | "
+                         f"{100 * e['fraction_of_peak']:.0f}% | {e['peak_rss_mb']:.0f} |")
+        for sk in fam["skipped"]:
+            lines.append(f"| - | {size_text(sk['size'])} | skipped: {sk['reason']} | | | | | | | |")
+        if fam["batch_scaling"]:
+            b0 = fam["batch_scaling"][0]
+            lines += ["", f"Batch scaling ({_label(b0)}, {size_text(b0['size'])}): "
+                      + ", ".join(f"N={e['batch']}: {e['summary']['median']:.0f} ms, {e['images_per_s']:.2f} img/s"
+                                  for e in fam["batch_scaling"]) + "."]
+        if fam["unavailable"]:
+            lines += ["", "Unavailable here: " + "; ".join(f"`{u['backend']}:{u['device']}` ({u['reason']})"
+                                                          for u in fam["unavailable"]) + "."]
+    lines += ["", "## Scaling", "",
+              "Latency against pixels (runtime on the first backend, batch 1): ms per megapixel.", "",
+              "| family | " + " | ".join(report["sizes"]) + " |", "|---|" + "---|" * len(report["sizes"])]
+    for fam in report["families"]:
+        first = next((e for e in fam["cases"] if e["engine"] != "reference"), None)
+        cells = []
+        for st in report["sizes"]:
+            e = next((c for c in fam["cases"] if first and _label(c) == _label(first) and size_text(c["size"]) == st),
+                     None)
+            mp = e["size"][0] * e["size"][1] / 1e6 if e else 0
+            cells.append(f"{e['summary']['median']:.0f} ms ({e['summary']['median'] / mp:.0f} ms/MP)" if e else "-")
+        lines.append(f"| {fam['family']} | " + " | ".join(cells) + " |")
+    attention = [f for f in report["families"] if f.get("attention")]
+    if attention:
+        lines += ["", "### Attention memory", "",
+                  "The attention families hold, per transform call, N x (H/8 x W/8) x (Hs/8 x Ws/8) x 4 bytes at "
+                  "relu4_1 plus the same at H/16 for relu5_1, twice (the exported transform computes the style "
+                  "path and the identity path used for alpha < 1); content and style of the same size here, so "
+                  "the memory grows with the square of the pixels. Measured beside it: the process's peak RSS "
+                  "during the case and its growth above the RSS when the case began (ONNX Runtime keeps its "
+                  "arena between cases, so growth shows new allocations only):", "",
+                  "| family | engine | size | batch | attention matrices (arithmetic) | peak RSS | RSS growth |",
+                  "|---|---|---|---|---|---|---|"]
+        for fam in attention:
+            for e in fam["cases"] + fam["batch_scaling"]:
+                lines.append(f"| {fam['family']} | {_label(e)} | {size_text(e['size'])} | {e['batch']} | "
+                             f"{e['attention_bytes'] / 2**20:.1f} MiB | {e['peak_rss_mb']:.0f} MiB | "
+                             f"{e.get('rss_growth_mb', 0):.0f} MiB |")
+        lines += ["", "Largest 16:9 size whose attention matrices fit (same arithmetic; content = style size):", "",
+                  "| family | largest measured here | fits in this machine's free memory (80%) "
+                  "| fits in an 80 GB GPU (90%) |",
+                  "|---|---|---|---|"]
+        for fam in attention:
+            ran = [e["size"] for e in fam["cases"]]
+            biggest = max(ran, key=lambda s: s[0] * s[1]) if ran else None
+            here, gpu80 = fam.get("largest_here_16x9", (0, 0)), fam.get("largest_80gb_16x9", (0, 0))
+            lines.append(f"| {fam['family']} | {size_text(biggest) if biggest else '-'} | {size_text(here)} | "
+                         f"{size_text(gpu80)} |")
+        lines += ["", "AdaIN families keep no attention matrix: their memory grows linearly with the pixels "
+                  "(activations of the encoder and decoder)."]
+    return "\n".join(lines) + "\n"
+
+
+def draw_charts(report: dict, out: Path) -> list[Path]:
+    from PIL import Image
+
+    from .chart import line_chart
+
+    def stack(charts, path):
+        img = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)), "white")
+        y = 0
+        for c in charts:
+            img.paste(c, (0, y))
+            y += c.height
+        img.save(path, format="PNG", optimize=True)
+        return path
+
+    latency, scaling = [], []
+    for fam in report["families"]:
+        series: dict[str, list] = {}
+        for e in fam["cases"]:
+            series.setdefault(_label(e), []).append((size_text(e["size"]), e["summary"]["median"], e["summary"]["p90"]))
+        if series:
+            latency.append(line_chart(series, title=f"{fam['family']}: latency by size (median, p90 whisker)",
+                                      ylabel="ms", size=(720, 300)))
+    pix: dict[str, list] = {}
+    thr: dict[str, list] = {}
+    for fam in report["families"]:
+        first = next((e for e in fam["cases"] if e["engine"] != "reference"), None)
+        for e in fam["cases"]:
+            if first and _label(e) == _label(first):
+                pix.setdefault(fam["family"], []).append((f"{e['size'][0] * e['size'][1] / 1e6:.2f}MP",
+                                                          e["summary"]["median"], e["summary"]["p90"]))
+        for e in fam["batch_scaling"]:
+            thr.setdefault(fam["family"], []).append((f"N={e['batch']}", e["images_per_s"], None))
+    if pix:
+        scaling.append(line_chart(pix, title="runtime latency against pixels (median, p90)", ylabel="ms",
+                                  size=(720, 300)))
+    if thr:
+        scaling.append(line_chart(thr, title="runtime throughput against batch", ylabel="images/s", size=(720, 300)))
+    paths = []
+    if latency:
+        paths.append(stack(latency, out / "latency.png"))
+    if scaling:
+        paths.append(stack(scaling, out / "scaling.png"))
+    return paths
+
+
+def main(argv=None) -> dict:
+    from ..models.registry import list_families
+    from .environment import machine_info, machine_name
+    from .peak import probe_peak
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="256 and 512 only, about 1 s per figure, no torch-program backend")
+    parser.add_argument("--family", action="append", default=None, help="families (default: all)")
+    parser.add_argument("--size", action="append", default=None, help="WxH, repeatable")
+    parser.add_argument("--backend", action="append", default=None, help="NAME[:DEVICE] (default: all)")
+    parser.add_argument("--seconds", type=float, default=None, help="minimum measured time per figure")
+    parser.add_argument("--out", type=Path, default=None, help="folder (default: benchmarks/results/<machine>)")
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    quick = args.quick
+    sizes = [parse_size(s) for s in (args.size or (QUICK_SIZES if quick else FULL_SIZES))]
+    cfg = BenchConfig(backends=[], sizes=sizes, seconds=args.seconds or (1.0 if quick else 5.0),
+                      warmup=0.5 if quick else 1.0, min_iterations=3 if quick else 5, keep_samples=False,
+                      figures=("host",) if quick else ("host", "compute"))
+    backends = [parse_backend(b) for b in args.backend] if args.backend else default_backends()
+    if quick and not args.backend:  # the torch-program backend is not an engine: full runs only
+        backends = [b for b in backends if b[0] != "torch"]
+    batches = [1, 2] if quick else [1, 2, 4]
+    batch_size = (256, 256) if quick else (512, 512)
+    info = machine_info()
+    name = machine_name(info)
+    out = args.out or RESULTS / name
+    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; "
+          f"{'GPU ' + info['gpu']['name'] if info.get('gpu') else 'no GPU'}; results -> {out}")
+    peaks = {}
+    devices = ["cpu"] + (["cuda"] if info.get("gpu") else [])
+    for dev in devices:
+        p = probe_peak(dev, seconds=1.0 if quick else 2.0)
+        peaks[dev] = p.as_dict()
+        print(f"peak {dev} ({p.dtype}): matmul {p.matmul_tflops * 1e3:.0f} GFLOP/s, "
+              f"3x3 conv {p.conv3x3_tflops * 1e3:.0f} GFLOP/s")
+    families = []
+    for family in args.family or list_families():
+        try:
+            families.append(run_family(family, sizes, batches, batch_size, cfg, backends, peaks, print))
+        except StylertError as err:
+            print(f"{family}: not measured ({err})")
+            families.append({"family": family, "weights": "-", "cases": [], "batch_scaling": [], "skipped": [],
+                             "unavailable": [], "error": str(err)})
+    command = "python -m stylert.benchmarks.suite" + (" " + " ".join(argv) if argv else "")
+    if argv is None:
+        import sys
+
+        command = "python -m stylert.benchmarks.suite" + "".join(" " + a for a in sys.argv[1:])
+    report = {"schema": "stylert-suite/1", "command": command, "machine": info, "peak": peaks,
+              "settings": {"seconds": cfg.seconds, "warmup": cfg.warmup, "min_iterations": cfg.min_iterations,
+                           "quick": quick, "batches": batches, "batch_size": list(batch_size),
+                           "torch_threads": torch_threads()},
+              "sizes": [size_text(s) for s in sizes], "families": families, "duration_s": time.time() - started}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "suite.json", report)
+    write_text(out / "suite.md", format_markdown(report))
+    charts = draw_charts(report, out)
+    print(f"\nwrote {out / 'suite.json'}, {out / 'suite.md'}, " + ", ".join(str(p) for p in charts))
+    return report
+
+
+if __name__ == "__main__":
+    main()
