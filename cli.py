@@ -22,6 +22,7 @@ COMMANDS = {
     "export": ("stylert.export.cli_export", "export", "Export a checkpoint to three validated ONNX graphs + manifest."),
     "train": ("stylert.training.cli_train", "train", "Train a model family with the paper's losses."),
     "style": ("stylert.runtime.cli_style", "style", "Encode style images into style codes for an export."),
+    "build": ("stylert.engines.cli_build", "build", "Compile an export into TensorRT plans or AOTInductor engines."),
     "compare": ("stylert.runtime.cli_compare", "compare_cmd", "Every backend against the PyTorch reference, per graph."),
     "inspect": ("stylert.models.cli_inspect", "inspect_cmd", "Show what a checkpoint holds: family, layout, taps."),
     "weights": ("stylert.models.cli_weights", "weights", "Fetch, list and locate the public AdaIN weights."),

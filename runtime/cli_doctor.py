@@ -86,6 +86,19 @@ def doctor():
     trt = _version("tensorrt")
     click.echo("tensorrt      " + (trt or "not installed: pip install 'stylert[tensorrt]' (NVIDIA's libraries, "
                                             "downloaded from NVIDIA's package index; needs a CUDA GPU)"))
+    from ..engines.build import engines_available
+
+    for backend, reason in engines_available().items():
+        if reason is not None:
+            line = f"cannot build here: {reason}"
+        elif backend == "inductor":
+            import torch
+
+            line = f"{ok}: builds " + ("fp16 CUDA and fp32 CPU" if torch.cuda.is_available() else "fp32 CPU") + \
+                " engines (stylert build DIR --backend inductor)"
+        else:
+            line = f"{ok}: builds fp16/fp32 plans (stylert build DIR --backend tensorrt)"
+        click.echo(f"engine        {backend}: {line}")
     from ..models.weights import status
 
     for filename, path, verified in status("adain"):

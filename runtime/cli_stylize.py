@@ -92,7 +92,7 @@ def load_reference_model(family: str | None, checkpoints: tuple[str, ...]):
 @click.option("--engine", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Run an export directory (stylert export -o DIR) instead of the PyTorch reference.")
 @click.option("--backend", default="onnxruntime", show_default=True,
-              type=click.Choice(["onnxruntime", "torch", "tensorrt"]), help="Backend for --engine.")
+              type=click.Choice(["onnxruntime", "torch", "tensorrt", "inductor"]), help="Backend for --engine.")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
               help="Video frames per pass (--engine).")
 @click.option("--model", "family", default=None, metavar="FAMILY",

@@ -26,7 +26,7 @@ from .backends.base import BaseRunner
 from .codes import StyleCode, blend
 from .images import crop_to, pad_to_multiple
 
-BACKENDS = ("onnxruntime", "torch", "tensorrt")
+BACKENDS = ("onnxruntime", "torch", "tensorrt", "inductor")
 GRAPHS = ("encoder", "transform", "decoder")
 
 
@@ -44,6 +44,10 @@ def make_runners(manifest: Manifest, backend: str, device: str) -> dict[str, Bas
         from ..engines.runner import tensorrt_runners
 
         return tensorrt_runners(manifest, device)
+    if backend == "inductor":
+        from ..engines.inductor import inductor_runners
+
+        return inductor_runners(manifest, device)
     raise ModelError(f"unknown backend {backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
 
 
@@ -53,11 +57,11 @@ def resolve_device(backend: str, device: str, notice=None) -> str:
         from .backends.onnxrt import cuda_provider_loads
 
         has_cuda = device != "cpu" and cuda_provider_loads()
-    elif backend == "torch":
+    elif backend in ("torch", "inductor"):
         from .backends.torchrt import cuda_available
 
         has_cuda = device != "cpu" and cuda_available()
-    else:
+    else:  # tensorrt: CUDA only; its runners say what is missing (package, GPU, engine)
         has_cuda = True
     if device == "cuda" and not has_cuda:
         if notice:

@@ -1,0 +1,195 @@
+"""``build_engines``: an export directory -> fresh engines of one backend, written atomically.
+
+    DIR/engines/<backend>/{encoder,transform,decoder}.{plan|pt2} + engine.json
+
+Steps: read and check the export (``load_manifest``: graphs present and matching their
+SHA-256); work out device, precision and profiles; if an engine is already there, fresh on
+this machine and built with the same settings, keep it (``force`` rebuilds); otherwise build
+the three graphs into a temporary sibling directory, write ``engine.json``, check it reads
+back fresh, and only then rename it into place. Any failure leaves the old engine as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import StylertError
+from ..export.manifest import load_manifest
+from .errors import EngineBuildError, EngineError, import_tensorrt
+from .manifest import (ENGINE_BACKENDS, MANIFEST_NAME, BuildOptions, EngineManifest, check_engine, current_machine,
+                       engine_dir, engines_root, load_engine_manifest, make_manifest, staleness)
+from .profiles import make_profiles
+
+PRECISIONS = ("fp16", "fp32")
+
+
+@dataclass
+class BuildResult:
+    engine: EngineManifest
+    built: bool  # False: an up-to-date engine was kept
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve(options: BuildOptions) -> tuple[str, str]:
+    """(device, precision) for ``options``: TensorRT is CUDA and FP16 by default; AOTInductor builds
+    for CUDA where torch sees a GPU (FP16), else for the CPU (FP32)."""
+    if options.backend not in ENGINE_BACKENDS:
+        raise EngineBuildError(f"unknown engine backend {options.backend!r}",
+                               fix=f"use one of {', '.join(ENGINE_BACKENDS)}")
+    if options.precision not in (None, *PRECISIONS):
+        raise EngineBuildError(f"unknown precision {options.precision!r}", fix=f"use one of {', '.join(PRECISIONS)}")
+    if options.backend == "tensorrt":
+        if options.device == "cpu":
+            raise EngineBuildError("TensorRT engines run on NVIDIA GPUs only", fix="--backend inductor --device cpu")
+        return "cuda", options.precision or "fp16"
+    from .inductor import resolve_device
+
+    device = resolve_device(options.device)
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise EngineBuildError("--device cuda, but torch sees no CUDA GPU on this machine",
+                                   fix="--device cpu (float32 CPU engine)")
+    precision = options.precision or ("fp16" if device == "cuda" else "fp32")
+    if device == "cpu" and precision == "fp16":
+        raise EngineBuildError("FP16 inductor engines are built for CUDA GPUs", fix="on the CPU use --precision fp32")
+    return device, precision
+
+
+def _same_request(engine: EngineManifest, precision: str, profiles, options: BuildOptions) -> list[str]:
+    """How an existing engine's settings differ from this request (empty: the same)."""
+    diffs = []
+    if engine.precision != precision:
+        diffs.append(f"precision {engine.precision} -> {precision}")
+    if engine.profiles != list(profiles):
+        diffs.append("other profiles")
+    old = engine.options
+    for flag in ("version_compatible", "hardware_compatible"):
+        if bool(getattr(old, flag)) != bool(getattr(options, flag)):
+            diffs.append(f"{flag.replace('_', '-')} {getattr(old, flag)} -> {getattr(options, flag)}")
+    return diffs
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
+                  log: Callable[[str], None] | None = None) -> BuildResult:
+    """Build (or keep, when fresh and alike) the ``options.backend`` engines of an export."""
+    say = log or (lambda msg: None)
+    if options.backend == "tensorrt":
+        import_tensorrt()  # the one-line install message comes before anything else
+    device, precision = resolve(options)
+    export = load_manifest(export_dir)
+    profiles = make_profiles(options.min, options.opt, options.max, min_size=int(export.data["min_size"]),
+                             size_multiple=export.size_multiple)
+    machine = current_machine(options.backend, device)
+    target = engine_dir(export.root, options.backend, options.out)
+    notes = []
+    if (target / MANIFEST_NAME).is_file():
+        try:
+            existing = load_engine_manifest(target, export_dir=export.root, backend=options.backend)
+            reasons = staleness(existing, export, machine) + _same_request(existing, precision, profiles, options)
+        except EngineError as err:
+            existing, reasons = None, [str(err)]
+        if existing is not None and not reasons and not options.force:
+            say(f"{target}: the {options.backend} engine is up to date (built {existing.data.get('created')}); "
+                "--force rebuilds it")
+            return BuildResult(existing, built=False, notes=["up to date"])
+        notes = ["--force"] if options.force else reasons
+        say(f"{target}: rebuilding ({'; '.join(notes)})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.build-{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    start = time.perf_counter()
+    try:
+        say(f"building {options.backend} engines ({precision}, {machine.describe()}) for {export.family} "
+            f"{export.root}, {len(profiles)} profile(s): " + " | ".join(p.text() for p in profiles))
+        if options.backend == "tensorrt":
+            from .tensorrt_build import build as build_backend
+
+            cache = Path(options.timing_cache) if options.timing_cache else engines_root(
+                export.root, options.out) / "tensorrt-timing.cache"
+            graphs, builder = build_backend(export, tmp, profiles, precision, cache,
+                                            version_compatible=options.version_compatible,
+                                            hardware_compatible=options.hardware_compatible, log=say)
+        else:
+            from .inductor import build as build_backend
+
+            graphs, builder = build_backend(export, tmp, profiles, precision, device, log=say)
+        data = make_manifest(backend=options.backend, precision=precision, export=export, machine=machine,
+                             profiles=profiles, builder=builder, options=options, graphs=graphs)
+        (tmp / MANIFEST_NAME).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        check_engine(load_engine_manifest(tmp, export_dir=export.root, backend=options.backend), export, machine)
+        try:
+            _move_into_place(tmp, target)
+        except OSError as err:
+            raise EngineBuildError(f"cannot move the engines into place: {err.strerror or err}", path=target,
+                                   fix="check the directory's permissions") from err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    engine = load_engine_manifest(target, export_dir=export.root, backend=options.backend)
+    return BuildResult(engine, built=True, seconds=time.perf_counter() - start, notes=notes)
+
+
+def format_build(result: BuildResult) -> str:
+    """One line per graph: file, size, build time, FP32 layers."""
+    d = result.engine.data
+    rows = [("graph", "file", "MB", "build", "fp32 layers")]
+    for g in ("encoder", "transform", "decoder"):
+        info = d["graphs"][g]
+        fp32 = info.get("fp32_layers")
+        rows.append((g, info["file"], f"{info['bytes'] / 2**20:.1f}", f"{info.get('build_seconds', 0):.1f} s",
+                     "-" if fp32 is None else str(len(fp32))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    head = (f"{d['backend']} {d['precision']} engines for {d['export']['family']} -> {result.engine.root} "
+            f"({'built in %.1f s' % result.seconds if result.built else 'up to date'})")
+    return "\n".join([head] + ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows])
+
+
+def engines_available() -> dict[str, str | None]:
+    """backend -> None where this machine can build and run its engines, else the reason why not.
+
+    ``inductor`` needs torch and a C++ compiler (CPU packages; CUDA ones also a GPU);
+    ``tensorrt`` needs the ``tensorrt`` package and a CUDA GPU.
+    """
+    out: dict[str, str | None] = {}
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is None:
+        out["inductor"] = "torch is not installed (pip install torch)"
+    elif not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")):
+        out["inductor"] = "no C++ compiler (AOTInductor compiles with g++ or clang++)"
+    else:
+        out["inductor"] = None
+    try:
+        import_tensorrt()
+    except StylertError as err:  # MissingDependencyError: the message names the install command
+        out["tensorrt"] = str(err)
+    else:
+        out["tensorrt"] = None if torch is not None and torch.cuda.is_available() else "no CUDA GPU on this machine"
+    return out

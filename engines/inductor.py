@@ -1,0 +1,213 @@
+"""AOTInductor engines: the export's ``torch.export`` programs compiled ahead of time, no model code.
+
+Build (``stylert build DIR --backend inductor``): each float32 program ``encoder.pt2`` ... is
+loaded with ``torch.export.load``; for float32 on the CPU it is compiled as saved; for CUDA
+(and FP16) its module is rewritten for the device and precision (``half_graph.prepare_module``:
+float16 weights and activations, float32 statistics and softmax, float32 inputs and outputs)
+and re-exported with every symbolic axis of the manifest dynamic; then
+``torch._inductor.aoti_compile_and_package`` writes ``engines/inductor/<graph>.pt2``.
+
+Run (``--backend inductor``): ``torch._inductor.aoti_load_package``. A package does not check
+its inputs' shapes (unless ``AOTI_RUNTIME_CHECK_INPUTS=1``): a wrong size silently computes a
+wrong result. So the runner checks every call's shapes against the manifest's relations and
+the engine's profiles (``profiles.match_profile``) first, and every output for NaN/Inf after.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..export.manifest import GRAPH_NAMES, Manifest, sha256_of
+from ..runtime.backends.base import BaseRunner
+from .errors import EngineBuildError, EngineError, EngineOutputError
+from .manifest import EngineManifest, Machine, open_engine, source_of
+from .profiles import ShapeRange, evaluate, match_profile, widened
+
+#: Example sizes the programs are re-exported with: every symbolic axis a distinct size > 1
+#: (torch.export specialises 0 and 1), content sizes multiples of the size multiple.
+_EXAMPLE = {"N": 2, "H": 4, "W": 6, "Hs": 5, "Ws": 7}
+
+
+def _torch():
+    from ..runtime.backends.torchrt import _torch as get
+
+    return get()
+
+
+def example_inputs(export: Manifest, graph: str, device: str) -> tuple:
+    """float32 example inputs of ``graph`` (alpha in 0..1), from the manifest's symbolic shapes."""
+    torch = _torch()
+    m = export.size_multiple
+    env = {k: (v if k == "N" else v * m) for k, v in _EXAMPLE.items()}
+    gen = torch.Generator().manual_seed(0)
+    out = []
+    for t in export.inputs(graph):
+        shape = evaluate(t["shape"], env)
+        out.append(torch.rand(shape, generator=gen, dtype=torch.float32).to(device))
+    return tuple(out)
+
+
+def dynamic_shapes(export: Manifest, graph: str) -> tuple:
+    """``dynamic_shapes`` for ``FlatModule(*tensors)``: ``Dim.DYNAMIC`` on every symbolic axis."""
+    torch = _torch()
+    axes = tuple({i: torch.export.Dim.DYNAMIC for i, d in enumerate(t["shape"]) if isinstance(d, str)}
+                 for t in export.inputs(graph))
+    return (axes,)
+
+
+def compile_graph(export: Manifest, graph: str, precision: str, device: str, package: Path,
+                  log: Callable[[str], None] | None = None) -> dict:
+    """One graph -> one AOTInductor package at ``package``; returns its engine-manifest entry."""
+    torch = _torch()
+    source, sha = source_of(export, "inductor", graph)
+    if not source.is_file():
+        raise EngineBuildError("the torch.export program named by the manifest is missing", path=source,
+                               fix="re-export with `stylert export`")
+    if sha256_of(source) != sha:
+        raise EngineBuildError("does not match its SHA-256 in manifest.json: modified or corrupt", path=source,
+                               fix="re-export with `stylert export`")
+    start = time.perf_counter()
+    rewrite = {}
+    try:
+        program = torch.export.load(str(source))
+        if not (device == "cpu" and precision == "fp32"):
+            from .half_graph import prepare_module
+
+            module, rewrite = prepare_module(program, precision, device)
+            with torch.no_grad():
+                program = torch.export.export(module, example_inputs(export, graph, device),
+                                              dynamic_shapes=dynamic_shapes(export, graph), strict=False)
+        exported = time.perf_counter() - start
+        if log:
+            log(f"  {graph}: compiling with AOTInductor ({precision}, {device}) ...")
+        path = torch._inductor.aoti_compile_and_package(program, package_path=str(package))
+    except EngineError:
+        raise
+    except Exception as err:  # torch.export / inductor raise many types: keep the cause, name the graph
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise EngineBuildError(f"AOTInductor could not compile the {graph} graph: {type(err).__name__}: {first}",
+                               fix="see the chained traceback; `stylert doctor` shows whether a C++ compiler "
+                                   "is available") from err
+    path = Path(path)
+    return {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
+            "source": {"file": source.name, "sha256": sha}, "export_seconds": round(exported, 2),
+            "build_seconds": round(time.perf_counter() - start, 2), "graph_rewrite": rewrite}
+
+
+def build(export: Manifest, out_dir: Path, profiles: list[ShapeRange], precision: str, device: str,
+          log: Callable[[str], None] | None = None) -> tuple[dict, dict]:
+    """Compile the three graphs into ``out_dir``; returns (graphs entry, builder entry) of ``engine.json``."""
+    from .profiles import graph_profiles
+
+    if device == "cpu" and precision == "fp16":
+        raise EngineBuildError("FP16 inductor engines are built for CUDA GPUs", fix="on the CPU use --precision fp32")
+    per_graph = graph_profiles(export, profiles)
+    graphs = {}
+    for g in GRAPH_NAMES:
+        entry = compile_graph(export, g, precision, device, out_dir / f"{g}.pt2", log)
+        entry["profiles"] = [{n: r.to_json() for n, r in p.items()} for p in per_graph[g]]
+        graphs[g] = entry
+        if log:
+            log(f"  {g}: {entry['bytes'] / 2**20:.1f} MB in {entry['build_seconds']:.1f} s")
+    builder = {
+        "compiler": "torch._inductor.aoti_compile_and_package",
+        "precision": precision,
+        "float32_inside": "statistics (mean/var/std), powers and roots, softmax and attention logits"
+                          if precision == "fp16" else "everything",
+        "input_checks": "shapes checked by the stylert runner against the profiles before every call",
+    }
+    return graphs, builder
+
+
+class InductorRunner(BaseRunner):
+    """One graph's AOTInductor package. ``infer`` takes numpy arrays or torch tensors (float32)."""
+
+    def __init__(self, export: Manifest, engine: EngineManifest, graph: str, device: str):
+        super().__init__(f"inductor:{graph}")
+        self.export = export
+        self.engine = engine
+        self.graph = graph
+        self.device = device
+        self.precision = engine.precision
+        self.path = engine.graph_file(graph)
+        self.profiles = engine.graph_profiles(graph)
+        self._inputs = [t["name"] for t in export.inputs(graph)]
+        self._outputs = [t["name"] for t in export.outputs(graph)]
+        self.model = None
+        self.check_finite = True
+
+    def activate_impl(self):
+        torch = _torch()
+        try:
+            self.model = torch._inductor.aoti_load_package(str(self.path))
+        except Exception as err:  # a package that does not load is an engine error, with the rebuild
+            raise EngineError(f"AOTInductor cannot load the package: {type(err).__name__}: "
+                              f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}", path=self.path,
+                              fix=self.engine.rebuild_command(self.export.root)) from err
+
+    def deactivate_impl(self):
+        self.model = None
+        if self.device.startswith("cuda"):
+            _torch().cuda.empty_cache()
+
+    def input_names(self):
+        return self._inputs
+
+    def output_names(self):
+        return self._outputs
+
+    def _rebuild(self, image_shape) -> str:
+        profiles = self.engine.profiles
+        if image_shape is not None:
+            profiles = [widened(profiles[-1], image_shape)] if len(profiles) == 1 else profiles + [
+                ShapeRange(image_shape, image_shape, image_shape)]
+        return self.engine.rebuild_command(self.export.root, profiles)
+
+    def infer_impl(self, feed, keep_on_device):
+        torch = _torch()
+        args = []
+        for name in self._inputs:
+            value = feed[name]
+            t = value if isinstance(value, torch.Tensor) else torch.from_numpy(np.asarray(value))
+            if t.dtype != torch.float32:
+                raise EngineError(f"{self.graph}: input {name} is {t.dtype}, the engine takes float32")
+            args.append(t.to(self.device).contiguous())
+        match_profile(self.export, self.graph, {n: tuple(a.shape) for n, a in zip(self._inputs, args)},
+                      self.profiles, rebuild=self._rebuild)
+        with torch.inference_mode():
+            out = self.model(*args)
+        out = dict(zip(self._outputs, out if isinstance(out, (tuple, list)) else (out,)))
+        if self.check_finite:
+            for name, value in out.items():
+                if not bool(torch.isfinite(value).all()):
+                    raise EngineOutputError(f"the inductor {self.graph} engine ({self.precision}) produced NaN or Inf "
+                                            f"in its output {name}", path=self.path,
+                                            fix="run `stylert compare` to see each graph; an fp32 build "
+                                                "(--precision fp32) avoids float16 overflow")
+        if keep_on_device:
+            return out
+        return {k: v.detach().cpu().numpy() for k, v in out.items()}
+
+    def to_host(self, value):
+        torch = _torch()
+        return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+
+
+def inductor_runners(manifest: Manifest, device: str) -> dict[str, BaseRunner]:
+    """The three inductor runners of an export on ``device``; StaleEngineError/MissingEngineError first."""
+    engine, _ = open_engine(manifest, "inductor", device)
+    return {g: InductorRunner(manifest, engine, g, device) for g in GRAPH_NAMES}
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> cuda where torch sees a GPU, else cpu."""
+    if device == "auto":
+        return "cuda" if _torch().cuda.is_available() else "cpu"
+    return device
+
+
+__all__ = ["InductorRunner", "build", "compile_graph", "inductor_runners", "Machine"]

@@ -1,0 +1,280 @@
+"""The ``tensorrt`` runtime backend: the three plans of an export on one GPU, in the runner interface.
+
+One :class:`TensorRTSession` holds what the three runners share: one ``trt.Runtime``, one CUDA
+stream, the deserialized engines, one execution context per (graph, optimization profile),
+one scratch buffer for the contexts' activations (they run one after another on the stream),
+and one arena of I/O buffers planned from the engine manifest (``buffers.plan_buffers``), all
+allocated through torch's CUDA allocator in ``activate`` and freed in ``deactivate``.
+
+A call (``TrtRunner.infer``): the input shapes are checked against the manifest's relations
+and the profiles (``profiles.match_profile``), which picks the context; tensors are bound by
+name -- ``set_input_shape``, ``set_tensor_address`` (inputs that are outputs of the previous
+engine are bound where they lie; host inputs are copied into their slot), output shapes read
+back with ``get_tensor_shape`` -- and ``execute_async_v3(stream)`` enqueues the work. With
+``keep_on_device`` the outputs are arena views that the next engine reads in place; otherwise
+they are copied to the host once, after one stream synchronization. Optionally
+(``STYLERT_TRT_CUDA_GRAPHS=1``) the enqueue of a shape seen before is captured into a CUDA
+graph and replayed. Every output is checked for NaN/Inf; an error names the graph.
+
+A device output of ``keep_on_device`` is valid until the same graph runs again (its slot is
+reused): the session tags slot views with a generation and refuses a stale one.
+
+Documentation followed: the TensorRT Python API of ``IExecutionContext`` (``set_input_shape``,
+``set_tensor_address``, ``get_tensor_shape``, ``execute_async_v3``,
+``set_optimization_profile_async``, ``set_device_memory``) and ``ICudaEngine``
+(``create_execution_context(ExecutionContextAllocationStrategy.USER_MANAGED)``,
+``get_device_memory_size_for_profile_v2``, ``num_optimization_profiles``),
+https://docs.nvidia.com/deeplearning/tensorrt/latest/_static/python-api/infer/Core/ExecutionContext.html;
+TensorRT's ``samples/python/common_runtime.py`` (tensors by name); Polygraphy's
+``TrtRunner`` (``polygraphy/backend/trt/runner.py``: profile switch on the runner's stream,
+user-managed context memory). Not runnable on machines without TensorRT.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..export.manifest import GRAPH_NAMES, Manifest
+from ..runtime.backends.base import BaseRunner
+from .buffers import BufferPlan, plan_buffers
+from .errors import EngineError, EngineOutputError, import_tensorrt
+from .manifest import EngineManifest, open_engine
+from .profiles import ShapeRange, match_profile, widened
+
+CUDA_GRAPHS_ENV = "STYLERT_TRT_CUDA_GRAPHS"
+
+
+class TensorRTSession:
+    """The state the three TensorRT runners of one export share (see the module doc)."""
+
+    def __init__(self, export: Manifest, engine: EngineManifest, device: str = "cuda", cuda_graphs: bool = False):
+        self.export = export
+        self.engine = engine
+        self.device = device
+        self.cuda_graphs = cuda_graphs
+        self.plan: BufferPlan = plan_buffers(export, engine.profiles)
+        self.profiles = {g: engine.graph_profiles(g) for g in GRAPH_NAMES}
+        self.users = 0
+        self._reset()
+
+    def _reset(self):
+        self.runtime = self.stream = self.arena = self.scratch = None
+        self.engines: dict = {}
+        self.contexts: dict[str, list] = {}
+        self.generation: dict[tuple, int] = {}
+        self.graph_seen: dict[tuple, int] = {}
+        self.cuda_graph_cache: dict[tuple, object] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def acquire(self) -> None:
+        if self.users == 0:
+            self._activate()
+        self.users += 1
+
+    def release(self) -> None:
+        self.users = max(0, self.users - 1)
+        if self.users == 0:
+            self._deactivate()
+
+    def _activate(self) -> None:
+        trt = import_tensorrt()
+        import torch
+
+        fix = self.engine.rebuild_command(self.export.root)
+        device = torch.device(self.device)
+        self.logger = trt.Logger(trt.Logger.WARNING)
+        self.runtime = trt.Runtime(self.logger)
+        if self.engine.data.get("builder", {}).get("version_compatible"):
+            self.runtime.engine_host_code_allowed = True  # the plan carries its lean runtime
+        self.stream = torch.cuda.Stream(device=device)
+        scratch = 0
+        for g in GRAPH_NAMES:
+            cuda_engine = self.runtime.deserialize_cuda_engine(self.engine.graph_file(g).read_bytes())
+            if cuda_engine is None:
+                raise EngineError("TensorRT could not deserialize the plan (see its log above)",
+                                  path=self.engine.graph_file(g), fix=fix)
+            self.engines[g] = cuda_engine
+            if hasattr(cuda_engine, "get_device_memory_size_for_profile_v2"):
+                for p in range(cuda_engine.num_optimization_profiles):
+                    scratch = max(scratch, cuda_engine.get_device_memory_size_for_profile_v2(p))
+        user_managed = scratch > 0 and hasattr(trt, "ExecutionContextAllocationStrategy")
+        self.arena = torch.empty(self.plan.total_bytes, dtype=torch.uint8, device=device)
+        if user_managed:  # one activation buffer for every context: they run one at a time on one stream
+            self.scratch = torch.empty(scratch, dtype=torch.uint8, device=device)
+        for g, cuda_engine in self.engines.items():
+            contexts = []
+            for p in range(cuda_engine.num_optimization_profiles):
+                if user_managed:
+                    ctx = cuda_engine.create_execution_context(trt.ExecutionContextAllocationStrategy.USER_MANAGED)
+                else:
+                    ctx = cuda_engine.create_execution_context()
+                if ctx is None:
+                    raise EngineError(f"TensorRT could not create an execution context for the {g} plan",
+                                      path=self.engine.graph_file(g), fix="free GPU memory, or build smaller profiles")
+                if user_managed:
+                    ctx.set_device_memory(self.scratch.data_ptr(), self.scratch.numel())
+                if not ctx.set_optimization_profile_async(p, self.stream.cuda_stream):
+                    raise EngineError(f"TensorRT refused optimization profile {p} of the {g} plan",
+                                      path=self.engine.graph_file(g), fix=fix)
+                contexts.append(ctx)
+            self.contexts[g] = contexts
+        self.stream.synchronize()
+
+    def _deactivate(self) -> None:
+        import torch
+
+        if self.stream is not None:
+            self.stream.synchronize()
+        self.cuda_graph_cache.clear()
+        self.contexts.clear()  # contexts before engines, engines before the runtime
+        self.engines.clear()
+        self._reset()
+        torch.cuda.empty_cache()
+
+    # -- running --------------------------------------------------------------------------
+    def _rebuild(self, image_shape) -> str:
+        profiles = self.engine.profiles
+        if image_shape is not None:
+            profiles = [widened(profiles[-1], image_shape)] if len(profiles) == 1 else profiles + [
+                ShapeRange(tuple(image_shape), tuple(image_shape), tuple(image_shape))]
+        return self.engine.rebuild_command(self.export.root, profiles)
+
+    def _bind_input(self, graph: str, name: str, value, shape):
+        """Device address of input ``name``: a fresh arena output in place, a CUDA tensor as is,
+        host data copied (on the session's stream) into the input's slot."""
+        import torch
+
+        if isinstance(value, torch.Tensor) and value.is_cuda:
+            if value.dtype != torch.float32:
+                raise EngineError(f"{graph}: input {name} is {value.dtype}, the plan takes float32")
+            tag = getattr(value, "_stylert_slot", None)
+            if tag is not None and self.generation.get(tag[0]) != tag[1]:
+                raise EngineError(f"{graph}: input {name} is a device output of {tag[0][0]} that has been "
+                                  "overwritten since (its graph ran again)",
+                                  fix="use each kept output before running its graph again, or keep_on_device=False")
+            return value.contiguous()
+        array = np.ascontiguousarray(value.numpy() if isinstance(value, torch.Tensor) else value, dtype=np.float32)
+        slot = self.plan.view(self.arena, graph, "inputs", name, shape)
+        slot.copy_(torch.from_numpy(array), non_blocking=True)
+        return slot
+
+    def _execute(self, ctx, key) -> None:
+        import torch
+
+        if not self.cuda_graphs:
+            if not ctx.execute_async_v3(self.stream.cuda_stream):
+                raise EngineError(f"TensorRT execute_async_v3 failed for {key[0]} (see its log above)")
+            return
+        graph = self.cuda_graph_cache.get(key)
+        if graph is None:
+            self.graph_seen[key] = self.graph_seen.get(key, 0) + 1
+            # The first call of a shape runs normally (TensorRT's shape-dependent setup happens outside
+            # any capture); the second captures the enqueue into a CUDA graph, replayed from then on.
+            if not ctx.execute_async_v3(self.stream.cuda_stream):
+                raise EngineError(f"TensorRT execute_async_v3 failed for {key[0]} (see its log above)")
+            if self.graph_seen[key] < 2:
+                return
+            graph = torch.cuda.CUDAGraph()
+            self.stream.synchronize()
+            with torch.cuda.graph(graph, stream=self.stream, capture_error_mode="thread_local"):
+                ctx.execute_async_v3(self.stream.cuda_stream)
+            self.cuda_graph_cache[key] = graph
+            return
+        graph.replay()
+
+    def run(self, graph: str, feed: dict, keep_on_device: bool) -> dict:
+        import torch
+
+        names = [t["name"] for t in self.export.inputs(graph)]
+        shapes = {n: tuple(int(d) for d in np.shape(feed[n])) for n in names}
+        p = match_profile(self.export, graph, shapes, self.profiles[graph], rebuild=self._rebuild)
+        ctx = self.contexts[graph][p]
+        keep_alive = []
+        with torch.cuda.stream(self.stream):
+            addresses = []
+            for n in names:
+                tensor = self._bind_input(graph, n, feed[n], shapes[n])
+                keep_alive.append(tensor)
+                if not ctx.set_input_shape(n, shapes[n]):
+                    raise EngineError(f"TensorRT refused shape {shapes[n]} for {graph} input {n}",
+                                      fix=self._rebuild(None))
+                if not ctx.set_tensor_address(n, tensor.data_ptr()):
+                    raise EngineError(f"TensorRT refused the address of {graph} input {n}")
+                addresses.append(tensor.data_ptr())
+            outputs = {}
+            for t in self.export.outputs(graph):
+                n = t["name"]
+                shape = tuple(ctx.get_tensor_shape(n))
+                if any(d < 0 for d in shape):
+                    raise EngineError(f"TensorRT could not infer the shape of {graph} output {n}")
+                view = self.plan.view(self.arena, graph, "outputs", n, shape)
+                if not ctx.set_tensor_address(n, view.data_ptr()):
+                    raise EngineError(f"TensorRT refused the address of {graph} output {n}")
+                outputs[n] = view
+            self._execute(ctx, (graph, p, tuple(shapes[n] for n in names), tuple(addresses)))
+            for n, view in outputs.items():
+                key = (graph, n)
+                self.generation[key] = self.generation.get(key, 0) + 1
+                view._stylert_slot = (key, self.generation[key])
+            bad = [n for n, v in outputs.items() if not bool(torch.isfinite(v).all())]  # synchronizes the stream
+        if bad:
+            raise EngineOutputError(f"the tensorrt {graph} engine ({self.engine.precision}) produced NaN or Inf in "
+                                    f"its output {', '.join(bad)}", path=self.engine.graph_file(graph),
+                                    fix="run `stylert compare` to see each graph; --precision fp32 avoids float16 "
+                                        "overflow")
+        if keep_on_device:
+            return outputs
+        self.stream.synchronize()
+        return {n: v.cpu().numpy() for n, v in outputs.items()}
+
+    def to_host(self, value):
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            self.stream.synchronize()
+            return value.detach().cpu().numpy()
+        return value
+
+
+class TrtRunner(BaseRunner):
+    """One graph of a :class:`TensorRTSession` (the session is activated with its first runner)."""
+
+    def __init__(self, session: TensorRTSession, graph: str):
+        super().__init__(f"tensorrt:{graph}")
+        self.session = session
+        self.graph = graph
+        self.precision = session.engine.precision
+        self._inputs = [t["name"] for t in session.export.inputs(graph)]
+        self._outputs = [t["name"] for t in session.export.outputs(graph)]
+
+    def activate_impl(self):
+        self.session.acquire()
+
+    def deactivate_impl(self):
+        self.session.release()
+
+    def input_names(self):
+        return self._inputs
+
+    def output_names(self):
+        return self._outputs
+
+    def infer_impl(self, feed, keep_on_device):
+        return self.session.run(self.graph, feed, keep_on_device)
+
+    def to_host(self, value):
+        return self.session.to_host(value)
+
+
+def tensorrt_runners(manifest: Manifest, device: str) -> dict[str, BaseRunner]:
+    """The three TensorRT runners of an export: one-line errors for a missing ``tensorrt`` package,
+    a CPU device, no engine, or a stale one (with the rebuild command)."""
+    import_tensorrt()
+    if not str(device).startswith("cuda"):
+        raise EngineError("TensorRT engines run on CUDA GPUs, and this run is on the CPU",
+                          fix="--device cuda on a GPU machine, or --backend onnxruntime / inductor on the CPU")
+    engine, _ = open_engine(manifest, "tensorrt", device)
+    session = TensorRTSession(manifest, engine, device, cuda_graphs=os.environ.get(CUDA_GRAPHS_ENV) == "1")
+    return {g: TrtRunner(session, g) for g in GRAPH_NAMES}
