@@ -18,7 +18,6 @@ never skipped silently.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..runtime.backends.onnxrt import cuda_provider_loads
 from .errors import AtolError, OutputNameError, ShapeError, ValidationError
 from .inputs import alpha_values, style_size, synthetic_images
 from .manifest import chain
@@ -147,28 +147,8 @@ def _unsupported(err: Exception) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
-def cuda_provider_works() -> bool:
-    """Whether ONNX Runtime's CUDA provider really runs here (it is listed wherever its library
-    is installed, GPU or not); probed once on a one-node graph, with ONNX Runtime's logging muted."""
-    import onnxruntime as ort
-    from onnx import TensorProto, helper
-
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        return False
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    ort.set_default_logger_severity(4)
-    try:
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CUDAExecutionProvider"])
-        return session.get_providers()[0] == "CUDAExecutionProvider"
-    except Exception:  # any failure to start CUDA means: not usable here
-        return False
-    finally:
-        ort.set_default_logger_severity(2)  # ONNX Runtime's default (warnings)
+# Whether ONNX Runtime's CUDA provider really runs here: the runtime's probe, cached.
+cuda_provider_works = cuda_provider_loads
 
 
 def choose_providers(precision: str) -> list:

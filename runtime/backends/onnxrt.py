@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 from pathlib import Path
@@ -28,8 +29,10 @@ def onnxruntime():
     return ort
 
 
+@functools.lru_cache(maxsize=1)
 def cuda_provider_loads() -> bool:
-    """True when a session really keeps the CUDA execution provider (libraries and a GPU present)."""
+    """True when a session really keeps the CUDA execution provider (libraries and a GPU present).
+    It is listed wherever its library is installed, GPU or not: probed once on a one-node graph."""
     ort = onnxruntime()
     if PROVIDERS["cuda"] not in ort.get_available_providers():
         return False
@@ -45,9 +48,11 @@ def cuda_provider_loads() -> bool:
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             session = ort.InferenceSession(model.SerializeToString(), providers=[PROVIDERS["cuda"], PROVIDERS["cpu"]])
+        return PROVIDERS["cuda"] in session.get_providers()
+    except Exception:  # any failure to start CUDA means: not usable here
+        return False
     finally:
-        ort.set_default_logger_severity(2)
-    return PROVIDERS["cuda"] in session.get_providers()
+        ort.set_default_logger_severity(2)  # ONNX Runtime's default (warnings)
 
 
 class SessionFromOnnx:
