@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import StylertError
 from ..export.manifest import load_manifest
+from ..runtime.images import replace_directory
 from .errors import EngineBuildError, EngineError, import_tensorrt
 from .manifest import (ENGINE_BACKENDS, MANIFEST_NAME, BuildOptions, EngineManifest, check_engine, current_machine,
                        engine_dir, engines_root, load_engine_manifest, make_manifest, staleness)
@@ -78,22 +79,6 @@ def _same_request(engine: EngineManifest, precision: str, profiles, options: Bui
     return diffs
 
 
-def _move_into_place(tmp: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
                   log: Callable[[str], None] | None = None) -> BuildResult:
     """Build (or keep, when fresh and alike) the ``options.backend`` engines of an export."""
@@ -144,7 +129,7 @@ def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
         (tmp / MANIFEST_NAME).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         check_engine(load_engine_manifest(tmp, export_dir=export.root, backend=options.backend), export, machine)
         try:
-            _move_into_place(tmp, target)
+            replace_directory(tmp, target)
         except OSError as err:
             raise EngineBuildError(f"cannot move the engines into place: {err.strerror or err}", path=target,
                                    fix="check the directory's permissions") from err

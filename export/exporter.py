@@ -27,6 +27,7 @@ import torch
 from .. import __version__
 from ..errors import OutputError
 from ..models.base import StyleModel
+from ..runtime.images import replace_directory
 from .errors import ExportError
 from .manifest import FORMAT, FORMAT_VERSION, MANIFEST_NAME, chain, load_manifest, sha256_of
 from .onnx_graphs import export_graph, ir_version_for, save_torch_program
@@ -84,21 +85,6 @@ def _is_export_dir(path: Path) -> bool:
         return json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8")).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
         return False
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def example_inputs(spec: FamilyExportSpec, reference: dict[str, GraphSpec], routing: dict) -> dict[str, dict]:
@@ -261,7 +247,7 @@ def export_model(model: StyleModel, out_dir: str | os.PathLike, *, precision: st
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         load_manifest(tmp)  # what the runtime will read must read back
         try:
-            _move_into_place(tmp, out)
+            replace_directory(tmp, out)
         except OSError as err:
             raise OutputError(f"cannot move the export into place: {err.strerror or err}", path=out,
                               fix="check the directory's permissions") from err

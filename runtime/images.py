@@ -395,3 +395,23 @@ def crop_to(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     """Crop [H, W, C] back to its top-left ``hw`` = (H, W), undoing ``pad_to_multiple``."""
     height, width = hw
     return image[:height, :width]
+
+
+def replace_directory(tmp: Path, target: Path) -> None:
+    """Move the finished directory ``tmp`` to ``target`` atomically, replacing an old ``target``
+    (restored if the move fails): a reader never sees a half-written directory."""
+    import shutil
+
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
