@@ -489,6 +489,8 @@ def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float |
                            and getattr(pipe.runners["encoder"], "supports_cuda_graph", False)),
         "metrics": {}, "efficiency": {}, "memory": {},
     }
+    if pipe.backend == "onnxruntime":  # pads kept in ORT's blocked CPU layout, per graph (runtime/backends/nchwc.py)
+        result["ort_layout_folds"] = {g: pipe.runners[g].layout_folds for g in GRAPHS}
     metrics = result["metrics"]
     label = f"{pipe.backend}:{pipe.device} {size_text(size_hw)} x{batch}"
     with MemorySampler(cuda=cuda) as mem:

@@ -30,12 +30,14 @@ BACKENDS = ("onnxruntime", "torch", "tensorrt", "inductor")
 GRAPHS = ("encoder", "transform", "decoder")
 
 
-def make_runners(manifest: Manifest, backend: str, device: str) -> dict[str, BaseRunner]:
-    """One runner per graph for ``backend`` on ``device`` ("cpu" or "cuda")."""
+def make_runners(manifest: Manifest, backend: str, device: str, ort_fold: bool | None = None) -> dict[str, BaseRunner]:
+    """One runner per graph for ``backend`` on ``device`` ("cpu" or "cuda"). ``ort_fold``: keep
+    ONNX Runtime's blocked CPU layout across pads (default on; see ``backends/nchwc.py``)."""
     if backend == "onnxruntime":
         from .backends.onnxrt import OnnxrtRunner, SessionFromOnnx
 
-        return {g: OnnxrtRunner(SessionFromOnnx(manifest.graph_path(g), device), g) for g in GRAPHS}
+        return {g: OnnxrtRunner(SessionFromOnnx(manifest.graph_path(g), device, fold_layout=ort_fold), g)
+                for g in GRAPHS}
     if backend == "torch":
         from .backends.torchrt import TorchProgramRunner
 
@@ -91,10 +93,10 @@ class Pipeline:
 
     @classmethod
     def open(cls, export_dir: str | os.PathLike, backend: str = "onnxruntime", device: str = "auto",
-             notice=None) -> "Pipeline":
+             notice=None, ort_fold: bool | None = None) -> "Pipeline":
         manifest = load_manifest(export_dir)
         device = resolve_device(backend, device, notice)
-        return cls(manifest, make_runners(manifest, backend, device), backend, device)
+        return cls(manifest, make_runners(manifest, backend, device, ort_fold), backend, device)
 
     # -- lifecycle ---------------------------------------------------------------------
     def activate(self) -> "Pipeline":
