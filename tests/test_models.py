@@ -208,3 +208,27 @@ def test_interpolation_and_mask_compose(family):
     half[:, :32] = 1
     split = runner.stylize(content, [a, b], StylizeOptions(mask=half))
     assert not np.allclose(split, single, atol=1e-3)
+
+
+def test_attention_flushes_subnormal_weights_without_changing_the_output():
+    """A peaked softmax leaves subnormal weights (x86 CPUs slow down 100x on them): StyleAttention
+    flushes them to zero, and the output equals the unflushed computation at float32 precision."""
+    from stylert.models.attention import StyleAttention, mean_variance_norm
+
+    torch.manual_seed(0)
+    att = StyleAttention(64).eval()
+    content, style = torch.rand(1, 64, 12, 16) * 6, torch.rand(1, 64, 10, 14) * 6
+    with torch.no_grad():
+        for conv in (att.f, att.g):
+            conv.weight.mul_(8)  # logits spread over hundreds: exp underflows into the subnormal range
+        f = att.f(mean_variance_norm(content)).flatten(2).permute(0, 2, 1)
+        g = att.g(mean_variance_norm(style)).flatten(2)
+        weights = torch.softmax(torch.bmm(f, g), dim=-1)
+        tiny = torch.finfo(torch.float32).tiny
+        subnormal = int(((weights > 0) & (weights < tiny)).sum())
+        unflushed = att.out_conv(torch.bmm(att.h(style).flatten(2), weights.permute(0, 2, 1)).view(1, 64, 12, 16)) + content
+        flushed = att(content, style)
+    print(f"\n{subnormal} subnormal attention weights of {weights.numel()}; "
+          f"max |flushed - unflushed| {float((flushed - unflushed).abs().max()):.1e}")
+    assert subnormal > 0  # the case the flush exists for
+    assert torch.equal(flushed, unflushed)
