@@ -41,6 +41,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ModelError, StylertError
+from .flops import count_flops
 from .stats import measure
 
 SCHEMA = "stylert-bench/1"
@@ -116,77 +117,11 @@ def style_shape(manifest, size_hw) -> tuple[int, int]:
     return h, w
 
 
-#: node type -> positions of inputs that are shapes, sizes or indices (not data)
-_SHAPE_INPUTS = {"Reshape": (1,), "Expand": (1,), "Tile": (1,), "ConstantOfShape": (0,), "Slice": (1, 2, 3, 4),
-                 "Resize": (1, 2, 3), "Unsqueeze": (1,), "Squeeze": (1,), "Range": (0, 1, 2)}
-
-
-def fold_shape_inputs(model, input_shapes: dict[str, tuple[int, ...]]):
-    """``model`` with every computed shape input (Reshape's target shape, ...) replaced by its value at
-    ``input_shapes``, computed by ONNX Runtime on the shape subgraph alone (zeros as inputs; the
-    shape subgraph reads only the inputs' shapes). ONNX shape inference cannot always propagate
-    such values (e.g. the attention transforms' reshapes); with them constant, it can."""
-    import onnx
-    import onnxruntime as ort
-    from onnx import numpy_helper, shape_inference
-
-    constants = {i.name for i in model.graph.initializer}
-    constants |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
-    wanted = sorted({n.input[k] for n in model.graph.node for k in _SHAPE_INPUTS.get(n.op_type, ())
-                     if k < len(n.input) and n.input[k] and n.input[k] not in constants})
-    if not wanted:
-        return model
-    # the nodes the shape values need (backwards from them), as a graph of its own
-    producer = {o: n for n in model.graph.node for o in n.output}
-    needed, stack, seen = [], list(wanted), set()
-    while stack:
-        name = stack.pop()
-        node = producer.get(name)
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        needed.append(node)
-        stack.extend(i for i in node.input if i)
-    order = {id(n): k for k, n in enumerate(model.graph.node)}
-    needed.sort(key=lambda n: order[id(n)])
-    typed = shape_inference.infer_shapes(model)
-    elem = {vi.name: vi.type.tensor_type.elem_type for vi in typed.graph.value_info}
-    used = {i for n in needed for i in n.input}
-    graph = onnx.helper.make_graph(
-        needed, "shapes", [i for i in model.graph.input if i.name in used],
-        [onnx.helper.make_tensor_value_info(w, elem.get(w, onnx.TensorProto.INT64), None) for w in wanted],
-        [i for i in model.graph.initializer if i.name in used])
-    sub = onnx.helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
-    dtypes = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type) for i in model.graph.input}
-    session = ort.InferenceSession(sub.SerializeToString(), providers=["CPUExecutionProvider"])
-    feeds = {i.name: np.zeros(input_shapes[i.name], dtypes[i.name]) for i in session.get_inputs()}
-    values = dict(zip(wanted, session.run(wanted, feeds)))
-    folded = onnx.ModelProto.FromString(model.SerializeToString())
-    folded.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), f"{k}__folded") for k, v in values.items())
-    for node in folded.graph.node:
-        for k in _SHAPE_INPUTS.get(node.op_type, ()):
-            if k < len(node.input) and node.input[k] in values:
-                node.input[k] = f"{node.input[k]}__folded"
-    return folded
-
-
-def flops_of(path, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
-    """``count_flops`` of the ONNX file at ``input_shapes``; where ONNX shape inference cannot follow
-    a computed shape, the same count on the graph with its shape inputs folded (``fold_shape_inputs``)."""
-    import onnx
-
-    from .flops import count_flops
-
-    model = onnx.load(str(path))
-    try:
-        return count_flops(model, input_shapes)
-    except ValueError:
-        return count_flops(fold_shape_inputs(model, input_shapes), input_shapes)
 
 
 def graph_flops(manifest, shapes: dict) -> dict[str, dict[str, int]]:
-    """graph -> per-op FLOPs and ``total`` at ``shapes`` (``flops_of`` each ONNX file)."""
-    return {g: flops_of(manifest.graph_path(g), shapes[g]) for g in GRAPHS}
+    """graph -> per-op FLOPs and ``total`` at ``shapes`` (``count_flops`` of each ONNX file)."""
+    return {g: count_flops(str(manifest.graph_path(g)), shapes[g]) for g in GRAPHS}
 
 
 # --------------------------------------------------------------------------------------
@@ -472,7 +407,7 @@ def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float |
     hs, ws = style_shape(manifest, size_hw)
     style_in = {t["name"]: tuple(_symbol(d, {"N": 1, "H": hs, "W": ws}) for d in t["shape"])
                 for t in manifest.inputs("encoder")}
-    style_flops = flops_of(manifest.graph_path("encoder"), style_in)["total"]
+    style_flops = count_flops(str(manifest.graph_path("encoder")), style_in)["total"]
     totals = {g: flops[g]["total"] for g in GRAPHS}
     total_flops = sum(totals.values())
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from math import prod
 
+import numpy as np
 import onnx
 from onnx import shape_inference
 
@@ -45,15 +46,79 @@ def _with_shapes(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]
     return shapes
 
 
+#: node type -> positions of inputs that are shapes, sizes or indices (not data)
+_SHAPE_INPUTS = {"Reshape": (1,), "Expand": (1,), "Tile": (1,), "ConstantOfShape": (0,), "Slice": (1, 2, 3, 4),
+                 "Resize": (1, 2, 3), "Unsqueeze": (1,), "Squeeze": (1,), "Range": (0, 1, 2)}
+
+
+def fold_shape_inputs(model, input_shapes: dict[str, tuple[int, ...]]):
+    """``model`` with every computed shape input (Reshape's target shape, ...) replaced by its value at
+    ``input_shapes``, computed by ONNX Runtime on the shape subgraph alone (zeros as inputs; the
+    shape subgraph reads only the inputs' shapes). ONNX shape inference cannot always propagate
+    such values (e.g. the attention transforms' reshapes); with them constant, it can."""
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    constants = {i.name for i in model.graph.initializer}
+    constants |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    wanted = sorted({n.input[k] for n in model.graph.node for k in _SHAPE_INPUTS.get(n.op_type, ())
+                     if k < len(n.input) and n.input[k] and n.input[k] not in constants})
+    if not wanted:
+        return model
+    # the nodes the shape values need (backwards from them), as a graph of its own
+    producer = {o: n for n in model.graph.node for o in n.output}
+    needed, stack, seen = [], list(wanted), set()
+    while stack:
+        name = stack.pop()
+        node = producer.get(name)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        needed.append(node)
+        stack.extend(i for i in node.input if i)
+    order = {id(n): k for k, n in enumerate(model.graph.node)}
+    needed.sort(key=lambda n: order[id(n)])
+    typed = shape_inference.infer_shapes(model)
+    elem = {vi.name: vi.type.tensor_type.elem_type for vi in typed.graph.value_info}
+    used = {i for n in needed for i in n.input}
+    graph = onnx.helper.make_graph(
+        needed, "shapes", [i for i in model.graph.input if i.name in used],
+        [onnx.helper.make_tensor_value_info(w, elem.get(w, onnx.TensorProto.INT64), None) for w in wanted],
+        [i for i in model.graph.initializer if i.name in used])
+    sub = onnx.helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
+    dtypes = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type) for i in model.graph.input}
+    session = ort.InferenceSession(sub.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {i.name: np.zeros(input_shapes[i.name], dtypes[i.name]) for i in session.get_inputs()}
+    values = dict(zip(wanted, session.run(wanted, feeds)))
+    folded = onnx.ModelProto.FromString(model.SerializeToString())
+    folded.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), f"{k}__folded") for k, v in values.items())
+    for node in folded.graph.node:
+        for k in _SHAPE_INPUTS.get(node.op_type, ()):
+            if k < len(node.input) and node.input[k] in values:
+                node.input[k] = f"{node.input[k]}__folded"
+    return folded
+
+
 def count_flops(model: onnx.ModelProto | str, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
     """FLOPs per op type (and ``"total"``) of ``model`` at ``input_shapes``.
 
-    Nodes inside subgraphs (If/Loop) are not counted; an op whose output shape cannot be
+    Where ONNX shape inference cannot follow a computed shape (the attention transforms'
+    reshapes), the count is made on the graph with its shape inputs folded (``fold_shape_inputs``).
+    Nodes inside subgraphs (If/Loop) are not counted; an op whose output shape still cannot be
     inferred raises, rather than silently counting zero.
     """
     if isinstance(model, str):
         model = onnx.load(model)
-    shapes = _with_shapes(model, input_shapes)
+    try:
+        return _count(model, _with_shapes(model, input_shapes))
+    except ValueError as exc:
+        if "could not be inferred" not in str(exc):
+            raise
+    folded = fold_shape_inputs(model, input_shapes)
+    return _count(folded, _with_shapes(folded, input_shapes))
+
+
+def _count(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
 
     def shape(name):

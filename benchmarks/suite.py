@@ -33,9 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StylertError
-from .bench import (BenchConfig, MemorySampler, bench_case, default_backends, flops_of, graph_flops, graph_shapes,
+from .bench import (BenchConfig, MemorySampler, bench_case, default_backends, graph_flops, graph_shapes,
                     open_backends, parse_backend, parse_size, size_text, style_shape, torch_threads, write_json,
                     write_text)
+from .flops import count_flops
 from .stats import measure
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -195,7 +196,7 @@ def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backen
                 total = sum(flops[g]["total"] for g in flops)
                 style_in = graph_shapes(manifest, size, 1, style_shape(manifest, size))["encoder"]
                 hs, ws = style_shape(manifest, size)
-                style_flops = flops_of(manifest.graph_path("encoder"), {k: (1, 3, hs, ws) for k in style_in})["total"]
+                style_flops = count_flops(str(manifest.graph_path("encoder")), {k: (1, 3, hs, ws) for k in style_in})["total"]
                 ref = reference_case(model, size, cfg, total + style_flops, peaks["cpu"]["tflops"])
                 ref["attention_bytes"] = predicted
                 record["cases"].append(ref)

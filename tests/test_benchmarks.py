@@ -90,3 +90,29 @@ def test_chart_and_machine_info(tmp_path):
     for key in ("cpu", "cores", "memory_gb", "gpu", "versions", "git_commit"):
         assert key in info
     assert machine_name(info) and "/" not in machine_name(info)
+
+
+def test_flops_through_a_computed_reshape():
+    """An attention-style reshape whose target is computed (Shape -> ReduceProd -> Concat): ONNX
+    shape inference cannot follow it; count_flops folds the shape subgraph and still counts."""
+    from stylert.benchmarks.flops import _with_shapes
+
+    ints = lambda name, values: helper.make_tensor(name, TensorProto.INT64, [len(values)], values)  # noqa: E731
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Slice", ["s", "i0", "i2"], ["nc"]),
+             helper.make_node("Slice", ["s", "i2", "i4"], ["hw"]),
+             helper.make_node("ReduceProd", ["hw"], ["p"], keepdims=1),
+             helper.make_node("Concat", ["nc", "p"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["flat"]),  # [N, C, H*W]
+             helper.make_node("Transpose", ["flat"], ["t"], perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["t", "flat"], ["y"])]  # [N, HW, HW]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, "H", "W"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [ints("i0", [0]), ints("i2", [2]), ints("i4", [4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8  # ONNX Runtime (which folds the shape subgraph) reads IR <= 13
+    shapes = {"x": (2, 8, 3, 5)}
+    assert "y" not in _with_shapes(model, shapes)  # the case the folding is for
+    counts = count_flops(model, shapes)
+    assert counts["MatMul"] == 2 * 2 * 15 * 15 * 8
+    assert counts["total"] == counts["MatMul"] + counts["ReduceProd"]
