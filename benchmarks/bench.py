@@ -254,7 +254,7 @@ def default_backends() -> list[tuple[str, str]]:
     return [(b, "auto") for b in BACKENDS]
 
 
-def open_backends(export_dir, backends, notice=print):
+def open_backends(export_dir, backends, notice=print, cuda_graphs: bool = False):
     """(name, device) -> opened Pipelines, and the unavailable ones with their reason.
 
     A backend is unavailable when ``Pipeline.open`` (or activating it) raises a StylertError or
@@ -267,7 +267,7 @@ def open_backends(export_dir, backends, notice=print):
     for name, device in backends:
         label = f"{name}:{device}"
         try:
-            pipe = Pipeline.open(export_dir, name, device)
+            pipe = Pipeline.open(export_dir, name, device, cuda_graphs=cuda_graphs)
             if device != "auto" and pipe.device != device:
                 raise ModelError(f"runs on {pipe.device}, not {device}")
             pipe.activate()
@@ -462,7 +462,7 @@ def run_bench(export_dir, cfg: BenchConfig, notice=print, progress=print) -> dic
     manifest = load_manifest(export_dir)
     info = machine_info()
     notice("backends:")
-    pipes, unavailable = open_backends(export_dir, cfg.backends, notice)
+    pipes, unavailable = open_backends(export_dir, cfg.backends, notice, cuda_graphs=cfg.cuda_graph)
     gpu_options = [o for o, on in (("--cuda-graph", cfg.cuda_graph), ("--no-transfers", cfg.no_transfers)) if on]
     for pipe in pipes:
         if gpu_options and not pipe.device.startswith("cuda"):

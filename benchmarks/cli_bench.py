@@ -27,7 +27,7 @@ import click
 @click.option("--min-iterations", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--peak-seconds", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
               help="Duration of each peak probe (matmul, 3x3 conv) at the start.")
-@click.option("--cuda-graph", is_flag=True, help="Capture CUDA graphs where the backend can (GPU only).")
+@click.option("--cuda-graph", is_flag=True, help="Capture and replay CUDA graphs (torch and tensorrt backends on CUDA; a notice elsewhere).")
 @click.option("--no-transfers", is_flag=True, help="Per-graph compute without host<->device copies (GPU only).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write every sample, the machine and the settings as JSON.")

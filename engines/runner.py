@@ -268,7 +268,7 @@ class TrtRunner(BaseRunner):
         return self.session.to_host(value)
 
 
-def tensorrt_runners(manifest: Manifest, device: str) -> dict[str, BaseRunner]:
+def tensorrt_runners(manifest: Manifest, device: str, cuda_graphs: bool = False) -> dict[str, BaseRunner]:
     """The three TensorRT runners of an export: one-line errors for a missing ``tensorrt`` package,
     a CPU device, no engine, or a stale one (with the rebuild command)."""
     import_tensorrt()
@@ -276,5 +276,9 @@ def tensorrt_runners(manifest: Manifest, device: str) -> dict[str, BaseRunner]:
         raise EngineError("TensorRT engines run on CUDA GPUs, and this run is on the CPU",
                           fix="--device cuda on a GPU machine, or --backend onnxruntime / inductor on the CPU")
     engine, _ = open_engine(manifest, "tensorrt", device)
-    session = TensorRTSession(manifest, engine, device, cuda_graphs=os.environ.get(CUDA_GRAPHS_ENV) == "1")
-    return {g: TrtRunner(session, g) for g in GRAPH_NAMES}
+    session = TensorRTSession(manifest, engine, device,
+                              cuda_graphs=cuda_graphs or os.environ.get(CUDA_GRAPHS_ENV) == "1")
+    runners = {g: TrtRunner(session, g) for g in GRAPH_NAMES}
+    for runner in runners.values():
+        runner.supports_cuda_graph = session.cuda_graphs
+    return runners

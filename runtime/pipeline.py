@@ -30,9 +30,11 @@ BACKENDS = ("onnxruntime", "torch", "tensorrt", "inductor")
 GRAPHS = ("encoder", "transform", "decoder")
 
 
-def make_runners(manifest: Manifest, backend: str, device: str, ort_fold: bool | None = None) -> dict[str, BaseRunner]:
+def make_runners(manifest: Manifest, backend: str, device: str, ort_fold: bool | None = None,
+                 cuda_graphs: bool = False) -> dict[str, BaseRunner]:
     """One runner per graph for ``backend`` on ``device`` ("cpu" or "cuda"). ``ort_fold``: keep
-    ONNX Runtime's blocked CPU layout across pads (default on; see ``backends/nchwc.py``)."""
+    ONNX Runtime's blocked CPU layout across pads (default on; see ``backends/nchwc.py``).
+    ``cuda_graphs``: capture and replay CUDA graphs (torch and tensorrt backends on CUDA)."""
     if backend == "onnxruntime":
         from .backends.onnxrt import OnnxrtRunner, SessionFromOnnx
 
@@ -41,11 +43,11 @@ def make_runners(manifest: Manifest, backend: str, device: str, ort_fold: bool |
     if backend == "torch":
         from .backends.torchrt import TorchProgramRunner
 
-        return {g: TorchProgramRunner(manifest, g, device) for g in GRAPHS}
+        return {g: TorchProgramRunner(manifest, g, device, cuda_graphs=cuda_graphs) for g in GRAPHS}
     if backend == "tensorrt":
         from ..engines.runner import tensorrt_runners
 
-        return tensorrt_runners(manifest, device)
+        return tensorrt_runners(manifest, device, cuda_graphs=cuda_graphs)
     if backend == "inductor":
         from ..engines.inductor import inductor_runners
 
@@ -93,10 +95,10 @@ class Pipeline:
 
     @classmethod
     def open(cls, export_dir: str | os.PathLike, backend: str = "onnxruntime", device: str = "auto",
-             notice=None, ort_fold: bool | None = None) -> "Pipeline":
+             notice=None, ort_fold: bool | None = None, cuda_graphs: bool = False) -> "Pipeline":
         manifest = load_manifest(export_dir)
         device = resolve_device(backend, device, notice)
-        return cls(manifest, make_runners(manifest, backend, device, ort_fold), backend, device)
+        return cls(manifest, make_runners(manifest, backend, device, ort_fold, cuda_graphs), backend, device)
 
     # -- lifecycle ---------------------------------------------------------------------
     def activate(self) -> "Pipeline":
