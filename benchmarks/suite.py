@@ -162,7 +162,32 @@ HEADER = (f"{'engine':22s} {'size':>10s} {'N':>3s} {'median':>9s} {'p90':>9s} {'
           f"{'vs ref':>7s} {'GFLOP':>8s} {'%peak':>7s} {'RSS MB':>8s}")
 
 
-def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backends, peaks, say) -> dict:
+def build_engines_for(export_dir, backends, say) -> list[dict]:
+    """Build the engines (``stylert build``) of the engine backends asked for that this machine can
+    build; returns the builds that failed or cannot run here (recorded as unavailable)."""
+    from ..engines.build import BuildOptions, build_engines, engines_available
+
+    problems = []
+    available = engines_available()
+    for name, device in backends:
+        if name not in available:
+            continue  # not an engine backend (onnxruntime, torch)
+        if available[name] is not None:
+            continue  # open_backends records why it is unavailable
+        say(f"  building {name} engines ({device}) ...")
+        started = time.perf_counter()
+        try:
+            result = build_engines(export_dir, BuildOptions(backend=name, device=device), log=lambda m: None)
+        except StylertError as err:
+            problems.append({"backend": name, "device": device, "reason": f"build failed: {err}"})
+            say(f"  {name}: build failed: {err}")
+            continue
+        say(f"  {name} engines built in {time.perf_counter() - started:.0f} s ({result.engine.precision})")
+    return problems
+
+
+def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backends, peaks, say,
+               attention_limit: float | None = None) -> dict:
     from ..export import export_model
 
     model, weights = load_family(family)
@@ -173,7 +198,10 @@ def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backen
         m = model.size_multiple
         say(f"\n== {family} ({weights}): exporting ...")
         export_model(model, export_dir, sizes=[(4 * m, 6 * m)])
-        pipes, record["unavailable"] = open_backends(export_dir, backends, notice=say)
+        failed_builds = build_engines_for(export_dir, backends, say)
+        failed = {(f["backend"], f["device"]) for f in failed_builds}
+        pipes, record["unavailable"] = open_backends(export_dir, [b for b in backends if b not in failed], notice=say)
+        record["unavailable"] += failed_builds
         manifest = pipes[0].manifest if pipes else None
         try:
             if manifest is not None:
@@ -188,6 +216,12 @@ def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backen
                 if predicted and 2 * predicted > 0.8 * _available_memory():
                     reason = (f"attention needs ~{2 * predicted / 1e9:.1f} GB (2 x {predicted / 1e9:.1f} GB of "
                               f"matrices), {_available_memory() / 1e9:.1f} GB available")
+                    record["skipped"].append({"size": list(size), "reason": reason})
+                    say(f"{family} {size_text(size)}: skipped ({reason})")
+                    continue
+                if predicted and attention_limit is not None and predicted > attention_limit:
+                    reason = (f"attention matrices {predicted / 1e9:.1f} GB, over --attention-limit-gb "
+                              f"{attention_limit / 1e9:g} (this run's time budget; memory would allow it)")
                     record["skipped"].append({"size": list(size), "reason": reason})
                     say(f"{family} {size_text(size)}: skipped ({reason})")
                     continue
@@ -370,6 +404,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--size", action="append", default=None, help="WxH, repeatable")
     parser.add_argument("--backend", action="append", default=None, help="NAME[:DEVICE] (default: all)")
     parser.add_argument("--seconds", type=float, default=None, help="minimum measured time per figure")
+    parser.add_argument("--min-iterations", type=int, default=None, help="minimum iterations per figure")
+    parser.add_argument("--no-compute", action="store_true",
+                        help="host latency only (skip the per-graph compute figure: about half the time)")
+    parser.add_argument("--attention-limit-gb", type=float, default=None,
+                        help="skip sizes whose attention matrices exceed this (a time budget; default: memory only)")
     parser.add_argument("--out", type=Path, default=None, help="folder (default: benchmarks/results/<machine>)")
     args = parser.parse_args(argv)
 
@@ -377,8 +416,8 @@ def main(argv=None) -> dict:
     quick = args.quick
     sizes = [parse_size(s) for s in (args.size or (QUICK_SIZES if quick else FULL_SIZES))]
     cfg = BenchConfig(backends=[], sizes=sizes, seconds=args.seconds or (1.0 if quick else 5.0),
-                      warmup=0.5 if quick else 1.0, min_iterations=3 if quick else 5, keep_samples=False,
-                      figures=("host",) if quick else ("host", "compute"))
+                      warmup=0.5 if quick else 1.0, min_iterations=args.min_iterations or (3 if quick else 5),
+                      keep_samples=False, figures=("host",) if quick or args.no_compute else ("host", "compute"))
     backends = [parse_backend(b) for b in args.backend] if args.backend else default_backends()
     if quick and not args.backend:  # the torch-program backend is not an engine: full runs only
         backends = [b for b in backends if b[0] != "torch"]
@@ -399,7 +438,8 @@ def main(argv=None) -> dict:
     families = []
     for family in args.family or list_families():
         try:
-            families.append(run_family(family, sizes, batches, batch_size, cfg, backends, peaks, print))
+            families.append(run_family(family, sizes, batches, batch_size, cfg, backends, peaks, print,
+                                       attention_limit=args.attention_limit_gb and args.attention_limit_gb * 1e9))
         except StylertError as err:
             print(f"{family}: not measured ({err})")
             families.append({"family": family, "weights": "-", "cases": [], "batch_scaling": [], "skipped": [],
@@ -412,6 +452,7 @@ def main(argv=None) -> dict:
     report = {"schema": "stylert-suite/1", "command": command, "machine": info, "peak": peaks,
               "settings": {"seconds": cfg.seconds, "warmup": cfg.warmup, "min_iterations": cfg.min_iterations,
                            "quick": quick, "batches": batches, "batch_size": list(batch_size),
+                           "figures": list(cfg.figures), "attention_limit_gb": args.attention_limit_gb,
                            "torch_threads": torch_threads()},
               "sizes": [size_text(s) for s in sizes], "families": families, "duration_s": time.time() - started}
     out.mkdir(parents=True, exist_ok=True)
