@@ -32,10 +32,11 @@ class Check:
     allowed: float
     min_psnr: float | None
     finite: bool
+    error: str | None = None  # the backend raised instead of answering (shape outside a profile...)
 
     @property
     def ok(self) -> bool:
-        return self.finite and self.max_abs <= self.allowed and (self.min_psnr is None or self.psnr >= self.min_psnr)
+        return self.error is None and self.finite and self.max_abs <= self.allowed and (self.min_psnr is None or self.psnr >= self.min_psnr)
 
 
 def psnr(got: np.ndarray, ref: np.ndarray) -> float:
@@ -83,14 +84,23 @@ def compare(export_dir, backends: list[tuple[str, str]], content: np.ndarray, st
     checks: list[Check] = []
     for backend, device in backends:
         label = f"{backend} ({device})"
-        with Pipeline.open(export_dir, backend, device) as pipe:
+        try:
+            pipe = Pipeline.open(export_dir, backend, device).activate()
+        except Exception as exc:  # one failed row, and the other backends still run
+            checks.append(_failed(label, "open", exc))
+            continue
+        with pipe:
             precision = getattr(pipe.runners["encoder"], "precision", pipe.manifest.precision)
             for i, (graph, feeds, ref_out) in enumerate(recorder.calls):
-                got = pipe.runners[graph].infer(feeds)
                 kind = ""
                 if graph == "encoder":
                     kind = "content " if i == 0 else "style "
                 shape = "x".join(str(d) for d in next(iter(feeds.values())).shape) if graph == "encoder" else ""
+                try:
+                    got = pipe.runners[graph].infer(feeds)
+                except Exception as exc:
+                    checks.append(_failed(label, graph, exc, f"{kind}{shape}".strip()))
+                    continue
                 for name, want in ref_out.items():
                     have = np.asarray(got[name])
                     atol, rtol, min_psnr = _tolerance(data, graph, name, precision)
@@ -100,7 +110,11 @@ def compare(export_dir, backends: list[tuple[str, str]], content: np.ndarray, st
                                         psnr(have, want) if finite else float("nan"),
                                         atol + rtol * float(np.abs(want).max()), min_psnr, finite))
             whole = _Recorder(pipe)
-            image = np.asarray(chain(whole, data["routing"], to_nchw(content), to_nchw(style), alpha_arr))
+            try:
+                image = np.asarray(chain(whole, data["routing"], to_nchw(content), to_nchw(style), alpha_arr))
+            except Exception as exc:
+                checks.append(_failed(label, "end-to-end", exc, f"alpha {alpha}"))
+                continue
         atol, rtol, min_psnr = _tolerance(data, "end_to_end", "image", precision)
         finite = bool(np.isfinite(image).all())
         ref_c, got_c = np.clip(ref_image, 0, 1), np.clip(image, 0, 1)
@@ -111,11 +125,18 @@ def compare(export_dir, backends: list[tuple[str, str]], content: np.ndarray, st
     return checks
 
 
+def _failed(label: str, graph: str, exc: Exception, inputs: str = "") -> Check:
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return Check(label, graph, "-", inputs, float("inf"), float("nan"), 0.0, None, False,
+                 error=f"{type(exc).__name__}: {first_line}"[:300])
+
+
 def format_checks(checks: list[Check]) -> str:
     rows = [("backend", "graph", "output", "inputs", "max abs", "PSNR dB", "allowed", "result")]
     for c in checks:
         min_psnr = f" (min {c.min_psnr:g})" if c.min_psnr else ""
-        result = "pass" if c.ok else ("FAIL: NaN/Inf in the " + c.graph + " output" if not c.finite else "FAIL")
+        result = ("pass" if c.ok else f"FAIL: {c.error}" if c.error
+                  else "FAIL: NaN/Inf in the " + c.graph + " output" if not c.finite else "FAIL")
         rows.append((c.backend, c.graph, c.output, c.inputs, f"{c.max_abs:.2e}", f"{c.psnr:.1f}{min_psnr}",
                      f"{c.allowed:.2e}", result))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -189,3 +189,27 @@ def test_compare_passes_and_catches_a_wrong_graph(exports, tmp_path):
     (bad / "manifest.json").write_text(json.dumps(manifest))
     failed = invoke("compare", bad, "--backend", "onnxruntime:cpu", "--size", 48)
     assert failed.exit_code != 0 and "FAIL" in failed.output and "checks failed" in failed.output
+
+
+def test_compare_records_a_backend_that_raises_and_goes_on(exports, monkeypatch):
+    """A graph that raises (a shape outside an engine's profile...) is a failed row, not a crash:
+    the other graphs and backends are still compared, and the exit status is non-zero."""
+    from stylert.runtime.backends.onnxrt import OnnxrtRunner
+
+    _, out = exports("adain")
+    original = OnnxrtRunner.infer_impl
+
+    def decoder_refuses(self, feed, keep_on_device):
+        if self.name == "decoder":
+            raise RuntimeError("input relu4_1 6x6 is outside the engine's profile\nsecond line")
+        return original(self, feed, keep_on_device)
+
+    monkeypatch.setattr(OnnxrtRunner, "infer_impl", decoder_refuses)
+    result = invoke("compare", out, "--backend", "onnxruntime:cpu", "--backend", "torch:cpu", "--size", 48)
+    assert result.exit_code != 0, result.output
+    assert "FAIL: RuntimeError: input relu4_1 6x6 is outside the engine's profile" in result.output
+    assert "second line" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("onnxruntime")]
+    assert any("encoder" in line and "pass" in line for line in lines)  # the encoder was still checked
+    assert any(line.startswith("torch") and "end-to-end" in line and "pass" in line
+               for line in result.output.splitlines())  # and the next backend ran
