@@ -128,11 +128,7 @@ def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
                              profiles=profiles, builder=builder, options=options, graphs=graphs)
         (tmp / MANIFEST_NAME).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         check_engine(load_engine_manifest(tmp, export_dir=export.root, backend=options.backend), export, machine)
-        try:
-            replace_directory(tmp, target)
-        except OSError as err:
-            raise EngineBuildError(f"cannot move the engines into place: {err.strerror or err}", path=target,
-                                   fix="check the directory's permissions") from err
+        replace_directory(tmp, target, "the engines")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     engine = load_engine_manifest(target, export_dir=export.root, backend=options.backend)

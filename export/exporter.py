@@ -246,11 +246,7 @@ def export_model(model: StyleModel, out_dir: str | os.PathLike, *, precision: st
         seconds["torch_programs"] = time.perf_counter() - start
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         load_manifest(tmp)  # what the runtime will read must read back
-        try:
-            replace_directory(tmp, out)
-        except OSError as err:
-            raise OutputError(f"cannot move the export into place: {err.strerror or err}", path=out,
-                              fix="check the directory's permissions") from err
+        replace_directory(tmp, out, "the export")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(out, manifest, report, seconds)

@@ -397,9 +397,18 @@ def crop_to(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return image[:height, :width]
 
 
-def replace_directory(tmp: Path, target: Path) -> None:
+def replace_directory(tmp: Path, target: Path, what: str = "the directory") -> None:
     """Move the finished directory ``tmp`` to ``target`` atomically, replacing an old ``target``
-    (restored if the move fails): a reader never sees a half-written directory."""
+    (restored if the move fails): a reader never sees a half-written directory. A failed move
+    is an ``OutputError`` naming ``what`` was being moved ("the export", "the engines")."""
+    try:
+        _swap_directory(tmp, target)
+    except OSError as err:
+        raise OutputError(f"cannot move {what} into place: {err.strerror or err}", path=target,
+                          fix="check the directory's permissions") from err
+
+
+def _swap_directory(tmp: Path, target: Path) -> None:
     import shutil
 
     old = None

@@ -451,3 +451,31 @@ def test_pad_is_a_reflection():
     line = np.arange(5, dtype=np.float32).reshape(1, 5, 1)
     padded, _ = pad_to_multiple(line, 4)
     np.testing.assert_array_equal(padded[:, :5, 0], np.repeat(line[..., 0], 4, axis=0))
+
+
+def test_replace_directory_restores_the_old_one_when_the_move_fails(tmp_path, monkeypatch):
+    import os
+
+    from stylert.errors import OutputError
+    from stylert.runtime import images
+
+    target, new = tmp_path / "export", tmp_path / "tmp-new"
+    target.mkdir()
+    (target / "manifest.json").write_text("old")
+    new.mkdir()
+    (new / "manifest.json").write_text("new")
+    real = os.replace
+
+    def refuse_new(src, dst):
+        if os.fspath(src) == os.fspath(new):
+            raise PermissionError(13, "Permission denied")
+        return real(src, dst)
+
+    monkeypatch.setattr(images.os, "replace", refuse_new)
+    with pytest.raises(OutputError, match="cannot move the export into place: Permission denied"):
+        images.replace_directory(new, target, "the export")
+    assert (target / "manifest.json").read_text() == "old"  # the user's directory is back
+    monkeypatch.setattr(images.os, "replace", real)
+    images.replace_directory(new, target, "the export")
+    assert (target / "manifest.json").read_text() == "new" and not new.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no .old- leftovers
