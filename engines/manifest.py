@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..export.manifest import GRAPH_NAMES, Manifest, sha256_of
+from ..export.manifest import GRAPH_NAMES, Manifest, check_format, sha256_of
 from .errors import EngineError, MissingEngineError, StaleEngineError
 from .profiles import ShapeRange, format_shape
 
@@ -270,11 +270,8 @@ def load_engine_manifest(directory: str | os.PathLike, *, export_dir=None, backe
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise EngineError(f"cannot be read as JSON ({err})", path=path, fix=build + " --force") from err
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise EngineError("is not a stylert engine manifest", path=path, fix=build + " --force")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise EngineError(f"engine manifest format_version {data.get('format_version')!r}; this stylert reads "
-                          f"{FORMAT_VERSION}", path=path, fix=build + " --force")
+    check_format(data, FORMAT, FORMAT_VERSION, what="engine manifest", where=path, error=EngineError,
+                 remake=f"rebuild: {build} --force")
     missing = [k for k in ("backend", "precision", "machine", "versions", "profiles", "graphs") if k not in data]
     if missing or sorted(data.get("graphs", {})) != sorted(GRAPH_NAMES):
         raise EngineError(f"engine manifest lacks {', '.join(missing) or 'one of the three graphs'}", path=path,

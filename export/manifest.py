@@ -97,22 +97,28 @@ class Manifest:
         return self.data["graphs"][graph]["outputs"]
 
 
+def check_format(data, fmt: str, version: int, *, what: str, where, error=None, remake: str = _REEXPORT) -> None:
+    """The header every stylert manifest shares (exports and engines): a JSON object whose
+    ``format`` is ``fmt`` and whose ``format_version`` is ``version``. A newer version asks for a
+    newer stylert (or ``remake`` with this one), an older or unreadable one for ``remake``."""
+    error = error or ManifestError
+    if not isinstance(data, Mapping):
+        raise error("is not a JSON object", path=where, fix=remake)
+    if data.get("format") != fmt:
+        raise error(f"is not a stylert {what} (format {data.get('format')!r})", path=where, fix=remake)
+    found = data.get("format_version")
+    if not isinstance(found, int) or isinstance(found, bool):
+        raise error(f"format_version {found!r} is not an integer", path=where, fix=remake)
+    if found > version:
+        raise error(f"format_version {found} is newer than this stylert reads ({version})", path=where,
+                    fix=f"upgrade stylert, or {remake} with this one")
+    if found < version:
+        raise error(f"format_version {found} is older than this stylert reads ({version})", path=where, fix=remake)
+
+
 def check_manifest(data: Mapping, where: str | os.PathLike = MANIFEST_NAME) -> None:
     """Check the structure and the routing of a parsed manifest (files are not looked at)."""
-    if not isinstance(data, Mapping):
-        raise ManifestError("is not a JSON object", path=where, fix=_REEXPORT)
-    if data.get("format") != FORMAT:
-        raise ManifestError(f"is not a stylert ONNX export manifest (format {data.get('format')!r})", path=where,
-                            fix=_REEXPORT)
-    version = data.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ManifestError(f"format_version {version!r} is not an integer", path=where, fix=_REEXPORT)
-    if version > FORMAT_VERSION:
-        raise ManifestError(f"format_version {version} is newer than this stylert reads ({FORMAT_VERSION})",
-                            path=where, fix="upgrade stylert")
-    if version < FORMAT_VERSION:
-        raise ManifestError(f"format_version {version} is older than this stylert reads ({FORMAT_VERSION})",
-                            path=where, fix=_REEXPORT)
+    check_format(data, FORMAT, FORMAT_VERSION, what="ONNX export manifest", where=where)
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise ManifestError(f"lacks {', '.join(missing)}", path=where, fix=_REEXPORT)

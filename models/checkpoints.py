@@ -276,8 +276,9 @@ def _layout_name(family: str, files: list[CheckpointFile]) -> str:
 # --------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------
-def _map_file(f: CheckpointFile, model: StyleModel, layout: str, expected: dict[str, torch.Size]):
-    """Map ``f`` onto the model keys under its prefixes; raise listing every mismatch."""
+def match_keys(f: CheckpointFile, model: StyleModel, expected: dict[str, torch.Size]):
+    """Map every key of ``f`` onto the model keys in ``expected`` (by its file kind).
+    Returns (mapped, unexpected file keys, mis-shaped descriptions, model keys of the mis-shaped)."""
     kind = FILE_KINDS[f.kind]
     mapped: dict[str, torch.Tensor] = {}
     unexpected, mis_shaped, mis_shaped_targets = [], [], set()
@@ -292,22 +293,32 @@ def _map_file(f: CheckpointFile, model: StyleModel, layout: str, expected: dict[
             mis_shaped_targets.add(target)
         else:
             mapped[target] = tensor
+    return mapped, unexpected, mis_shaped, mis_shaped_targets
+
+
+def key_listing(**groups: list[str]) -> str:
+    """``missing keys: a, b, ...; unexpected keys: ...`` (at most 8 shown per group, empty groups left out)."""
+    parts = []
+    for name, items in groups.items():
+        if items:
+            shown = ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
+            parts.append(f"{name.replace('_', ' ')} keys: {shown}")
+    return "; ".join(parts)
+
+
+def _map_file(f: CheckpointFile, model: StyleModel, layout: str, expected: dict[str, torch.Size]):
+    """Map ``f`` onto the model keys under its prefixes; raise listing every mismatch."""
+    kind = FILE_KINDS[f.kind]
+    mapped, unexpected, mis_shaped, mis_shaped_targets = match_keys(f, model, expected)
     missing = [
         kind.from_model(k)
         for k in expected
         if k.startswith(kind.prefixes) and k not in mapped and k not in mis_shaped_targets
     ]
     if missing or unexpected or mis_shaped:
-        def listing(name, items):
-            if not items:
-                return None
-            shown = ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
-            return f"{name}: {shown}"
-        parts = [p for p in (listing("missing keys", missing), listing("unexpected keys", unexpected),
-                             listing("mis-shaped keys", mis_shaped)) if p]
         raise CheckpointError(
             f"does not fit layout {layout!r} as a {f.kind} file ({kind.description}) of family "
-            f"{model.family!r}: " + "; ".join(parts),
+            f"{model.family!r}: " + key_listing(missing=missing, unexpected=unexpected, mis_shaped=mis_shaped),
             path=f.path, fix="pass the checkpoint files of that layout, or the right --model family",
         )
     return mapped

@@ -251,6 +251,10 @@ def test_engine_manifest_errors_say_how_to_build(tmp_path, exports):
     (root / "engine.json").write_text('{"format": "something-else"}', encoding="utf-8")
     with pytest.raises(EngineError, match="not a stylert engine manifest"):
         load_engine_manifest(root)
+    (root / "engine.json").write_text('{"format": "stylert-engine", "format_version": 99}', encoding="utf-8")
+    with pytest.raises(EngineError, match="newer than this stylert reads .1.*upgrade stylert, or rebuild: "
+                                          "stylert build DIR --backend tensorrt --force"):
+        load_engine_manifest(root)
 
 
 def test_rebuild_command_repeats_the_build():

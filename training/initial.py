@@ -13,7 +13,7 @@ import torch
 
 from ..errors import CheckpointError
 from ..models.base import StyleModel
-from ..models.checkpoints import FILE_KINDS, IGNORED, CheckpointFile, identify
+from ..models.checkpoints import CheckpointFile, identify, key_listing, match_keys
 from ..models.registry import create_model
 from ..models.weights import find_weight
 
@@ -22,27 +22,13 @@ ENCODER_KINDS = {"vgg-normalised": "vgg-normalised", "torchvision-vgg19": "vgg-t
 
 
 def _map(f: CheckpointFile, model: StyleModel, prefix: str, fix: str) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Map ``f`` onto the model keys under ``prefix``; returns (mapped, model keys under prefix not provided).
-    Unexpected or mis-shaped keys raise."""
-    kind = FILE_KINDS[f.kind]
+    """Map ``f`` onto the model keys under ``prefix`` (the loaders' ``match_keys``); returns (mapped,
+    model keys under prefix not provided). Unexpected or mis-shaped keys raise."""
     expected = {k: v.shape for k, v in model.state_dict().items() if k.startswith(prefix)}
-    mapped, unexpected, mis_shaped = {}, [], []
-    for key, tensor in f.state_dict.items():
-        target = kind.to_model(key, model)
-        if target == IGNORED:
-            continue
-        if target is None or target not in expected:
-            unexpected.append(key)
-        elif tuple(tensor.shape) != tuple(expected[target]):
-            shape = "x".join(map(str, tensor.shape))
-            mis_shaped.append(f"{key} (file {shape}, expected {'x'.join(map(str, expected[target]))})")
-        else:
-            mapped[target] = tensor
+    mapped, unexpected, mis_shaped, _ = match_keys(f, model, expected)
     if unexpected or mis_shaped:
-        parts = [f"{name}: {', '.join(items[:8])}" + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
-                 for name, items in (("unexpected keys", unexpected), ("mis-shaped keys", mis_shaped)) if items]
-        raise CheckpointError(f"does not fit the {prefix.rstrip('.')} of {model.family!r}: " + "; ".join(parts),
-                              path=f.path, fix=fix)
+        raise CheckpointError(f"does not fit the {prefix.rstrip('.')} of {model.family!r}: "
+                              + key_listing(unexpected=unexpected, mis_shaped=mis_shaped), path=f.path, fix=fix)
     return mapped, [k for k in expected if k not in mapped]
 
 
