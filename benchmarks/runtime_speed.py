@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .environment import machine_info, machine_name
-from .flops import count_flops
+from .bench import graph_flops, graph_shapes
 from .peak import probe_peak
 from .stats import measure
 
@@ -92,14 +92,8 @@ def main(argv=None) -> dict:
             s = m.summary
             print(f"  {name:56s} median {s.median:8.1f} ms  p90 {s.p90:8.1f}  min {s.min:8.1f}  (n={s.count})")
         manifest = pipeline.manifest
-        flops = {}
-        shapes = {"encoder": {"image": (1, 3, n, n)}}
-        h8 = -(-n // 8)
-        shapes["transform"] = {"content_relu4_1": (1, 512, h8, h8), "style_relu4_1_mean": (1, 512, 1, 1),
-                               "style_relu4_1_std": (1, 512, 1, 1), "alpha": (1,)}
-        shapes["decoder"] = {"relu4_1": (1, 512, h8, h8)}
-        for graph, feeds in shapes.items():
-            flops[graph] = count_flops(str(manifest.graph_path(graph)), feeds)["total"]
+        # the content path's three graphs at n x n, batch 1 (the style code is cached: no style encoder)
+        flops = {g: c["total"] for g, c in graph_flops(manifest, graph_shapes(manifest, (n, n), 1)).items()}
     total = sum(flops.values())
     # Probed again after the timed runs; the higher of the two counts (the stricter floor on a noisy machine).
     peak_after = probe_peak("cpu", seconds=3.0)

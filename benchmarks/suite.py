@@ -208,8 +208,9 @@ def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backen
                 record["attention"] = is_attention(manifest)
                 if record["attention"]:
                     # the same rule that skips a size below: 2 x the matrices (logits and softmax) in 80% of free RAM
-                    record["memory_available_gb"] = _available_memory() / 1e9
-                    record["largest_here_16x9"] = largest_16x9(manifest, _available_memory() * 0.8 / 2)
+                    free = _available_memory()
+                    record["memory_available_gb"] = free / 1e9
+                    record["largest_here_16x9"] = largest_16x9(manifest, free * 0.8 / 2)
                     record["largest_80gb_16x9"] = largest_16x9(manifest, GPU_MEMORY_BYTES * 0.9)
                     record["largest_80gb_16x9_unfused"] = largest_16x9(manifest, GPU_MEMORY_BYTES * 0.9 / 2)
             say(HEADER)

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..export.manifest import GRAPH_NAMES, Manifest, sha256_of
 from ..runtime.backends.base import BaseRunner
+from ..runtime.backends.torchrt import TorchRunner
 from .errors import EngineBuildError, EngineError, EngineOutputError
 from .manifest import EngineManifest, Machine, open_engine, source_of
 from .profiles import ShapeRange, evaluate, match_profile, widened
@@ -123,7 +124,7 @@ def build(export: Manifest, out_dir: Path, profiles: list[ShapeRange], precision
     return graphs, builder
 
 
-class InductorRunner(BaseRunner):
+class InductorRunner(TorchRunner):
     """One graph's AOTInductor package. ``infer`` takes numpy arrays or torch tensors (float32)."""
 
     def __init__(self, export: Manifest, engine: EngineManifest, graph: str, device: str):
@@ -151,14 +152,7 @@ class InductorRunner(BaseRunner):
 
     def deactivate_impl(self):
         self.model = None
-        if self.device.startswith("cuda"):
-            _torch().cuda.empty_cache()
-
-    def input_names(self):
-        return self._inputs
-
-    def output_names(self):
-        return self._outputs
+        super().deactivate_impl()
 
     def _rebuild(self, image_shape) -> str:
         profiles = self.engine.profiles
@@ -191,10 +185,6 @@ class InductorRunner(BaseRunner):
         if keep_on_device:
             return out
         return {k: v.detach().cpu().numpy() for k, v in out.items()}
-
-    def to_host(self, value):
-        torch = _torch()
-        return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
 
 
 def inductor_runners(manifest: Manifest, device: str) -> dict[str, BaseRunner]:

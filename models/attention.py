@@ -59,7 +59,8 @@ class StyleAttention(nn.Module):
         attn = torch.softmax(torch.bmm(f.to(wide), g.to(wide)), dim=-1)  # [N, hw_c, hw_s]
         # Weights under float32's smallest normal number (1.2e-38) are flushed to zero. A peaked
         # softmax leaves millions of subnormals, and x86 CPUs take a microcode assist on each
-        # one: the next matmul ran 100x slower (7 s instead of 70 ms at 512x512 in ONNX Runtime).
+        # one: the next matmul ran about 100x slower (SANet at 512x512 in ONNX Runtime: 15.1 s
+        # before, 2.1 s after, benchmarks/results/*/suite.md then and now).
         # Their share of the output is below 1e-30: no output changes at float32 precision.
         attn = attn.masked_fill(attn < torch.finfo(wide).tiny, 0.0).to(f.dtype)
         o = torch.bmm(h.reshape(b, c, -1), attn.permute(0, 2, 1)).view(b, c, hc, wc)

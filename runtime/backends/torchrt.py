@@ -31,7 +31,32 @@ def program_path(manifest, graph: str):
     return manifest.root / programs[graph]["file"]
 
 
-class TorchProgramRunner(BaseRunner):
+class TorchRunner(BaseRunner):
+    """What every runner of torch modules shares (``torch`` programs, inductor packages): names
+    from the manifest, tensors stay on ``device`` when asked, CUDA memory handed back on deactivate.
+    Subclasses set ``_inputs``/``_outputs``/``device`` and implement ``activate_impl``/``infer_impl``,
+    calling ``super().deactivate_impl()`` after dropping their module."""
+
+    _inputs: list[str]
+    _outputs: list[str]
+    device: str
+
+    def deactivate_impl(self):
+        if str(self.device).startswith("cuda"):
+            _torch().cuda.empty_cache()
+
+    def input_names(self):
+        return self._inputs
+
+    def output_names(self):
+        return self._outputs
+
+    def to_host(self, value):
+        torch = _torch()
+        return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+
+
+class TorchProgramRunner(TorchRunner):
     """One ``torch.export`` program. With ``cuda_graphs`` on a CUDA device, each input shape runs
     once eagerly (warm-up: allocations, cuDNN algorithm choice), is captured into a CUDA graph on its
     second call (``torch.cuda.graph``, static input and output tensors) and replayed from then on:
@@ -66,15 +91,7 @@ class TorchProgramRunner(BaseRunner):
         self.module = None
         self._graphs.clear()
         self._seen.clear()
-        torch = _torch()
-        if self.device.startswith("cuda"):
-            torch.cuda.empty_cache()
-
-    def input_names(self):
-        return self._inputs
-
-    def output_names(self):
-        return self._outputs
+        super().deactivate_impl()
 
     def _call(self, args):
         out = self.module(*args)
@@ -109,7 +126,3 @@ class TorchProgramRunner(BaseRunner):
         if keep_on_device:
             return out
         return {k: v.detach().cpu().numpy() for k, v in out.items()}
-
-    def to_host(self, value):
-        torch = _torch()
-        return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
