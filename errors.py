@@ -53,3 +53,38 @@ class MissingDependencyError(StylertError):
         super().__init__(what, fix=install)
         self.package = package
         self.install = install
+
+
+# -- engines (TensorRT plans, AOTInductor packages): the fix is usually the `stylert build` command
+
+class EngineError(StylertError):
+    """An engine that cannot be built, found, loaded or run."""
+
+
+class ProfileError(EngineError):
+    """Bad ``--min/--opt/--max`` shapes, or profiles that do not fit the export."""
+
+
+class EngineBuildError(EngineError):
+    """The builder (TensorRT or AOTInductor) failed, or this machine cannot build the engine."""
+
+
+class MissingEngineError(EngineError):
+    """No engine was built for this export and backend."""
+
+
+class StaleEngineError(EngineError):
+    """An engine built from other graphs, on another GPU/CPU, or with another TensorRT/torch
+    version, or whose files were altered. ``reasons`` lists every mismatch."""
+
+    def __init__(self, message: str, *, reasons: list[str], path=None, fix: str | None = None):
+        super().__init__(message, path=path, fix=fix)
+        self.reasons = list(reasons)
+
+
+class EngineShapeError(EngineError):
+    """Inputs whose shapes no optimization profile of the engine accepts."""
+
+
+class EngineOutputError(EngineError):
+    """An engine output with NaN or Inf (float16 overflow, usually); names the graph."""

@@ -79,44 +79,6 @@ def parse_backend(text: str) -> tuple[str, str]:
     return name, device
 
 
-def _symbol(expr, values: dict[str, int]) -> int:
-    if isinstance(expr, int):
-        return expr
-    expr = str(expr)
-    if expr.isdigit():
-        return int(expr)
-    if "/" in expr:
-        name, k = expr.split("/")
-        return -(-values[name] // int(k))  # ceil, as the manifest's symbols say
-    if expr not in values:
-        raise ModelError(f"unknown shape symbol {expr!r} in the manifest")
-    return values[expr]
-
-
-def graph_shapes(manifest, size_hw, batch: int = 1, style_hw=None) -> dict[str, dict[str, tuple[int, ...]]]:
-    """graph -> input name -> concrete shape, from the manifest's symbolic shapes.
-
-    The content is padded to the size multiple (as the pipeline does); the style image the
-    encoder sees is ``style_hw`` (default: ``style_shape`` of the content size).
-    """
-    m = manifest.size_multiple
-    pad = lambda v: -(-v // m) * m  # noqa: E731
-    h, w = pad(size_hw[0]), pad(size_hw[1])
-    hs, ws = style_hw or style_shape(manifest, size_hw)
-    values = {"N": batch, "H": h, "W": w, "Hs": hs, "Ws": ws}
-    return {g: {t["name"]: tuple(_symbol(d, values) for d in t["shape"]) for t in manifest.inputs(g)}
-            for g in GRAPHS}
-
-
-def style_shape(manifest, size_hw) -> tuple[int, int]:
-    """The size the encoder sees for a style image of ``size_hw`` (padded only below the minimum size)."""
-    h, w = size_hw
-    if min(h, w) < int(manifest.data["min_size"]):
-        m = max(int(manifest.data["min_size"]), manifest.size_multiple)
-        h, w = -(-h // m) * m, -(-w // m) * m
-    return h, w
-
-
 
 
 def graph_flops(manifest, shapes: dict) -> dict[str, dict[str, int]]:
@@ -307,8 +269,8 @@ def _efficiency(flops: int, median_ms: float, peak_tflops: float | None) -> dict
 
 def _run_figures(pipe, cfg, metrics, label, content, style, contents, png, shapes, sync, events, progress):
     """Measure ``cfg.figures`` of one case into ``metrics`` (see ``bench_case``)."""
+    from ..core.images import pad_to, to_uint8
     from ..export.manifest import chain
-    from ..runtime.images import pad_to_multiple, to_uint8
     from ..runtime.stylizer import RuntimeStylizer
 
     manifest = pipe.manifest
@@ -356,11 +318,8 @@ def _run_figures(pipe, cfg, metrics, label, content, style, contents, png, shape
             return out
 
         to_nchw = lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2), dtype=np.float32)  # noqa: E731
-        mult = manifest.size_multiple
-        padded = np.stack([pad_to_multiple(img, mult)[0] for img in contents])
-        style_in = style
-        if min(h, w) < int(manifest.data["min_size"]):  # as Pipeline.encode_style
-            style_in = pad_to_multiple(style, max(int(manifest.data["min_size"]), mult))[0]
+        padded = np.stack([pad_to(img, manifest.padded_size(h, w))[0] for img in contents])
+        style_in = pad_to(style, manifest.style_size(*style.shape[:2]))[0]
         chain(record, manifest.routing, to_nchw(padded), to_nchw(np.repeat(style_in[None], batch, axis=0)),
               pipe.alpha_array(cfg.alpha))
         compute = {}
@@ -381,8 +340,8 @@ def _run_figures(pipe, cfg, metrics, label, content, style, contents, png, shape
 
 def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float | None, progress=print) -> dict:
     """One backend at one size and batch: the figures of ``cfg.figures`` (all by default)."""
-    from ..runtime.demo import demo_content, demo_style
-    from ..runtime.images import to_uint8
+    from ..core.demo import demo_content, demo_style
+    from ..core.images import to_uint8
 
     h, w = size_hw
     manifest = pipe.manifest
@@ -402,11 +361,9 @@ def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float |
         except ImportError:
             pass
 
-    shapes = graph_shapes(manifest, size_hw, batch)
+    shapes = manifest.input_shapes(batch, size_hw)
     flops = graph_flops(manifest, shapes)
-    hs, ws = style_shape(manifest, size_hw)
-    style_in = {t["name"]: tuple(_symbol(d, {"N": 1, "H": hs, "W": ws}) for d in t["shape"])
-                for t in manifest.inputs("encoder")}
+    style_in = manifest.input_shapes(1, manifest.style_size(*size_hw))["encoder"]
     style_flops = count_flops(str(manifest.graph_path("encoder")), style_in)["total"]
     totals = {g: flops[g]["total"] for g in GRAPHS}
     total_flops = sum(totals.values())
@@ -609,7 +566,7 @@ def draw_chart(report: dict, path) -> None:
     """Latency by size per backend (median, p90 whisker) and, with several batches, throughput by batch."""
     from PIL import Image
 
-    from ..runtime.images import atomic_write
+    from ..core.files import atomic_write
     from .chart import line_chart
 
     lat: dict[str, list] = {}
@@ -637,7 +594,7 @@ def draw_chart(report: dict, path) -> None:
 
 
 def write_text(path, text: str) -> None:
-    from ..runtime.images import atomic_write
+    from ..core.files import atomic_write
 
     with atomic_write(path, overwrite=True) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")

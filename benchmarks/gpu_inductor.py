@@ -11,7 +11,7 @@ Steps:
    statistics on CUDA, FP32 on the CPU; one profile from batch 1 at the smallest size to the
    largest batch at the largest size (kept when up to date);
 3. validate it with ``stylert compare`` (the float32 PyTorch programs on the CPU as the
-   reference): max abs difference and PSNR per graph and end to end; FP16 must reach 35 dB end
+   reference): max abs difference and PSNR per graph and end to end; FP16 must reach MIN_PSNR_DB["fp16"] (30 dB) end
    to end and produce no NaN/Inf, or the script stops;
 4. time, per size and batch, with CUDA events around each call (GPU time; host clock on the CPU):
    ``engine, cached style`` -- encoder(content) -> transform(style code computed once) -> decoder,
@@ -38,7 +38,6 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS_MS = {(512, 512): 1.0, (1080, 1920): 6.0}
 MIN_SPEEDUP = 4.0
-MIN_PSNR_FP16 = 35.0
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -66,10 +65,9 @@ class Lines:
 
 
 def load_adain():
-    from stylert.models.checkpoints import load_model
-    from stylert.models.weights import find_weight
+    from stylert.models.pretrained import load_public_adain
 
-    return load_model([find_weight("adain", "vgg_normalised.pth"), find_weight("adain", "decoder.pth")], "adain")
+    return load_public_adain()
 
 
 def export_once(model, out: Path, say) -> Path:
@@ -91,7 +89,7 @@ def export_once(model, out: Path, say) -> Path:
 
 def test_images(size: tuple[int, int]):
     """Content and style for validation: the shared test images where present, else the built-in demo ones."""
-    from stylert.runtime.images import load_image
+    from stylert.core.images import load_image
 
     shared = Path(__file__).resolve().parents[2] / "shared" / "images"
     h, w = size
@@ -99,7 +97,7 @@ def test_images(size: tuple[int, int]):
         c = load_image(shared / "content" / "cornell.jpg", size=min(h, w), crop=True)
         s = load_image(shared / "style" / "la_muse.jpg", size=min(h, w), crop=True)
         return c, s
-    from stylert.runtime.demo import demo_content, demo_style
+    from stylert.core.demo import demo_content, demo_style
 
     return (np.asarray(demo_content((w, h)), np.float32) / 255.0, np.asarray(demo_style((w, h)), np.float32) / 255.0)
 
@@ -137,7 +135,7 @@ def measure(fn, timer: Timer, warmup: int, iters: int) -> dict:
 
 def engine_calls(pipe, torch, device: str, content, style, alpha: float):
     """(cached-style call, style-each-time call) through the engine's runners, tensors kept on the device."""
-    routing = pipe.manifest.routing
+    route = pipe.manifest.route
     enc, tr, dec = (pipe.runners[g] for g in ("encoder", "transform", "decoder"))
     for r in (enc, tr, dec):
         r.check_finite = False  # validated above; the timed path is the engine alone
@@ -146,21 +144,12 @@ def engine_calls(pipe, torch, device: str, content, style, alpha: float):
 
     def code_of(style_t):
         out = enc.infer({"image": style_t}, keep_on_device=True)
-        return {name: out[src["output"]].expand(n, *out[src["output"]].shape[1:]).contiguous()
-                for name, src in routing["transform"].items()
-                if src.get("graph") == "encoder" and src.get("image") == "style"}
+        return {o: out[o].expand(n, *out[o].shape[1:]).contiguous() for o in route.code_outputs}
 
     def run(code):
         e = enc.infer({"image": content}, keep_on_device=True)
-        feeds = dict(code)
-        for name, src in routing["transform"].items():
-            if src.get("image") == "content":
-                feeds[name] = e[src["output"]]
-            elif src.get("runtime") == "alpha":
-                feeds[name] = alpha_t
-        t = tr.infer(feeds, keep_on_device=True)
-        d = dec.infer({name: t[src["output"]] for name, src in routing["decoder"].items()}, keep_on_device=True)
-        return d[routing["result"]["output"]]
+        t = tr.infer(route.transform_feeds(e, code, alpha_t), keep_on_device=True)
+        return dec.infer(route.decoder_feeds(t), keep_on_device=True)[route.result]
 
     cached = code_of(style)
     return (lambda: run(cached)), (lambda: run(code_of(style)))
@@ -217,12 +206,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import torch
-
     from stylert.benchmarks.environment import machine_info, machine_name
+    from stylert.core.checks import MIN_PSNR_DB
+    from stylert.core.images import pad_to_multiple
     from stylert.engines.build import build_engines, format_build
-    from stylert.engines.manifest import BuildOptions
     from stylert.runtime.compare import compare, format_checks
-    from stylert.runtime.images import pad_to_multiple
+    from stylert.runtime.engine_manifest import BuildOptions
     from stylert.runtime.pipeline import Pipeline
 
     say = Lines()
@@ -258,13 +247,13 @@ def main(argv=None) -> int:
 
     # 3. validate against the float32 PyTorch reference
     content, style = test_images((args.validate_size, args.validate_size))
-    content = pad_to_multiple(content, m)[0]
+    content = pad_to_multiple(content, m)[0]  # the content path at the engine's own multiple
     checks = compare(export_dir, [("inductor", device)], content, style, alpha=0.8)
     say("validation against the float32 PyTorch programs (CPU):")
     say(format_checks(checks))
     end_to_end = [c for c in checks if c.graph == "end-to-end"][0]
     failed = [c for c in checks if not c.ok]
-    if not end_to_end.finite or (precision == "fp16" and end_to_end.psnr < MIN_PSNR_FP16) or failed:
+    if not end_to_end.finite or (precision == "fp16" and end_to_end.psnr < MIN_PSNR_DB["fp16"]) or failed:
         say(f"VALIDATION FAILED ({len(failed)} checks): not timing")
         return 1
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .bench import graph_flops
 from .environment import machine_info, machine_name
-from .bench import graph_flops, graph_shapes
 from .peak import probe_peak
 from .stats import measure
 
@@ -39,10 +39,9 @@ def main(argv=None) -> dict:
 
     import torch
 
-    from ..models.checkpoints import load_model
+    from ..core.demo import demo_content, demo_style
+    from ..models.pretrained import load_public_adain
     from ..models.stylize import ReferenceStylizer
-    from ..models.weights import find_weight
-    from ..runtime.demo import demo_content, demo_style
     from ..runtime.pipeline import Pipeline
 
     info = machine_info()
@@ -52,7 +51,7 @@ def main(argv=None) -> dict:
     print(f"peak probe (float32): matmul {peak_before.matmul_tflops * 1e3:.0f} GFLOP/s, 3x3 conv "
           f"{peak_before.conv3x3_tflops * 1e3:.0f} GFLOP/s")
 
-    model = load_model([find_weight("adain", "vgg_normalised.pth"), find_weight("adain", "decoder.pth")], "adain")
+    model = load_public_adain()
     tmp = None
     export_dir = args.export
     if export_dir is None:
@@ -93,7 +92,7 @@ def main(argv=None) -> dict:
             print(f"  {name:56s} median {s.median:8.1f} ms  p90 {s.p90:8.1f}  min {s.min:8.1f}  (n={s.count})")
         manifest = pipeline.manifest
         # the content path's three graphs at n x n, batch 1 (the style code is cached: no style encoder)
-        flops = {g: c["total"] for g, c in graph_flops(manifest, graph_shapes(manifest, (n, n), 1)).items()}
+        flops = {g: c["total"] for g, c in graph_flops(manifest, manifest.input_shapes(1, (n, n))).items()}
     total = sum(flops.values())
     # Probed again after the timed runs; the higher of the two counts (the stricter floor on a noisy machine).
     peak_after = probe_peak("cpu", seconds=3.0)

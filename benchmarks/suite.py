@@ -33,9 +33,20 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StylertError
-from .bench import (BenchConfig, MemorySampler, bench_case, default_backends, graph_flops, graph_shapes,
-                    open_backends, parse_backend, parse_size, size_text, style_shape, torch_threads, write_json,
-                    write_text)
+from .bench import (
+    BenchConfig,
+    MemorySampler,
+    bench_case,
+    default_backends,
+    graph_flops,
+    open_backends,
+    parse_backend,
+    parse_size,
+    size_text,
+    torch_threads,
+    write_json,
+    write_text,
+)
 from .flops import count_flops
 from .stats import measure
 
@@ -53,11 +64,9 @@ def load_family(family: str):
     from ..models import create_model, he_init
 
     if family == "adain":
-        from ..models.checkpoints import load_model
-        from ..models.weights import find_weight
+        from ..models.pretrained import load_public_adain
 
-        files = [find_weight("adain", "vgg_normalised.pth"), find_weight("adain", "decoder.pth")]
-        return load_model(files, "adain"), "public AdaIN weights"
+        return load_public_adain(), "public AdaIN weights"
     return he_init(create_model(family)), "synthetic (He init)"
 
 
@@ -74,7 +83,7 @@ def attention_bytes(manifest, size_hw, batch: int = 1) -> int:
     times 2 (style path and identity path). 0 for families without attention."""
     if not is_attention(manifest):
         return 0
-    shapes = graph_shapes(manifest, size_hw, batch)["transform"]
+    shapes = manifest.input_shapes(batch, size_hw)["transform"]
     total = 0
     for name, shape in shapes.items():
         if name.startswith("content_") and f"style_{name[8:]}" in shapes:
@@ -112,8 +121,8 @@ def _available_memory() -> int:
 # --------------------------------------------------------------------------------------
 def reference_case(model, size_hw, cfg: BenchConfig, flops_total: int, peak_tflops: float) -> dict:
     """The PyTorch float32 eager reference, batch 1, style encoded on every call."""
+    from ..core.demo import demo_content, demo_style
     from ..models.stylize import ReferenceStylizer
-    from ..runtime.demo import demo_content, demo_style
 
     h, w = size_hw
     content = np.asarray(demo_content((w, h)), np.float32) / np.float32(255.0)
@@ -229,11 +238,11 @@ def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backen
                     record["skipped"].append({"size": list(size), "reason": reason})
                     say(f"{family} {size_text(size)}: skipped ({reason})")
                     continue
-                shapes = graph_shapes(manifest, size, 1)
+                shapes = manifest.input_shapes(1, size)
                 flops = graph_flops(manifest, shapes)
                 total = sum(flops[g]["total"] for g in flops)
-                style_in = graph_shapes(manifest, size, 1, style_shape(manifest, size))["encoder"]
-                hs, ws = style_shape(manifest, size)
+                style_in = manifest.input_shapes(1, manifest.style_size(*size))["encoder"]
+                hs, ws = manifest.style_size(*size)
                 style_flops = count_flops(str(manifest.graph_path("encoder")), {k: (1, 3, hs, ws) for k in style_in})["total"]
                 ref = reference_case(model, size, cfg, total + style_flops, peaks["cpu"]["tflops"])
                 ref["attention_bytes"] = predicted

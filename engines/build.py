@@ -19,13 +19,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import StylertError
+from ..core.files import replace_directory
+from ..core.providers import import_tensorrt
+from ..errors import EngineBuildError, EngineError, StylertError
 from ..export.manifest import load_manifest
-from ..runtime.images import replace_directory
-from .errors import EngineBuildError, EngineError, import_tensorrt
-from .manifest import (ENGINE_BACKENDS, MANIFEST_NAME, BuildOptions, EngineManifest, check_engine, current_machine,
-                       engine_dir, engines_root, load_engine_manifest, make_manifest, staleness)
-from .profiles import make_profiles
+from ..runtime.engine_manifest import (
+    ENGINE_BACKENDS,
+    MANIFEST_NAME,
+    BuildOptions,
+    EngineManifest,
+    check_engine,
+    current_machine,
+    engine_dir,
+    engines_root,
+    load_engine_manifest,
+    make_manifest,
+    staleness,
+)
+from ..runtime.profiles import make_profiles
 
 PRECISIONS = ("fp16", "fp32")
 
@@ -50,7 +61,7 @@ def resolve(options: BuildOptions) -> tuple[str, str]:
         if options.device == "cpu":
             raise EngineBuildError("TensorRT engines run on NVIDIA GPUs only", fix="--backend inductor --device cpu")
         return "cuda", options.precision or "fp16"
-    from .inductor import resolve_device
+    from .inductor_build import resolve_device
 
     device = resolve_device(options.device)
     if device == "cuda":
@@ -121,7 +132,7 @@ def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
                                             version_compatible=options.version_compatible,
                                             hardware_compatible=options.hardware_compatible, log=say)
         else:
-            from .inductor import build as build_backend
+            from .inductor_build import build as build_backend
 
             graphs, builder = build_backend(export, tmp, profiles, precision, device, log=say)
         data = make_manifest(backend=options.backend, precision=precision, export=export, machine=machine,

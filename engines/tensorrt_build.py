@@ -46,11 +46,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import MissingDependencyError
-from ..export.manifest import GRAPH_NAMES, Manifest, sha256_of
-from .errors import EngineBuildError, import_tensorrt
+from ..core.files import sha256_of
+from ..core.providers import import_tensorrt
+from ..errors import EngineBuildError, MissingDependencyError
+from ..export.manifest import GRAPH_NAMES, Manifest
+from ..runtime.profiles import ShapeRange, graph_profiles
 from .fp32_layers import Fp32Plan, fp32_plan
-from .profiles import ShapeRange, graph_profiles
 
 #: Layer types that never carry a float computation to pin (shape arithmetic, constants).
 _SKIP_LAYER_TYPES = ("SHAPE", "CONSTANT", "IDENTITY", "CAST", "ASSERTION")

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..core.files import replace_directory, sha256_of
 from ..errors import OutputError
 from ..models.base import StyleModel
-from ..runtime.images import replace_directory
 from .errors import ExportError
-from .manifest import FORMAT, FORMAT_VERSION, MANIFEST_NAME, chain, load_manifest, sha256_of
+from .manifest import FORMAT, FORMAT_VERSION, MANIFEST_NAME, chain, load_manifest
 from .onnx_graphs import export_graph, ir_version_for, save_torch_program
 from .specs import GRAPHS, FamilyExportSpec, GraphSpec, get_export_spec
 from .validate import DEFAULT_SIZES, TorchGraphs, ValidationReport, validate
@@ -135,7 +135,7 @@ def build_manifest(model: StyleModel, spec: FamilyExportSpec, graphs: dict[str, 
         "opset": opset,
         "ir_version": ir_version_for(opset),
         "size_multiple": m,
-        "min_size": 2 * m,
+        "min_size": model.min_size,
         "padding": f"reflect: the runtime pads content images to multiples of {m} and crops the result back",
         "symbols": {
             "N": "batch; every graph input of one run has the same N (repeat a style of batch 1 over N)",

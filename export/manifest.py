@@ -30,16 +30,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.images import padded_size, style_padded_size
 from .errors import ManifestError
+from .routing import Routing, chain  # noqa: F401  (chain: the runner of the routing, re-exported)
 
 FORMAT = "stylert-onnx-export"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 GRAPH_NAMES = ("encoder", "transform", "decoder")
+#: ``style.representation`` of families whose style codes blend linearly (AdaIN statistics).
+STATISTICS = "statistics"
 REQUIRED_KEYS = (
     "format", "format_version", "family", "precision", "opset", "ir_version", "size_multiple", "min_size",
     "graphs", "routing", "style", "alpha", "preprocessing", "postprocessing",
@@ -54,6 +58,21 @@ def sha256_of(path: str | os.PathLike) -> str:
         while block := f.read(_CHUNK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def evaluate_shape(shape, env: Mapping[str, int]) -> tuple[int, ...]:
+    """A manifest shape (ints and symbols: ``N``, ``H``, ``W``, ``Hs``, ``Ws``, ``H/8`` = ceil(H/8))
+    at the symbol values ``env``. ManifestError for a symbol ``env`` lacks."""
+    out = []
+    for dim in shape:
+        if isinstance(dim, int) or str(dim).isdigit():
+            out.append(int(dim))
+            continue
+        base, _, stride = str(dim).partition("/")
+        if base not in env:
+            raise ManifestError(f"unknown shape symbol {dim!r} in the manifest", fix=_REEXPORT)
+        out.append(-(-int(env[base]) // (int(stride) if stride else 1)))
+    return tuple(out)
 
 
 def _shape_text(shape) -> str:
@@ -80,8 +99,46 @@ class Manifest:
         return int(self.data["size_multiple"])
 
     @property
+    def min_size(self) -> int:
+        """The smallest height and width the graphs take (pixels)."""
+        return int(self.data["min_size"])
+
+    @property
     def routing(self) -> dict:
         return self.data["routing"]
+
+    @property
+    def route(self) -> Routing:
+        """The routing as typed views (``stylert.export.routing.Routing``)."""
+        return Routing(self.data["routing"])
+
+    @property
+    def codes_blend_linearly(self) -> bool:
+        """Whether style codes of several styles can be blended before one transform (AdaIN's
+        statistics) or the transform must run per style and its outputs be blended (attention)."""
+        return self.data["style"]["representation"] == STATISTICS
+
+    @property
+    def encoder_sha256(self) -> str:
+        """The SHA-256 of the encoder graph: style codes are tied to it."""
+        return self.data["graphs"]["encoder"]["sha256"]
+
+    def padded_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size the graphs see for a content image of (height, width): reflect-padded up to the
+        size multiple (``stylert.core.images.padded_size``)."""
+        return padded_size(height, width, self.size_multiple, self.min_size)
+
+    def style_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size the encoder sees for a style image (``stylert.core.images.style_padded_size``)."""
+        return style_padded_size(height, width, self.size_multiple, self.min_size)
+
+    def input_shapes(self, batch: int, size_hw, style_hw=None) -> dict[str, dict[str, tuple[int, ...]]]:
+        """graph -> input name -> concrete shape for ``batch`` contents of ``size_hw`` (padded as the
+        runtime pads them) and a style of ``style_hw`` (default: the content's size)."""
+        h, w = self.padded_size(*size_hw)
+        hs, ws = self.style_size(*(style_hw or size_hw))
+        env = {"N": batch, "H": h, "W": w, "Hs": hs, "Ws": ws}
+        return {g: {t["name"]: evaluate_shape(t["shape"], env) for t in self.inputs(g)} for g in GRAPH_NAMES}
 
     @property
     def alpha_levels(self) -> list[str]:
@@ -233,36 +290,6 @@ def load_manifest(directory: str | os.PathLike, *, verify_hashes: bool = True, c
                             f"manifest lists {g} {side} {', '.join(listed)}, but the graph has {', '.join(real)}",
                             path=file, fix=_REEXPORT)
     return Manifest(root, data)
-
-
-# --------------------------------------------------------------------------------------
-# Routing
-# --------------------------------------------------------------------------------------
-RunGraph = Callable[[str, dict], dict]
-
-
-def chain(run: RunGraph, routing: Mapping, content, style, alpha) -> object:
-    """Content and style images through the three graphs as ``routing`` says.
-
-    ``run(graph, feeds) -> outputs`` runs one graph on a dict name -> array (any backend: ONNX
-    Runtime, the PyTorch reference); ``content``/``style`` are images [N,3,H,W] padded to the
-    size multiple; ``alpha`` the values [L] ordered as ``alpha.levels``. Returns the decoder's
-    ``image`` (not clamped). One style; blending several styles is the runtime's.
-    """
-    runtime = {"alpha": alpha}
-    produced: dict[tuple, dict] = {}
-
-    def value(src):
-        if "runtime" in src:
-            return runtime[src["runtime"]]
-        return produced[(src["graph"], src.get("image"))][src["output"]]
-
-    for image_kind, image in (("content", content), ("style", style)):
-        produced[("encoder", image_kind)] = run("encoder", {n: image for n in routing["encoder"]})
-    for graph in ("transform", "decoder"):
-        produced[(graph, None)] = run(graph, {n: value(src) for n, src in routing[graph].items()})
-    result = routing["result"]
-    return produced[(result["graph"], None)][result["output"]]
 
 
 # --------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.checks import MIN_PSNR_DB, TOLERANCES, Tolerance
 from ..models.base import StyleModel
 from ..models.vgg import TAP_CHANNELS, TAP_STRIDE, TAPS
 from .errors import ExportError
@@ -62,21 +63,6 @@ class TensorSpec:
 
     def to_json(self) -> dict:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "doc": self.doc}
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """``|onnx - torch| <= atol + rtol * peak`` element-wise, peak = max |torch output|
-    (relative to the output's scale: features of VGG reach the hundreds, images 0..1)."""
-
-    atol: float
-    rtol: float
-
-    def allowed(self, peak: float) -> float:
-        return self.atol + self.rtol * peak
-
-    def to_json(self) -> dict:
-        return {"atol": self.atol, "rtol": self.rtol, "rule": "max|onnx - torch| <= atol + rtol * max|torch|"}
 
 
 @dataclass(frozen=True)
@@ -233,13 +219,8 @@ class FamilyExportSpec:
     """
 
     DEFAULT_OPSET = 18  # with IR version 8: read by ONNX Runtime 1.31 and TensorRT 10
-    TOLERANCES = {
-        "fp32": {"encoder": Tolerance(1e-4, 1e-4), "transform": Tolerance(1e-4, 1e-4),
-                 "decoder": Tolerance(1e-4, 1e-4), "end_to_end": Tolerance(1e-3, 1e-4)},
-        "fp16": {"encoder": Tolerance(1e-2, 2e-2), "transform": Tolerance(1e-2, 2e-2),
-                 "decoder": Tolerance(1e-2, 2e-2), "end_to_end": Tolerance(5e-2, 5e-2)},
-    }
-    MIN_PSNR = {"fp32": 60.0, "fp16": 30.0}
+    TOLERANCES = TOLERANCES
+    MIN_PSNR = MIN_PSNR_DB
     #: Dummy inputs the graphs are traced with (batch, H, W): every symbolic axis gets a distinct
     #: size > 1 (torch.export specialises sizes 0 and 1), the style another size than the content.
     DUMMY_CONTENT = (2, 64, 96)

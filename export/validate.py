@@ -26,32 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..runtime.backends.onnxrt import cuda_provider_loads
+from ..core.checks import RULE, Check, Tolerance, check
+from ..core.providers import cuda_provider_loads
 from .errors import AtolError, OutputNameError, ShapeError, ValidationError
 from .inputs import alpha_values, style_size, synthetic_images
 from .manifest import chain
-from .specs import GRAPHS, GraphSpec, Tolerance
+from .specs import GRAPHS, GraphSpec
 
 #: Default validation sizes (H, W): non-square, multiples of 16, not multiples of 64.
 DEFAULT_SIZES = ((224, 320), (304, 400))
-
-
-@dataclass
-class Check:
-    """One output of one graph run, compared with PyTorch."""
-
-    graph: str  # encoder, transform, decoder or end-to-end
-    inputs: str  # what it ran on, e.g. "content 2x224x320"
-    output: str
-    shape: list[int]
-    max_abs: float
-    max_rel: float  # max_abs / max|torch|
-    atol: float
-    rtol: float
-    allowed: float  # atol + rtol * max|torch|
-    passed: bool
-    psnr: float | None = None  # end to end: dB, clamped 0..1 images
-    min_psnr: float | None = None
 
 
 @dataclass
@@ -65,16 +48,16 @@ class ValidationReport:
 
     @property
     def status(self) -> str:
-        if any(not c.passed for c in self.checks):
+        if any(not c.ok for c in self.checks):
             return "failed"
         return "not-run" if self.not_run else "passed"
 
     @property
     def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if not c.ok]
 
     def summary(self) -> str:
-        psnrs = [c.psnr for c in self.checks if c.psnr is not None]
+        psnrs = [c.psnr for c in self.checks if c.min_psnr is not None]
         text = (f"{self.status}: {len(self.checks)} outputs compared at {len(self.sizes)} sizes "
                 f"({', '.join(self.sizes)}) on {self.provider}")
         if psnrs:
@@ -86,7 +69,7 @@ class ValidationReport:
     def to_json(self) -> dict:
         out = {"status": self.status, "summary": self.summary(), "precision": self.precision,
                "provider": self.provider, "onnxruntime": self.onnxruntime, "sizes": self.sizes,
-               "rule": "max|onnx - torch| <= atol + rtol * max|torch| (torch: PyTorch float32)",
+               "rule": RULE + " (want: PyTorch float32)",
                "checks": [_round(asdict(c)) for c in self.checks]}
         if self.not_run:
             out["not_run"] = self.not_run
@@ -98,9 +81,9 @@ class ValidationReport:
                 f"float32; pass if max|onnx - torch| <= atol + rtol * max|torch|")
         rows = [("graph", "inputs", "output", "shape", "max abs", "max rel", "tolerance", "PSNR", "result")]
         for c in self.checks:
-            psnr = "" if c.psnr is None else f"{c.psnr:.1f} dB (min {c.min_psnr:g})"
+            psnr = "" if c.min_psnr is None else f"{c.psnr:.1f} dB (min {c.min_psnr:g})"
             rows.append((c.graph, c.inputs, c.output, "x".join(map(str, c.shape)), f"{c.max_abs:.2e}",
-                         f"{c.max_rel:.2e}", f"{c.allowed:.2e}", psnr, "pass" if c.passed else "FAIL"))
+                         f"{c.max_rel:.2e}", f"{c.allowed:.2e}", psnr, "pass" if c.ok else "FAIL"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = [head] + ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
         for graph, why in self.not_run.items():
@@ -110,13 +93,15 @@ class ValidationReport:
 
 
 def _round(d: dict) -> dict:
-    return {k: (float(f"{v:.4g}") if isinstance(v, float) and math.isfinite(v) else v) for k, v in d.items()}
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two images clamped to 0..1 (what the runtime writes)."""
-    mse = float(np.mean((np.clip(a, 0, 1).astype(np.float64) - np.clip(b, 0, 1).astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)
+    """A check as JSON: 4 significant digits, non-finite numbers as null, empty fields left out."""
+    out = {}
+    for k, v in d.items():
+        if k in ("backend", "error") and not v:
+            continue
+        if isinstance(v, float):
+            v = float(f"{v:.4g}") if math.isfinite(v) else None
+        out[k] = list(v) if isinstance(v, tuple) else v
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -217,20 +202,11 @@ class _NotRunnable(Exception):
 # --------------------------------------------------------------------------------------
 def compare(graph: str, inputs: str, name: str, got: np.ndarray, want: np.ndarray, tol: Tolerance,
             min_psnr: float | None = None) -> Check:
-    """One output against PyTorch; a shape mismatch raises ``ShapeError``."""
-    if tuple(got.shape) != tuple(want.shape):
-        raise ShapeError(f"{graph} output {name} ({inputs}) has shape {list(got.shape)}, PyTorch's is "
-                         f"{list(want.shape)}", fix="check the export spec's symbolic axes")
-    got64, want64 = got.astype(np.float64), want.astype(np.float64)
-    finite = bool(np.isfinite(got64).all())
-    diff = np.abs(got64 - want64)
-    max_abs = float(diff.max()) if finite else float("inf")
-    peak = float(np.abs(want64).max())
-    allowed = tol.allowed(peak)
-    value = None if min_psnr is None else psnr(got, want)
-    passed = finite and max_abs <= allowed and (value is None or value >= min_psnr)
-    return Check(graph, inputs, name, list(got.shape), max_abs, max_abs / peak if peak > 0 else max_abs,
-                 tol.atol, tol.rtol, allowed, passed, value, min_psnr)
+    """One output against PyTorch (``stylert.core.checks.check``); a shape mismatch raises ``ShapeError``."""
+    try:
+        return check(graph, name, inputs, got, want, tol, min_psnr=min_psnr, image=graph == "end-to-end")
+    except ValueError as err:
+        raise ShapeError(f"{err} ({inputs})", fix="check the export spec's symbolic axes") from None
 
 
 def _shape(x: np.ndarray) -> str:
@@ -267,7 +243,7 @@ def validate(model, reference: dict[str, GraphSpec], files: dict[str, Path], rou
         err = AtolError(
             f"{len(report.failures)} output(s) differ from PyTorch beyond tolerance, first: {worst.graph} "
             f"{worst.output} ({worst.inputs}) max abs diff {worst.max_abs:.3g} > {worst.allowed:.3g}"
-            + (f" or PSNR {worst.psnr:.1f} dB < {worst.min_psnr:g}" if worst.psnr is not None else ""),
+            + (f" or PSNR {worst.psnr:.1f} dB < {worst.min_psnr:g}" if worst.min_psnr is not None else ""),
             fix="see the validation report; nothing was written")
         err.report = report
         raise err

@@ -7,11 +7,10 @@
 Importing this package imports torch.
 """
 
-from .registry import FamilySpec, create_model, get_family, he_init, list_families, register_family
-from .base import StyleModel
-
 # Importing the family modules registers them.
 from . import adain as _adain  # noqa: F401,E402
 from . import attention as _attention  # noqa: F401,E402
+from .base import StyleModel
+from .registry import FamilySpec, create_model, get_family, he_init, list_families, register_family
 
 __all__ = ["FamilySpec", "StyleModel", "create_model", "get_family", "he_init", "list_families", "register_family"]

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.stylize import alpha_values
 from ..errors import ModelError
 from .decoder import Decoder
 from .vgg import TAPS, VGGEncoder
@@ -42,6 +43,12 @@ class StyleModel(nn.Module):
     loss_taps: tuple[str, ...] = ()
     alpha_levels: tuple[str, ...] = ()
     size_multiple: int = 8
+
+    @property
+    def min_size(self) -> int:
+        """The smallest height and width the model takes (pixels): at twice the size multiple the
+        deepest features are 2 x 2, the least a reflection pad of 1 accepts. Smaller inputs are padded."""
+        return 2 * self.size_multiple
     codes_blend_linearly: bool = False
 
     def __init__(self, config, encoder: VGGEncoder, transform: nn.Module, decoder: Decoder):
@@ -100,23 +107,8 @@ class StyleModel(nn.Module):
             extra = [k for k in alpha if k not in self.alpha_levels]
             if missing or extra:
                 raise ModelError(f"{self.family}: alpha needs levels {list(self.alpha_levels)}, got {list(alpha)}")
-            values = {lvl: float(alpha[lvl]) for lvl in self.alpha_levels}
-        elif isinstance(alpha, (list, tuple)):
-            if len(alpha) == 1:
-                values = {lvl: float(alpha[0]) for lvl in self.alpha_levels}
-            elif len(alpha) == len(self.alpha_levels):
-                values = {lvl: float(a) for lvl, a in zip(self.alpha_levels, alpha)}
-            else:
-                raise ModelError(
-                    f"{self.family}: {len(alpha)} alpha values given; it takes 1 or {len(self.alpha_levels)}"
-                    f" ({', '.join(self.alpha_levels)})"
-                )
-        else:
-            values = {lvl: float(alpha) for lvl in self.alpha_levels}
-        bad = {k: v for k, v in values.items() if not 0.0 <= v <= 1.0}
-        if bad:
-            raise ModelError(f"alpha must be in [0, 1], got {bad}")
-        return values
+            alpha = [alpha[lvl] for lvl in self.alpha_levels]
+        return dict(zip(self.alpha_levels, alpha_values(alpha, self.alpha_levels, self.family)))
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)

@@ -330,7 +330,7 @@ def load_model(paths, family: str | None = None, *, public_encoder=None) -> Styl
     paths: one or more files (the order does not matter; each file's kind is recognised by
     its keys). family: the expected family (None: inferred from the files).
     public_encoder: path of ``vgg_normalised.pth`` used when the files hold no encoder
-    (pytorch-AdaIN / SANet decoders); None looks it up (``stylert.models.weights``).
+    (pytorch-AdaIN / SANet decoders); None looks it up (``stylert.core.weights``).
     """
     files = [identify(p) for p in paths]
     if not files:
@@ -363,7 +363,7 @@ def load_model(paths, family: str | None = None, *, public_encoder=None) -> Styl
         # pytorch-AdaIN / SANet decoders go with the public encoder: check the given files first.
         for f in files:
             _map_file(f, model, layout, expected)
-        from .weights import find_weight
+        from ..core.weights import find_weight
 
         files.append(identify(find_weight("adain", "vgg_normalised.pth", public_encoder)))
     for f in files:

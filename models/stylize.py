@@ -1,6 +1,6 @@
 """Reference stylization in PyTorch: the ground truth every exported backend is compared with.
 
-Images are numpy arrays [H, W, 3] float32 RGB 0..1 (``stylert.runtime.images``). The steps
+Images are numpy arrays [H, W, 3] float32 RGB 0..1 (``stylert.core.images``). The steps
 follow pytorch-AdaIN's ``test.py`` (and the original Torch AdaIN for masks), so that with the
 public weights and the same pre-sized inputs the output is the reference's, pixel for pixel:
 
@@ -14,15 +14,13 @@ stylizes the luminance only and keeps the content's chrominance (Gatys et al. 20
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 
+from ..core.images import crop_to, pad_to, pad_to_multiple, style_padded_size
+from ..core.stylize import StylizeOptions, Stylizer
 from ..errors import ModelError
-from ..runtime.images import crop_to, pad_to_multiple
-from ..runtime.stylizer import Stylizer, StylizeOptions
 from .base import StyleModel, resize_region
-
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -50,17 +48,17 @@ class ReferenceStylizer(Stylizer):
         super().__init__()
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
+        self.family = model.family
+        self.alpha_levels = tuple(model.alpha_levels)
 
     def _pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        return pad_to_multiple(image, self.model.size_multiple)
+        return pad_to_multiple(image, self.model.size_multiple, self.model.min_size)
 
     @torch.inference_mode()
     def encode(self, style: np.ndarray) -> dict[str, torch.Tensor]:
         """Style image [H, W, 3] -> the model's style code."""
-        h, w = style.shape[:2]
-        m = self.model.size_multiple
-        if h < m or w < m:  # too small for the deepest pooling: pad (only then)
-            style = self._pad(style)[0]
+        model = self.model
+        style = pad_to(style, style_padded_size(*style.shape[:2], model.size_multiple, model.min_size))[0]
         return self.model.encode_style(_to_tensor(style, self.device))
 
     @torch.inference_mode()
@@ -71,34 +69,21 @@ class ReferenceStylizer(Stylizer):
         return crop_to(_to_image(out), hw)
 
     def _run(self, content: torch.Tensor, codes, options: StylizeOptions, hw) -> torch.Tensor:
+        """``options`` as ``check_options`` returns them: alpha per level, normalised weights."""
         model = self.model
-        alpha = model.alphas(options.alpha if not isinstance(options.alpha, (list, tuple)) else tuple(options.alpha))
+        alpha = model.alphas(tuple(options.alpha))
         feats = model.encode(content)
         if options.mask is not None:
-            if len(codes) != 2 or options.weights is not None:
-                raise ModelError("a mask takes exactly two styles (foreground, background) and no --weights")
-            mask = options.mask.astype(np.float32)
-            if mask.shape != tuple(hw):
-                raise ModelError(f"mask is {mask.shape[1]}x{mask.shape[0]}, content is {hw[1]}x{hw[0]}")
-            fg = pad_to_multiple(mask[..., None], model.size_multiple)[0][..., 0]
+            fg = pad_to_multiple(options.mask[..., None], model.size_multiple, model.min_size)[0][..., 0]
             fg = torch.from_numpy(np.ascontiguousarray(fg))[None, None].to(content.device)
             regions = [fg, 1.0 - fg]
             parts = [model.transfer(feats, code, alpha, region=r) for code, r in zip(codes, regions)]
             t = {k: sum(resize_region(r, p[k]) * p[k] for r, p in zip(regions, parts)) for k in parts[0]}
         elif len(codes) == 1:
-            if options.weights is not None and len(options.weights) != 1:
-                raise ModelError("one style given but several --weights")
             t = model.transfer(feats, codes[0], alpha)
+        elif model.codes_blend_linearly:
+            t = model.transfer(feats, model.blend_codes(codes, list(options.weights)), alpha)
         else:
-            weights = options.weights if options.weights is not None else (1.0,) * len(codes)
-            if len(weights) != len(codes):
-                raise ModelError(f"{len(codes)} styles but {len(weights)} interpolation weights")
-            if any(w < 0 for w in weights) or sum(weights) <= 0:
-                raise ModelError(f"interpolation weights must be >= 0 with a positive sum, got {list(weights)}")
-            weights = [w / sum(weights) for w in weights]
-            if model.codes_blend_linearly:
-                t = model.transfer(feats, model.blend_codes(codes, weights), alpha)
-            else:
-                parts = [model.transfer(feats, code, alpha) for code in codes]
-                t = {k: sum(w * p[k] for w, p in zip(weights, parts)) for k in parts[0]}
+            parts = [model.transfer(feats, code, alpha) for code in codes]
+            t = {k: sum(w * p[k] for w, p in zip(options.weights, parts)) for k in parts[0]}
         return model.decode(t)

@@ -44,7 +44,7 @@ class StyleCode:
         return sum(a.nbytes for a in self.arrays.values())
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        from .images import atomic_write
+        from ..core.files import atomic_write
 
         path = Path(path)
         meta = {"format": CODE_FORMAT, "version": CODE_VERSION, "family": self.family,

@@ -20,11 +20,12 @@ import time
 
 import numpy as np
 
-from ..errors import ImageError, ModelError
+from ..core.images import crop_to, pad_to
+from ..core.stylize import StylizeOptions, alpha_values, check_options
+from ..errors import ModelError
 from ..export.manifest import Manifest, load_manifest
 from .backends.base import BaseRunner
 from .codes import StyleCode, blend
-from .images import crop_to, pad_to_multiple
 
 BACKENDS = ("onnxruntime", "torch", "tensorrt", "inductor")
 GRAPHS = ("encoder", "transform", "decoder")
@@ -45,11 +46,11 @@ def make_runners(manifest: Manifest, backend: str, device: str, ort_fold: bool |
 
         return {g: TorchProgramRunner(manifest, g, device, cuda_graphs=cuda_graphs) for g in GRAPHS}
     if backend == "tensorrt":
-        from ..engines.runner import tensorrt_runners
+        from .backends.tensorrt import tensorrt_runners
 
         return tensorrt_runners(manifest, device, cuda_graphs=cuda_graphs)
     if backend == "inductor":
-        from ..engines.inductor import inductor_runners
+        from .backends.inductor import inductor_runners
 
         return inductor_runners(manifest, device)
     raise ModelError(f"unknown backend {backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
@@ -58,7 +59,7 @@ def make_runners(manifest: Manifest, backend: str, device: str, ort_fold: bool |
 def resolve_device(backend: str, device: str, notice=None) -> str:
     """``auto`` -> cuda where the backend really runs there, else cpu; ``cuda`` that cannot load -> notice + cpu."""
     if backend == "onnxruntime":
-        from .backends.onnxrt import cuda_provider_loads
+        from ..core.providers import cuda_provider_loads
 
         has_cuda = device != "cpu" and cuda_provider_loads()
     elif backend in ("torch", "inductor"):
@@ -85,13 +86,7 @@ class Pipeline:
         self.backend = backend
         self.device = device
         self.timings: dict[str, float] = {}  # seconds of the last call per graph (host wall clock)
-        routing = manifest.routing
-        self._code_inputs = {name: src["output"] for name, src in routing["transform"].items()
-                             if src.get("graph") == "encoder" and src.get("image") == "style"}
-        self._content_inputs = {name: src["output"] for name, src in routing["transform"].items()
-                                if src.get("graph") == "encoder" and src.get("image") == "content"}
-        self._alpha_inputs = [n for n, src in routing["transform"].items() if src.get("runtime") == "alpha"]
-        self._decoder_inputs = {name: src["output"] for name, src in routing["decoder"].items()}
+        self.route = manifest.route
 
     @classmethod
     def open(cls, export_dir: str | os.PathLike, backend: str = "onnxruntime", device: str = "auto",
@@ -123,7 +118,7 @@ class Pipeline:
 
     @property
     def encoder_sha256(self) -> str:
-        return self.manifest.data["graphs"]["encoder"]["sha256"]
+        return self.manifest.encoder_sha256
 
     @property
     def alpha_levels(self) -> list[str]:
@@ -131,20 +126,12 @@ class Pipeline:
 
     @property
     def codes_blend_linearly(self) -> bool:
-        return self.manifest.data["style"]["representation"] == "statistics"
+        return self.manifest.codes_blend_linearly
 
     def alpha_array(self, alpha) -> np.ndarray:
-        """A float or one value per level (``alpha.levels``) -> float32 [L], each in [0, 1]."""
-        values = np.atleast_1d(np.asarray(alpha, dtype=np.float32))
-        levels = self.alpha_levels
-        if values.size == 1:
-            values = np.repeat(values, len(levels))
-        if values.size != len(levels):
-            raise ModelError(f"{self.family} takes 1 or {len(levels)} alpha values ({', '.join(levels)}), "
-                             f"got {values.size}")
-        if ((values < 0) | (values > 1)).any():
-            raise ModelError(f"alpha must be in [0, 1], got {values.tolist()}")
-        return values.astype(np.float32)
+        """A float or one value per level (``alpha.levels``) -> float32 [L], each in [0, 1]
+        (``stylert.core.stylize.alpha_values``)."""
+        return np.asarray(alpha_values(alpha, self.alpha_levels, self.family), dtype=np.float32)
 
     # -- running -------------------------------------------------------------------------
     def _run(self, graph: str, feeds: dict, keep: bool = True) -> dict:
@@ -159,13 +146,10 @@ class Pipeline:
 
     def encode_style(self, image: np.ndarray, source: str = "") -> StyleCode:
         """Style image [H, W, 3] float32 0..1 -> its code (any size at least the minimum)."""
-        h, w = image.shape[:2]
-        min_size = int(self.manifest.data["min_size"])
-        if min(h, w) < min_size:
-            image = pad_to_multiple(image, max(min_size, self.manifest.size_multiple))[0]
+        image = pad_to(image, self.manifest.style_size(*image.shape[:2]))[0]
         self.timings = {}
         out = self._run("encoder", {"image": _nchw(image[None])})
-        arrays = {o: self._host("encoder", out[o]).astype(np.float32) for o in set(self._code_inputs.values())}
+        arrays = {o: self._host("encoder", out[o]).astype(np.float32) for o in self.route.code_outputs}
         return StyleCode(arrays, self.family, self.encoder_sha256, source)
 
     def stylize(self, contents: np.ndarray, codes: list[StyleCode], *, alpha=1.0,
@@ -173,34 +157,25 @@ class Pipeline:
         """contents [H,W,3] or [N,H,W,3] (one size) + style codes -> stylized, same shape, clamped 0..1."""
         single = contents.ndim == 3
         batch = contents[None] if single else contents
-        if not codes:
-            raise ModelError("at least one style is needed")
+        n, h, w = batch.shape[:3]
+        options = check_options(StylizeOptions(alpha=alpha, weights=weights, mask=mask), len(codes),
+                                self.alpha_levels, (h, w), self.family)
         for code in codes:
             code.check_for(self.family, self.encoder_sha256)
-        weights = _normalized(weights, len(codes))
-        alpha_arr = self.alpha_array(alpha)
-        n, h, w = batch.shape[:3]
-        m = self.manifest.size_multiple
-        padded = np.stack([pad_to_multiple(img, m)[0] for img in batch])
+        weights, mask = options.weights, options.mask
+        alpha_arr = np.asarray(options.alpha, dtype=np.float32)
+        size = self.manifest.padded_size(h, w)
+        padded = np.stack([pad_to(img, size)[0] for img in batch])
         self.timings = {}
         enc = self._run("encoder", {"image": _nchw(padded)})
 
         def transform(code: StyleCode, keep: bool) -> dict:
-            feeds = {name: enc[out] for name, out in self._content_inputs.items()}
-            for name, out in self._code_inputs.items():
-                arr = code.arrays[out]
-                feeds[name] = np.ascontiguousarray(np.repeat(arr, n, axis=0) if arr.shape[0] != n else arr)
-            for name in self._alpha_inputs:
-                feeds[name] = alpha_arr
-            return self._run("transform", feeds, keep)
+            arrays = {o: np.ascontiguousarray(np.repeat(a, n, axis=0) if a.shape[0] != n else a)
+                      for o, a in code.arrays.items()}
+            return self._run("transform", self.route.transform_feeds(enc, arrays, alpha_arr), keep)
 
         if mask is not None:
-            if len(codes) != 2 or len(weights) != 2 and weights != [1.0]:
-                raise ModelError("a mask takes exactly two styles (white: first, black: second)")
-            if mask.shape != (h, w):
-                raise ImageError(f"mask is {mask.shape[1]}x{mask.shape[0]}, the content is {w}x{h}",
-                                 fix="use a mask of the content's size (it is resized with the content)")
-            fg = pad_to_multiple(mask.astype(np.float32)[..., None], m)[0][..., 0]
+            fg = pad_to(mask.astype(np.float32)[..., None], size)[0][..., 0]
             parts = [self._to_host_dict("transform", transform(c, False)) for c in codes]
             t = {k: sum(_resize_nearest(r, parts[0][k].shape[-2:]) * p[k] for r, p in zip((fg, 1.0 - fg), parts))
                  for k in parts[0]}
@@ -211,9 +186,8 @@ class Pipeline:
         else:
             parts = [self._to_host_dict("transform", transform(c, False)) for c in codes]
             t = {k: sum(np.float32(wt) * p[k] for wt, p in zip(weights, parts)) for k in parts[0]}
-        dec = self._run("decoder", {name: t[out] for name, out in self._decoder_inputs.items()})
-        result = self.manifest.routing["result"]
-        image = self._host("decoder", dec[result["output"]])
+        dec = self._run("decoder", self.route.decoder_feeds(t))
+        image = self._host("decoder", dec[self.route.result])
         image = np.clip(image, 0.0, 1.0).transpose(0, 2, 3, 1)
         out = np.stack([crop_to(img, (h, w)) for img in image]).astype(np.float32)
         if not np.isfinite(out).all():
@@ -227,17 +201,6 @@ class Pipeline:
 
 def _nchw(batch: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
-
-
-def _normalized(weights, k: int) -> list[float]:
-    if weights is None:
-        return [1.0 / k] * k if k > 1 else [1.0]
-    weights = [float(x) for x in weights]
-    if len(weights) != k:
-        raise ModelError(f"{k} styles but {len(weights)} interpolation weights")
-    if any(x < 0 for x in weights) or sum(weights) <= 0:
-        raise ModelError(f"interpolation weights must be >= 0 with a positive sum, got {weights}")
-    return [x / sum(weights) for x in weights]
 
 
 def _resize_nearest(mask: np.ndarray, hw) -> np.ndarray:

@@ -15,8 +15,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..core.files import atomic_write
 from ..errors import ImageError, MissingDependencyError, OutputError
-from .images import atomic_write
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 _OUTPUT_CODEC = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v": "libx264",

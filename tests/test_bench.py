@@ -10,8 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-
-from stylert.benchmarks.bench import GRAPHS, SCHEMA, graph_shapes, parse_backend, parse_size
+from stylert.benchmarks.bench import GRAPHS, SCHEMA, parse_backend, parse_size
 from stylert.benchmarks.flops import count_flops
 from stylert.cli import main
 from stylert.errors import ModelError
@@ -101,7 +100,7 @@ def test_bench_writes_markdown_and_a_readable_chart(bench_run):
 def test_graph_shapes_pad_content_and_evaluate_symbols(exports):
     _, export_dir = exports("adain")
     manifest = load_manifest(export_dir)
-    shapes = graph_shapes(manifest, (1080, 1920), batch=2)
+    shapes = manifest.input_shapes(2, (1080, 1920))
     assert shapes["encoder"]["image"] == (2, 3, 1080, 1920)  # 1080 is a multiple of 8
     assert shapes["decoder"]["relu4_1"] == (2, 512, 135, 240)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
 from stylert.benchmarks.chart import line_chart
 from stylert.benchmarks.environment import machine_info, machine_name
 from stylert.benchmarks.flops import count_flops

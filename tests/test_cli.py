@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-
 from stylert.cli import main
 
 

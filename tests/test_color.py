@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from stylert.runtime.color import (
+from stylert.core.color import (
     luminance,
     luminance_only_inputs,
     match_color,

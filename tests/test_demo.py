@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-
-from stylert.runtime.demo import demo_content, demo_style, write_demo_inputs
+from stylert.core.demo import demo_content, demo_style, write_demo_inputs
 
 
 def _saturation(img: Image.Image) -> float:

@@ -14,19 +14,39 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from stylert.cli import main
-from stylert.errors import MissingDependencyError
-from stylert.export.manifest import Manifest, load_manifest, sha256_of
-from stylert.engines.buffers import ALIGNMENT, plan_buffers
-from stylert.engines.errors import (EngineError, EngineShapeError, MissingEngineError, ProfileError, StaleEngineError,
-                                    tensorrt_missing)
+from stylert.core.files import sha256_of
+from stylert.core.providers import tensorrt_missing
 from stylert.engines.fp32_layers import fp32_plan
-from stylert.engines.manifest import (BuildOptions, EngineManifest, Machine, build_command, check_engine,
-                                      load_engine_manifest, make_manifest, staleness)
-from stylert.engines.profiles import (ShapeRange, graph_profiles, make_profiles, match_profile, parse_shape,
-                                      tensor_ranges)
+from stylert.errors import (
+    EngineError,
+    EngineShapeError,
+    MissingDependencyError,
+    MissingEngineError,
+    ProfileError,
+    StaleEngineError,
+)
+from stylert.export.manifest import Manifest, load_manifest
 from stylert.models import create_model, list_families
+from stylert.runtime.backends.buffers import ALIGNMENT, plan_buffers
+from stylert.runtime.engine_manifest import (
+    BuildOptions,
+    EngineManifest,
+    Machine,
+    build_command,
+    check_engine,
+    load_engine_manifest,
+    make_manifest,
+    staleness,
+)
+from stylert.runtime.profiles import (
+    ShapeRange,
+    graph_profiles,
+    make_profiles,
+    match_profile,
+    parse_shape,
+    tensor_ranges,
+)
 
 
 def invoke(*args):
@@ -366,7 +386,6 @@ def test_attention_logits_and_softmax_stay_fp32():
 # --------------------------------------------------------------------------------------
 def test_fp16_rewrite_keeps_statistics_in_float32(exports):
     import torch
-
     from stylert.engines.half_graph import prepare_module
 
     _, out = exports("adain")
@@ -389,7 +408,6 @@ def test_fp16_rewrite_keeps_statistics_in_float32(exports):
 
 def test_fp16_rewrite_of_the_encoder_runs_convolutions_in_half(exports):
     import torch
-
     from stylert.engines.half_graph import prepare_module
 
     _, out = exports("adain")
@@ -468,7 +486,7 @@ def test_runtime_without_an_engine_says_how_to_build(exports, tmp_path):
 
 
 def test_where_engines_live(monkeypatch, tmp_path):
-    from stylert.engines.manifest import ENGINES_ENV, engine_dir
+    from stylert.runtime.engine_manifest import ENGINES_ENV, engine_dir
 
     monkeypatch.delenv(ENGINES_ENV, raising=False)
     assert engine_dir(tmp_path / "exp", "inductor") == tmp_path / "exp" / "engines" / "inductor"
@@ -518,7 +536,6 @@ def test_fp32_nodes_are_pinned_on_the_tensorrt_layers_that_compute_them(exports,
     import types
 
     import onnx
-
     from stylert.engines.tensorrt_build import pin_fp32_layers
 
     kinds = ("SHAPE", "CONSTANT", "IDENTITY", "CAST", "ASSERTION", "REDUCE", "ELEMENTWISE", "UNARY", "CONVOLUTION")
@@ -564,10 +581,9 @@ def test_fp16_programs_re_export_with_dynamic_shapes(family, exports):
     """What `stylert build --backend inductor` does on CUDA before compiling, here on the CPU: every graph
     rewritten to FP16 re-exports with the manifest's dynamic axes and runs at sizes it was not traced at."""
     import torch
-
     from stylert.engines.half_graph import prepare_module
-    from stylert.engines.inductor import dynamic_shapes, example_inputs
-    from stylert.engines.profiles import evaluate
+    from stylert.engines.inductor_build import dynamic_shapes, example_inputs
+    from stylert.export.manifest import evaluate_shape
 
     _, out = exports(family)
     export = load_manifest(out)
@@ -579,7 +595,7 @@ def test_fp16_programs_re_export_with_dynamic_shapes(family, exports):
         module, stats = prepare_module(program, "fp16", "cpu")
         exported = torch.export.export(module, example_inputs(export, graph, "cpu"),
                                        dynamic_shapes=dynamic_shapes(export, graph), strict=False)
-        args = [torch.rand(evaluate(t["shape"], env), generator=gen) for t in export.inputs(graph)]
+        args = [torch.rand(evaluate_shape(t["shape"], env), generator=gen) for t in export.inputs(graph)]
         with torch.no_grad():
             got, want = exported.module()(*args), program.module()(*args)
         for g, w in zip(got, want):

@@ -13,12 +13,12 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import psnr
 from stylert.cli import main
-from stylert.engines.errors import EngineOutputError, EngineShapeError, StaleEngineError
-from stylert.engines.manifest import load_engine_manifest
-from stylert.export.manifest import load_manifest, sha256_of
+from stylert.core.files import sha256_of
+from stylert.errors import EngineOutputError, EngineShapeError, StaleEngineError
+from stylert.export.manifest import load_manifest
+from stylert.runtime.engine_manifest import load_engine_manifest
 from stylert.runtime.pipeline import Pipeline
 
 MAX = "2x3x64x96"
@@ -64,8 +64,9 @@ def test_engine_manifest_of_a_real_build(inductor_export):
 
 
 def test_inductor_matches_the_reference_on_unseen_inputs(inductor_export):
+    from stylert.core.stylize import StylizeOptions
     from stylert.models.stylize import ReferenceStylizer
-    from stylert.runtime.stylizer import RuntimeStylizer, StylizeOptions
+    from stylert.runtime.stylizer import RuntimeStylizer
 
     model, out = inductor_export
     rng = np.random.default_rng(123)

@@ -14,7 +14,6 @@ import onnx
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import psnr
 from stylert.cli import main
 from stylert.errors import OutputError
@@ -354,10 +353,9 @@ def real_export(tmp_path_factory, weights_root):
 @pytest.mark.real_weights
 def test_real_adain_export_matches_pytorch_on_a_shared_image(real_export, adain_model, shared_images):
     import onnxruntime as ort
-
+    from stylert.core.images import crop_to, load_image, pad_to_multiple
     from stylert.export.manifest import chain
     from stylert.models.stylize import ReferenceStylizer
-    from stylert.runtime.images import crop_to, load_image, pad_to_multiple
 
     out, printed = real_export
     assert "end-to-end" in printed and "FAIL" not in printed

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-
-from stylert.errors import ImageError, OutputError
-from stylert.runtime import images
-from stylert.runtime.images import (
+from stylert.core import files, images
+from stylert.core.images import (
     DEFAULT_MAX_PIXELS,
     check_outputs,
     collect_images,
@@ -20,6 +18,7 @@ from stylert.runtime.images import (
     save_image,
     to_uint8,
 )
+from stylert.errors import ImageError, OutputError
 
 
 def _save(img: Image.Image, tmp_path, name: str, **kwargs):
@@ -368,12 +367,12 @@ def test_failed_overwrite_keeps_old_file(tmp_path, monkeypatch):
 
 def test_atomic_write_for_other_outputs(tmp_path):
     path = tmp_path / "report.json"
-    with images.atomic_write(path) as tmp:
+    with files.atomic_write(path) as tmp:
         assert tmp.parent == tmp_path and not path.exists()
         tmp.write_text("{}")
     assert path.read_text() == "{}"
     with pytest.raises(OutputError, match="already exists"):
-        with images.atomic_write(path):
+        with files.atomic_write(path):
             pass
 
 
@@ -456,8 +455,8 @@ def test_pad_is_a_reflection():
 def test_replace_directory_restores_the_old_one_when_the_move_fails(tmp_path, monkeypatch):
     import os
 
+    from stylert.core import images
     from stylert.errors import OutputError
-    from stylert.runtime import images
 
     target, new = tmp_path / "export", tmp_path / "tmp-new"
     target.mkdir()
@@ -473,9 +472,9 @@ def test_replace_directory_restores_the_old_one_when_the_move_fails(tmp_path, mo
 
     monkeypatch.setattr(images.os, "replace", refuse_new)
     with pytest.raises(OutputError, match="cannot move the export into place: Permission denied"):
-        images.replace_directory(new, target, "the export")
+        files.replace_directory(new, target, "the export")
     assert (target / "manifest.json").read_text() == "old"  # the user's directory is back
     monkeypatch.setattr(images.os, "replace", real)
-    images.replace_directory(new, target, "the export")
+    files.replace_directory(new, target, "the export")
     assert (target / "manifest.json").read_text() == "new" and not new.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no .old- leftovers

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-
 import reference_impls as R
+import torch
 from stylert.errors import CheckpointError, ModelError
 from stylert.models import create_model, he_init, list_families
 from stylert.models.checkpoints import LAYOUTS, identify, layout_state_dicts, load_model, save_checkpoint

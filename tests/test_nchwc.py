@@ -10,7 +10,6 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
 from stylert.runtime.backends import nchwc  # noqa: E402
 from stylert.runtime.backends.onnxrt import SessionFromOnnx  # noqa: E402
 

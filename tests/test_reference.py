@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import reference_impls as R
 import torch
 from click.testing import CliRunner
-from PIL import Image
-
-import reference_impls as R
 from conftest import psnr
+from PIL import Image
 from stylert.cli import main
+from stylert.core.color import rgb_to_yiq
+from stylert.core.images import load_image, to_uint8
 from stylert.models.adain import calc_mean_std
 from stylert.models.stylize import ReferenceStylizer, StylizeOptions
-from stylert.runtime.color import rgb_to_yiq
-from stylert.runtime.images import load_image, to_uint8
 
 pytestmark = pytest.mark.real_weights
 

@@ -10,18 +10,18 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
-
 from conftest import psnr
+from PIL import Image
 from stylert.cli import main
+from stylert.core.images import load_image
+from stylert.core.stylize import StylizeOptions
 from stylert.errors import OutputError
 from stylert.export.errors import ManifestError
 from stylert.models import list_families
 from stylert.models.stylize import ReferenceStylizer
 from stylert.runtime.codes import StyleCode, StyleCodeError
-from stylert.runtime.images import load_image
 from stylert.runtime.pipeline import Pipeline
-from stylert.runtime.stylizer import RuntimeStylizer, StylizeOptions
+from stylert.runtime.stylizer import RuntimeStylizer
 
 
 def invoke(*args):
@@ -170,8 +170,7 @@ def test_cli_engine_codes_and_bad_inputs(exports, tmp_path):
 def test_compare_passes_and_catches_a_wrong_graph(exports, tmp_path):
     import onnx
     from onnx import numpy_helper
-
-    from stylert.export.manifest import sha256_of
+    from stylert.core.files import sha256_of
 
     _, out = exports("adain")
     ok = invoke("compare", out, "--backend", "onnxruntime:cpu", "--size", 48)

@@ -9,7 +9,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
-
 from stylert.cli import main
 from stylert.errors import CheckpointError, ImageError, ModelError, OutputError
 from stylert.models import create_model, list_families

@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
+from stylert.core.images import load_image
 from stylert.models import list_families
-from stylert.runtime.images import load_image
 from stylert.training.initial import initial_model
 from stylert.training.losses import default_loss_weights
 from stylert.training.step import OptimConfig, TrainStep

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
+from stylert.commands.weights import weights as weights_cli
+from stylert.core import weights as W
 from stylert.errors import WeightsError
-from stylert.models import weights as W
-from stylert.models.cli_weights import weights as weights_cli
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_WEIGHTS = SHARED / "weights"

@@ -9,7 +9,7 @@ from ``default_rng([seed, stream, CROP, k])``. So the whole state of the data is
 number of pairs consumed; a resumed run continues exactly where it stopped, whatever the number of
 workers.
 
-Each image: read (``stylert.runtime.images.load_image``: EXIF orientation, any mode -> RGB), short
+Each image: read (``stylert.core.images.load_image``: EXIF orientation, any mode -> RGB), short
 side resized to ``image_size`` (bilinear), then a random ``crop_size`` square (the reference code
 resizes to 512x512 regardless of aspect ratio; we keep the aspect ratio, as the issue asks).
 
@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..core.images import load_image
 from ..errors import ImageError
-from ..runtime.images import load_image
 
 #: Image files the training folders may hold (case-insensitive).
 TRAIN_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")

@@ -11,11 +11,11 @@ import os
 
 import torch
 
+from ..core.weights import find_weight
 from ..errors import CheckpointError
 from ..models.base import StyleModel
 from ..models.checkpoints import CheckpointFile, identify, key_listing, match_keys
 from ..models.registry import create_model
-from ..models.weights import find_weight
 
 #: Encoder file kinds -> the encoder layout they hold.
 ENCODER_KINDS = {"vgg-normalised": "vgg-normalised", "torchvision-vgg19": "vgg-torchvision"}

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..runtime.images import atomic_write
+from ..core.files import atomic_write
 
 BASE_COLUMNS = ("step", "lr", "loss")
 TAIL_COLUMNS = ("grad_norm", "seconds", "elapsed", "skipped_files")

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import torch
 
+from ..core.grid import make_grid
+from ..core.images import save_image
 from ..errors import CheckpointError, ModelError, OutputError
 from ..models.base import StyleModel
 from ..models.checkpoints import load_model, read_state, save_checkpoint
 from ..models.stylize import resolve_device
-from ..runtime.grid import make_grid
-from ..runtime.images import save_image
 from . import rng
 from .data import DataConfig, make_dataset, make_loader, preview_pairs
 from .initial import initial_model

@@ -8,52 +8,16 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ...errors import MissingDependencyError
+from ...core.providers import PROVIDERS, onnxruntime
 from .base import BaseRunner
 
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 FOLD_ENV = "STYLERT_ORT_FOLD"
-
-
-def onnxruntime():
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise MissingDependencyError("onnxruntime", "pip install onnxruntime-gpu", "the onnxruntime backend") from None
-    return ort
-
-
-@functools.lru_cache(maxsize=1)
-def cuda_provider_loads() -> bool:
-    """True when a session really keeps the CUDA execution provider (libraries and a GPU present).
-    It is listed wherever its library is installed, GPU or not: probed once on a one-node graph."""
-    ort = onnxruntime()
-    if PROVIDERS["cuda"] not in ort.get_available_providers():
-        return False
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    # A failing CUDA provider logs errors from C++ straight to stderr: the answer is get_providers().
-    ort.set_default_logger_severity(4)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            session = ort.InferenceSession(model.SerializeToString(), providers=[PROVIDERS["cuda"], PROVIDERS["cpu"]])
-        return PROVIDERS["cuda"] in session.get_providers()
-    except Exception:  # any failure to start CUDA means: not usable here
-        return False
-    finally:
-        ort.set_default_logger_severity(2)  # ONNX Runtime's default (warnings)
 
 
 class SessionFromOnnx:

@@ -76,7 +76,7 @@ class TorchProgramRunner(TorchRunner):
 
     def activate_impl(self):
         torch = _torch()
-        from ...export.manifest import sha256_of
+        from ...core.files import sha256_of
 
         if not self.path.is_file():
             raise ModelError("torch program named by the manifest is missing", path=self.path,

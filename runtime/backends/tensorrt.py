@@ -36,12 +36,13 @@ import os
 
 import numpy as np
 
-from ..export.manifest import GRAPH_NAMES, Manifest
-from ..runtime.backends.base import BaseRunner
+from ...core.providers import import_tensorrt
+from ...errors import EngineError, EngineOutputError
+from ...export.manifest import GRAPH_NAMES, Manifest
+from ..engine_manifest import EngineManifest, open_engine
+from ..profiles import ShapeRange, match_profile, widened
+from .base import BaseRunner
 from .buffers import BufferPlan, plan_buffers
-from .errors import EngineError, EngineOutputError, import_tensorrt
-from .manifest import EngineManifest, open_engine
-from .profiles import ShapeRange, match_profile, widened
 
 CUDA_GRAPHS_ENV = "STYLERT_TRT_CUDA_GRAPHS"
 

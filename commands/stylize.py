@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ def parse_floats(value: str | None, name: str) -> tuple[float, ...] | None:
         raise click.BadParameter(f"{value!r} is not a number or a comma-separated list of numbers", param_hint=name)
     if not values:
         raise click.BadParameter("needs at least one number", param_hint=name)
+    if not all(math.isfinite(v) for v in values):
+        raise click.BadParameter(f"{value!r} holds a value that is not a finite number", param_hint=name)
     return values
 
 
@@ -40,7 +43,7 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
     ``output`` with an image extension names the single output file; otherwise it is a folder
     and outputs are ``<content>_stylized_<style>[+<style>...]<ext>`` (pytorch-AdaIN's naming).
     """
-    from .video import VIDEO_EXTENSIONS, is_video
+    from ..runtime.video import VIDEO_EXTENSIONS, is_video
 
     groups = [tuple(styles)] if combine else [(s,) for s in styles]
     single_file = output.suffix.lower() in (*_image_exts(), *VIDEO_EXTENSIONS)
@@ -62,24 +65,9 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
 
 
 def _image_exts():
-    from .images import SUPPORTED_OUTPUT_EXTENSIONS
+    from ..core.images import SUPPORTED_OUTPUT_EXTENSIONS
 
     return SUPPORTED_OUTPUT_EXTENSIONS
-
-
-def load_reference_model(family: str | None, checkpoints: tuple[str, ...]):
-    """The model named by ``--model``/``--checkpoint``: public AdaIN weights by default."""
-    from ..errors import ModelError
-    from ..models.checkpoints import load_model
-    from ..models.registry import get_family
-    from ..models.weights import find_weight
-
-    if checkpoints:
-        return load_model(checkpoints, family)
-    if family not in (None, "adain"):
-        get_family(family)
-        raise ModelError(f"{family} has no public weights", fix="pass --checkpoint FILE (train one with stylert train)")
-    return load_model([find_weight("adain", "vgg_normalised.pth"), find_weight("adain", "decoder.pth")], "adain")
 
 
 @click.command("stylize")
@@ -130,12 +118,10 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
     stylert stylize -c photo.jpg -s a.jpg -s b.jpg --mask mask.png
     stylert stylize -c clip.mp4 -s a.jpg -o styled.mp4 --engine export/adain
     """
-    from .images import check_outputs, collect_images, load_image, load_mask
-    from .video import is_video, probe
+    from ..core.images import check_outputs, collect_images, load_image, load_mask
+    from ..runtime.video import is_video, probe
 
     alphas = parse_floats(alpha, "--alpha")
-    if any(not 0.0 <= a <= 1.0 for a in alphas):
-        raise click.BadParameter(f"values must be in [0, 1], got {alpha}", param_hint="--alpha")
     interp = parse_floats(weights, "--weights")
     if not ext.startswith("."):
         ext = "." + ext
@@ -146,11 +132,6 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
 
     content_paths = collect_images(contents)
     style_paths = collect_images(styles)
-    if interp is not None and len(interp) != len(style_paths):
-        raise click.BadParameter(f"{len(interp)} weights for {len(style_paths)} styles", param_hint="--weights")
-    if mask is not None and len(style_paths) != 2:
-        raise click.BadParameter(f"a mask takes exactly 2 styles (foreground, background), got {len(style_paths)}",
-                                 param_hint="--mask")
     combine = interp is not None or mask is not None
     jobs = plan_jobs(content_paths, style_paths, output, ext, combine)
     check_outputs([j.output for j in jobs], overwrite=overwrite,
@@ -178,7 +159,7 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
             if engine is None:
                 raise click.BadParameter(f"{p} is a style code: codes run on an export, pass --engine DIR",
                                          param_hint="--style")
-            from .codes import StyleCode
+            from ..runtime.codes import StyleCode
 
             style_images[p] = StyleCode.load(p)
         else:
@@ -186,10 +167,16 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
     if mask is not None:
         load_mask(mask, height=8, width=8, max_pixels=max_pixels)
 
-    from .images import save_image
-    from .stylizer import StylizeOptions
+    import numpy as np
+
+    from ..core.images import save_image
+    from ..core.stylize import StylizeOptions, check_options
 
     runner = _open_stylizer(engine, backend, device, family, checkpoints, say)
+    # The stylize contract, once before anything is stylized or written: the rules every call applies.
+    check_options(StylizeOptions(alpha=alphas if len(alphas) > 1 else alphas[0], weights=interp,
+                                 mask=None if mask is None else np.zeros((1, 1), np.float32)),
+                  len(style_paths) if combine else 1, runner.alpha_levels, family=runner.family)
     for p, style in style_images.items():
         if runner.is_code(style):
             style.check_for(runner.pipeline.family, runner.pipeline.encoder_sha256, p)
@@ -217,12 +204,13 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
 def _open_stylizer(engine, backend, device, family, checkpoints, say):
     """The runtime on an export directory (``--engine``), or the PyTorch reference model."""
     if engine is not None:
-        from .pipeline import Pipeline
-        from .stylizer import RuntimeStylizer
+        from ..runtime.pipeline import Pipeline
+        from ..runtime.stylizer import RuntimeStylizer
 
         pipeline = Pipeline.open(engine, backend, device, notice=say).activate()
         say(f"export {pipeline.family} ({pipeline.manifest.precision}) on {backend} {pipeline.device}")
         return RuntimeStylizer(pipeline)
+    from ..models.pretrained import load_reference_model
     from ..models.stylize import ReferenceStylizer
 
     model = load_reference_model(family, checkpoints)
@@ -239,9 +227,9 @@ def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bo
     """
     import numpy as np
 
-    from .images import to_uint8
-    from .stylizer import RuntimeStylizer
-    from .video import probe, transform_video
+    from ..core.images import to_uint8
+    from ..runtime.stylizer import RuntimeStylizer
+    from ..runtime.video import probe, transform_video
 
     info = probe(job.content)
     start = time.perf_counter()

@@ -112,8 +112,9 @@ def train(ctx, family, content, style, out_dir, iterations, batch_size, image_si
 
     from ..models.checkpoints import read_state
     from ..models.stylize import resolve_device
-    from .losses import LossWeights, default_loss_weights
-    from .run import RunOptions, TrainConfig, last_checkpoint_path, resume_config, train as run_training
+    from ..training.losses import LossWeights, default_loss_weights
+    from ..training.run import RunOptions, TrainConfig, last_checkpoint_path, resume_config
+    from ..training.run import train as run_training
 
     quiet = bool(getattr(ctx.obj, "quiet", False))
 

@@ -39,8 +39,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..export.manifest import GRAPH_NAMES, Manifest, check_format, sha256_of
-from .errors import EngineError, MissingEngineError, StaleEngineError
+from ..core.files import sha256_of
+from ..errors import EngineError, MissingEngineError, StaleEngineError
+from ..export.manifest import GRAPH_NAMES, Manifest, check_format
 from .profiles import ShapeRange, format_shape
 
 FORMAT = "stylert-engine"
@@ -122,7 +123,7 @@ def current_machine(backend: str, device: str) -> Machine:
 
     versions = {"torch": torch.__version__, "cuda": torch.version.cuda}
     if backend == "tensorrt":
-        from .errors import import_tensorrt
+        from ..core.providers import import_tensorrt
 
         versions["tensorrt"] = import_tensorrt().__version__
     if device.startswith("cuda"):

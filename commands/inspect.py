@@ -25,8 +25,8 @@ def inspect_cmd(checkpoints, family, as_json):
         manifest = load_manifest(checkpoints[0])
         click.echo(json.dumps(manifest.data, indent=2) if as_json else format_manifest(manifest))
         return
-    from .checkpoints import FILE_KINDS, LAYOUTS, identify, load_model
-    from .registry import get_family, list_families
+    from ..models.checkpoints import FILE_KINDS, LAYOUTS, identify, load_model
+    from ..models.registry import get_family, list_families
 
     if not checkpoints:
         info = {

@@ -10,7 +10,7 @@ import click
 def available_backends(export_dir: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """(backend, device) pairs that can run here, and a line for each one that cannot, saying why."""
     from ..errors import StylertError
-    from .pipeline import BACKENDS, Pipeline
+    from ..runtime.pipeline import BACKENDS, Pipeline
 
     runnable, skipped = [], []
     candidates = [(b, d) for b in BACKENDS for d in ("cpu", "cuda")]
@@ -45,10 +45,10 @@ def compare_cmd(export_dir, backends, content, style, size, alpha):
     reference (the export's torch programs on the CPU), with pass/fail against the manifest's tolerances."""
     import numpy as np
 
-    from .compare import compare, format_checks
-    from .demo import demo_content, demo_style
-    from .images import load_image, pad_to_multiple
-    from .pipeline import Pipeline
+    from ..core.demo import demo_content, demo_style
+    from ..core.images import load_image, pad_to_multiple
+    from ..runtime.compare import compare, format_checks
+    from ..runtime.pipeline import Pipeline
 
     reference = Pipeline.open(export_dir, "torch", "cpu")
     if content is not None:

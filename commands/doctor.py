@@ -99,7 +99,7 @@ def doctor():
         else:
             line = f"{ok}: builds fp16/fp32 plans (stylert build DIR --backend tensorrt)"
         click.echo(f"engine        {backend}: {line}")
-    from ..models.weights import status
+    from ..core.weights import status
 
     for filename, path, verified in status("adain"):
         state = ok if verified else ("hash MISMATCH" if verified is False else "missing: run `stylert weights fetch`")

@@ -16,7 +16,6 @@ directory and renamed into place, so a failure never leaves a partial file.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from stylert.errors import ImageError, OutputError
+from ..errors import ImageError, OutputError
+from .files import atomic_write
 
 DEFAULT_MAX_PIXELS = 40_000_000
 MAX_PIXELS_ENV = "STYLERT_MAX_PIXELS"
@@ -247,36 +247,6 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(values * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
 
 
-_tmp_counter = itertools.count()
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` when the block succeeds.
-
-    Creates missing parent directories. Refuses an existing ``path`` unless ``overwrite``.
-    On any error the temporary file is removed and ``path`` is left as it was; OSErrors
-    become OutputError.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError("is a directory", path=path, fix="choose a file name for -o")
-    if path.exists() and not overwrite:
-        raise OutputError("already exists", path=path, fix="--overwrite")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_tmp_counter)}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        yield tmp
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OutputError(
-            f"cannot write: {err.strerror or err}", path=path, fix="check the directory and free space"
-        ) from err
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 def save_image(
     image: np.ndarray, path: str | os.PathLike, *, overwrite: bool = False, quality: int = 95
 ) -> None:
@@ -371,19 +341,37 @@ def collect_images(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> li
     return found
 
 
-def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Pad [H, W, C] at the bottom and right so H and W are multiples of ``multiple``.
+def padded_size(height: int, width: int, multiple: int, min_size: int = 0) -> tuple[int, int]:
+    """The size a content image of (height, width) is padded to before the encoder: each side up to
+    a multiple of ``multiple`` (the deepest pooling's stride) and at least ``min_size`` (the smallest
+    size whose deepest features still take a reflection pad; a multiple of ``multiple``)."""
+    up = lambda v: max(-(-int(v) // multiple) * multiple, min_size)  # noqa: E731
+    return up(height), up(width)
+
+
+def style_padded_size(height: int, width: int, multiple: int, min_size: int) -> tuple[int, int]:
+    """The size the encoder sees for a style image: unchanged from ``min_size`` up (style statistics
+    and attention keys take any size); below it, each side padded to a multiple of
+    max(``min_size``, ``multiple``)."""
+    if min(height, width) >= min_size:
+        return int(height), int(width)
+    m = max(min_size, multiple)
+    return -(-int(height) // m) * m, -(-int(width) // m) * m
+
+
+def pad_to(image: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad [H, W, C] at the bottom and right to ``hw`` = (H', W') >= (H, W).
 
     Reflection padding (repeated when the pad exceeds the image; edge replication for a
     1-pixel dimension). Returns the padded array and the original (H, W) for ``crop_to``.
     """
-    if multiple <= 0:
-        raise ValueError(f"multiple must be positive, got {multiple}")
     if image.ndim != 3:
-        raise ValueError(f"pad_to_multiple expects an [H, W, C] array, got shape {image.shape}")
+        raise ValueError(f"pad_to expects an [H, W, C] array, got shape {image.shape}")
     height, width = image.shape[:2]
-    for axis, length in ((0, height), (1, width)):
-        pad = -length % multiple
+    for axis, (length, target) in enumerate(((height, hw[0]), (width, hw[1]))):
+        pad = int(target) - length
+        if pad < 0:
+            raise ValueError(f"cannot pad {height}x{width} down to {hw[0]}x{hw[1]}")
         if pad:
             widths = [(0, 0)] * image.ndim
             widths[axis] = (0, pad)
@@ -391,36 +379,17 @@ def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple
     return image, (height, width)
 
 
+def pad_to_multiple(image: np.ndarray, multiple: int, min_size: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad [H, W, C] at the bottom and right to ``padded_size`` (multiples of ``multiple``, at least
+    ``min_size``). Returns the padded array and the original (H, W) for ``crop_to``."""
+    if multiple <= 0:
+        raise ValueError(f"multiple must be positive, got {multiple}")
+    if image.ndim != 3:
+        raise ValueError(f"pad_to_multiple expects an [H, W, C] array, got shape {image.shape}")
+    return pad_to(image, padded_size(image.shape[0], image.shape[1], multiple, min_size))
+
+
 def crop_to(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     """Crop [H, W, C] back to its top-left ``hw`` = (H, W), undoing ``pad_to_multiple``."""
     height, width = hw
     return image[:height, :width]
-
-
-def replace_directory(tmp: Path, target: Path, what: str = "the directory") -> None:
-    """Move the finished directory ``tmp`` to ``target`` atomically, replacing an old ``target``
-    (restored if the move fails): a reader never sees a half-written directory. A failed move
-    is an ``OutputError`` naming ``what`` was being moved ("the export", "the engines")."""
-    try:
-        _swap_directory(tmp, target)
-    except OSError as err:
-        raise OutputError(f"cannot move {what} into place: {err.strerror or err}", path=target,
-                          fix="check the directory's permissions") from err
-
-
-def _swap_directory(tmp: Path, target: Path) -> None:
-    import shutil
-
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -45,10 +45,10 @@ def parse_size(value: str) -> tuple[int, int]:
 def export(ctx, family, checkpoints, out, precision, opset, sizes, overwrite):
     """Export a model to three ONNX graphs (encoder, transform, decoder) + manifest.json, validated
     against PyTorch in ONNX Runtime before anything is written to DIR."""
-    from ..runtime.cli_stylize import load_reference_model
-    from .errors import ValidationError
-    from .exporter import export_model, format_summary
-    from .validate import DEFAULT_SIZES
+    from ..export.errors import ValidationError
+    from ..export.exporter import export_model, format_summary
+    from ..export.validate import DEFAULT_SIZES
+    from ..models.pretrained import load_reference_model
 
     quiet = bool(getattr(ctx.obj, "quiet", False))
     parsed = [parse_size(s) for s in sizes] or list(DEFAULT_SIZES)

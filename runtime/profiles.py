@@ -25,7 +25,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import EngineShapeError, ProfileError
+from ..errors import EngineShapeError, ProfileError
+from ..export.manifest import evaluate_shape
 
 Shape = tuple[int, ...]
 #: Defaults for a profile that the options leave open (H and W; batch 1).
@@ -172,18 +173,6 @@ def image_env(image_shape: Sequence[int]) -> dict[str, int]:
     return {"N": int(n), "H": int(h), "W": int(w), "Hs": int(h), "Ws": int(w)}
 
 
-def evaluate(shape: Sequence, env: Mapping[str, int]) -> Shape:
-    """A manifest shape (ints and symbols such as ``"H/8"`` = ceil(H/8)) at the symbol values ``env``."""
-    out = []
-    for dim in shape:
-        if isinstance(dim, int):
-            out.append(dim)
-        else:
-            base, stride = _symbol(dim)
-            out.append(-(-env[base] // stride))
-    return tuple(out)
-
-
 def tensor_ranges(manifest, profile: ShapeRange) -> dict[str, dict[str, dict[str, ShapeRange]]]:
     """``{graph: {"inputs"|"outputs": {name: ShapeRange}}}`` of every tensor for one image profile."""
     envs = [image_env(s) for s in (profile.min, profile.opt, profile.max)]
@@ -192,7 +181,7 @@ def tensor_ranges(manifest, profile: ShapeRange) -> dict[str, dict[str, dict[str
         out[graph] = {}
         for side in ("inputs", "outputs"):
             tensors = manifest.inputs(graph) if side == "inputs" else manifest.outputs(graph)
-            out[graph][side] = {t["name"]: ShapeRange(*(evaluate(t["shape"], e) for e in envs)) for t in tensors}
+            out[graph][side] = {t["name"]: ShapeRange(*(evaluate_shape(t["shape"], e) for e in envs)) for t in tensors}
     return out
 
 

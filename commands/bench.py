@@ -39,9 +39,19 @@ import click
 def bench(ctx, export_dir, backends, sizes, batches, mode, seconds, warmup, min_iterations, peak_seconds, cuda_graph,
           no_transfers, json_path, md_path, chart_path):
     """Benchmark an export directory: trtexec/MLPerf methodology, every backend in one run."""
+    from ..benchmarks.bench import (
+        BenchConfig,
+        default_backends,
+        draw_chart,
+        format_markdown,
+        format_table,
+        parse_backend,
+        parse_size,
+        run_bench,
+        write_json,
+        write_text,
+    )
     from ..errors import StylertError
-    from .bench import BenchConfig, default_backends, draw_chart, format_markdown, format_table, parse_backend, \
-        parse_size, run_bench, write_json, write_text
 
     quiet = bool(ctx.obj and getattr(ctx.obj, "quiet", False))
     say = (lambda *a, **k: None) if quiet else (lambda msg: click.echo(msg, err=True))

@@ -42,8 +42,8 @@ def build(settings, export_dir, backend, precision, device, mins, opts, maxs, ou
                                --min 8x3x64x64 --opt 8x3x512x512 --max 8x3x1088x1920
     stylert build export/adain --backend inductor --precision fp32 --max 1x3x256x256
     """
-    from .build import build_engines, format_build
-    from .manifest import ENGINES_ENV, BuildOptions
+    from ..engines.build import build_engines, format_build
+    from ..runtime.engine_manifest import ENGINES_ENV, BuildOptions
 
     if backend == "inductor":
         trt_only = [flag for flag, on in (("--timing-cache", timing_cache), ("--version-compatible", version_compatible),

@@ -1,6 +1,6 @@
 """``stylert demo``: the main job on an embedded default, with no input files at all.
 
-Generates the demo content and style (``stylert.runtime.demo``), makes sure the public AdaIN
+Generates the demo content and style (``stylert.core.demo``), makes sure the public AdaIN
 weights are present (downloading and verifying them if not), stylizes at several alphas and
 with colour preservation, and writes the outputs and a labelled grid.
 """
@@ -23,11 +23,11 @@ import click
 @click.pass_obj
 def demo(settings, output, device, size, no_fetch, overwrite):
     """Stylize the built-in demo scene with the built-in demo painting (real AdaIN weights)."""
+    from ..core import weights as W
+    from ..core.demo import demo_content, demo_style
+    from ..core.grid import make_grid
+    from ..core.images import check_outputs, save_image
     from ..errors import WeightsError
-    from ..models import weights as W
-    from .demo import demo_content, demo_style
-    from .grid import make_grid
-    from .images import check_outputs, save_image
 
     names = ["demo_content.png", "demo_style.png", "demo_stylized.png", "demo_grid.png"]
     check_outputs([output / n for n in names], overwrite=overwrite)
@@ -43,12 +43,12 @@ def demo(settings, output, device, size, no_fetch, overwrite):
 
     import numpy as np
 
-    from ..models.checkpoints import load_model
+    from ..models.pretrained import load_public_adain
     from ..models.stylize import ReferenceStylizer, StylizeOptions
 
     content = np.asarray(demo_content((size * 4 // 3, size)), np.float32) / 255.0
     style = np.asarray(demo_style((size, size)), np.float32) / 255.0
-    runner = ReferenceStylizer(load_model(paths, "adain"), device)
+    runner = ReferenceStylizer(load_public_adain(paths), device)
     if not settings.quiet:
         click.echo(f"stylizing the demo on {runner.device}", err=True)
     results, labels = [], []

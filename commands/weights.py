@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import click
 
+from ..core import weights as W
 from ..errors import StylertError
-from . import weights as W
 
 __all__ = ["weights"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..export.manifest import GRAPH_NAMES
-from .profiles import ShapeRange, format_shape, tensor_ranges
+from ...export.manifest import GRAPH_NAMES
+from ..profiles import ShapeRange, format_shape, tensor_ranges
 
 ALIGNMENT = 256
 ITEMSIZE = {"float32": 4, "float16": 2, "int64": 8, "int32": 4}

@@ -27,8 +27,8 @@ def style():
 @click.pass_obj
 def encode(settings, styles, engine, output, backend, device, style_size, crop, overwrite):
     """Encode STYLES (images or folders) into style codes tied to the export's encoder."""
-    from .images import check_outputs, collect_images, load_image
-    from .pipeline import Pipeline
+    from ..core.images import check_outputs, collect_images, load_image
+    from ..runtime.pipeline import Pipeline
 
     paths = collect_images(styles)
     single = output.suffix.lower() == ".npz"

@@ -19,14 +19,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from ..export.manifest import GRAPH_NAMES, Manifest, sha256_of
-from ..runtime.backends.base import BaseRunner
-from ..runtime.backends.torchrt import TorchRunner
-from .errors import EngineBuildError, EngineError, EngineOutputError
-from .manifest import EngineManifest, Machine, open_engine, source_of
-from .profiles import ShapeRange, evaluate, match_profile, widened
+from ..core.files import sha256_of
+from ..errors import EngineBuildError, EngineError
+from ..export.manifest import GRAPH_NAMES, Manifest, evaluate_shape
+from ..runtime.engine_manifest import source_of
+from ..runtime.profiles import ShapeRange
 
 #: Example sizes the programs are re-exported with: every symbolic axis a distinct size > 1
 #: (torch.export specialises 0 and 1), content sizes multiples of the size multiple.
@@ -47,7 +44,7 @@ def example_inputs(export: Manifest, graph: str, device: str) -> tuple:
     gen = torch.Generator().manual_seed(0)
     out = []
     for t in export.inputs(graph):
-        shape = evaluate(t["shape"], env)
+        shape = evaluate_shape(t["shape"], env)
         out.append(torch.rand(shape, generator=gen, dtype=torch.float32).to(device))
     return tuple(out)
 
@@ -102,7 +99,7 @@ def compile_graph(export: Manifest, graph: str, precision: str, device: str, pac
 def build(export: Manifest, out_dir: Path, profiles: list[ShapeRange], precision: str, device: str,
           log: Callable[[str], None] | None = None) -> tuple[dict, dict]:
     """Compile the three graphs into ``out_dir``; returns (graphs entry, builder entry) of ``engine.json``."""
-    from .profiles import graph_profiles
+    from ..runtime.profiles import graph_profiles
 
     if device == "cpu" and precision == "fp16":
         raise EngineBuildError("FP16 inductor engines are built for CUDA GPUs", fix="on the CPU use --precision fp32")
@@ -124,75 +121,6 @@ def build(export: Manifest, out_dir: Path, profiles: list[ShapeRange], precision
     return graphs, builder
 
 
-class InductorRunner(TorchRunner):
-    """One graph's AOTInductor package. ``infer`` takes numpy arrays or torch tensors (float32)."""
-
-    def __init__(self, export: Manifest, engine: EngineManifest, graph: str, device: str):
-        super().__init__(f"inductor:{graph}")
-        self.export = export
-        self.engine = engine
-        self.graph = graph
-        self.device = device
-        self.precision = engine.precision
-        self.path = engine.graph_file(graph)
-        self.profiles = engine.graph_profiles(graph)
-        self._inputs = [t["name"] for t in export.inputs(graph)]
-        self._outputs = [t["name"] for t in export.outputs(graph)]
-        self.model = None
-        self.check_finite = True
-
-    def activate_impl(self):
-        torch = _torch()
-        try:
-            self.model = torch._inductor.aoti_load_package(str(self.path))
-        except Exception as err:  # a package that does not load is an engine error, with the rebuild
-            raise EngineError(f"AOTInductor cannot load the package: {type(err).__name__}: "
-                              f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}", path=self.path,
-                              fix=self.engine.rebuild_command(self.export.root)) from err
-
-    def deactivate_impl(self):
-        self.model = None
-        super().deactivate_impl()
-
-    def _rebuild(self, image_shape) -> str:
-        profiles = self.engine.profiles
-        if image_shape is not None:
-            profiles = [widened(profiles[-1], image_shape)] if len(profiles) == 1 else profiles + [
-                ShapeRange(image_shape, image_shape, image_shape)]
-        return self.engine.rebuild_command(self.export.root, profiles)
-
-    def infer_impl(self, feed, keep_on_device):
-        torch = _torch()
-        args = []
-        for name in self._inputs:
-            value = feed[name]
-            t = value if isinstance(value, torch.Tensor) else torch.from_numpy(np.asarray(value))
-            if t.dtype != torch.float32:
-                raise EngineError(f"{self.graph}: input {name} is {t.dtype}, the engine takes float32")
-            args.append(t.to(self.device).contiguous())
-        match_profile(self.export, self.graph, {n: tuple(a.shape) for n, a in zip(self._inputs, args)},
-                      self.profiles, rebuild=self._rebuild)
-        with torch.inference_mode():
-            out = self.model(*args)
-        out = dict(zip(self._outputs, out if isinstance(out, (tuple, list)) else (out,)))
-        if self.check_finite:
-            for name, value in out.items():
-                if not bool(torch.isfinite(value).all()):
-                    raise EngineOutputError(f"the inductor {self.graph} engine ({self.precision}) produced NaN or Inf "
-                                            f"in its output {name}", path=self.path,
-                                            fix="run `stylert compare` to see each graph; an fp32 build "
-                                                "(--precision fp32) avoids float16 overflow")
-        if keep_on_device:
-            return out
-        return {k: v.detach().cpu().numpy() for k, v in out.items()}
-
-
-def inductor_runners(manifest: Manifest, device: str) -> dict[str, BaseRunner]:
-    """The three inductor runners of an export on ``device``; StaleEngineError/MissingEngineError first."""
-    engine, _ = open_engine(manifest, "inductor", device)
-    return {g: InductorRunner(manifest, engine, g, device) for g in GRAPH_NAMES}
-
-
 def resolve_device(device: str) -> str:
     """``auto`` -> cuda where torch sees a GPU, else cpu."""
     if device == "auto":
@@ -200,4 +128,4 @@ def resolve_device(device: str) -> str:
     return device
 
 
-__all__ = ["InductorRunner", "build", "compile_graph", "inductor_runners", "Machine"]
+__all__ = ["build", "compile_graph", "resolve_device"]

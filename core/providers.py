@@ -1,0 +1,67 @@
+"""Optional accelerator libraries: import them or say how to install them, and what really loads.
+
+ONNX Runtime lists the CUDA execution provider wherever its library is installed, GPU or not,
+so ``cuda_provider_loads`` probes a one-node session once. TensorRT is imported only here
+(``import_tensorrt``), so that a missing TensorRT is one line with the install command.
+Nothing heavy is imported at module import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+
+from ..errors import MissingDependencyError
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+TENSORRT_INSTALL = ("pip install 'stylert[tensorrt]' -- TensorRT's libraries come from NVIDIA's package index "
+                    "(https://pypi.nvidia.com) and need a CUDA GPU")
+
+
+def onnxruntime():
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError("onnxruntime", "pip install onnxruntime-gpu", "the onnxruntime backend") from None
+    return ort
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_provider_loads() -> bool:
+    """True when a session really keeps the CUDA execution provider (libraries and a GPU present).
+    It is listed wherever its library is installed, GPU or not: probed once on a one-node graph."""
+    ort = onnxruntime()
+    if PROVIDERS["cuda"] not in ort.get_available_providers():
+        return False
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    # A failing CUDA provider logs errors from C++ straight to stderr: the answer is get_providers().
+    ort.set_default_logger_severity(4)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            session = ort.InferenceSession(model.SerializeToString(), providers=[PROVIDERS["cuda"], PROVIDERS["cpu"]])
+        return PROVIDERS["cuda"] in session.get_providers()
+    except Exception:  # any failure to start CUDA means: not usable here
+        return False
+    finally:
+        ort.set_default_logger_severity(2)  # ONNX Runtime's default (warnings)
+
+
+def tensorrt_missing() -> MissingDependencyError:
+    """The one-line error for a machine without TensorRT's Python package."""
+    return MissingDependencyError("tensorrt", TENSORRT_INSTALL, "TensorRT engines")
+
+
+def import_tensorrt():
+    """``import tensorrt``, or the one-line ``MissingDependencyError`` naming the install command."""
+    try:
+        import tensorrt
+    except ImportError:
+        raise tensorrt_missing() from None
+    return tensorrt
