@@ -211,7 +211,7 @@ class BenchConfig:
 
 
 def default_backends() -> list[tuple[str, str]]:
-    from ..runtime.pipeline import BACKENDS
+    from ..runtime.backends import BACKENDS
 
     return [(b, "auto") for b in BACKENDS]
 

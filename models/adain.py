@@ -115,7 +115,7 @@ def _output_space(encoder_layout: str) -> str:
     return "imagenet" if encoder_layout == "vgg-torchvision" else "rgb"
 
 
-@register_family("adain", AdaINConfig, "AdaIN at relu4_1 (Huang & Belongie 2017)", layouts=("pytorch-adain",))
+@register_family("adain", AdaINConfig, "AdaIN at relu4_1 (Huang & Belongie 2017)")
 def build_adain(config: AdaINConfig) -> AdaINModel:
     return AdaINModel(
         config,
@@ -158,8 +158,7 @@ class MultiLevelAdaINModel(_AdaINFamily):
 @register_family(
     "adain-multilevel",
     MultiLevelAdaINConfig,
-    "the paper's multi-level AdaIN: AdaIN at relu2_1, relu3_1, relu4_1 with skip inputs",
-    layouts=("paper-multilevel-adain",),
+    "the paper's multi-level AdaIN: AdaIN at relu2_1, relu3_1, relu4_1 with skip inputs"
 )
 def build_adain_multilevel(config: MultiLevelAdaINConfig) -> MultiLevelAdaINModel:
     return MultiLevelAdaINModel(

@@ -135,7 +135,7 @@ class SANetModel(_AttentionFamily):
 
 
 @register_family(
-    "sanet", SANetConfig, "style attention at relu4_1 and relu5_1 + merge conv (Park & Lee 2019)", layouts=("sanet",)
+    "sanet", SANetConfig, "style attention at relu4_1 and relu5_1 + merge conv (Park & Lee 2019)"
 )
 def build_sanet(config: SANetConfig) -> SANetModel:
     return SANetModel(
@@ -166,8 +166,7 @@ class MultiLevelSANetModel(_AttentionFamily):
 @register_family(
     "sanet-multilevel",
     MultiLevelSANetConfig,
-    "the paper's attention model: attention at relu4_1 and relu5_1 fused in the decoder",
-    layouts=("paper-attention",),
+    "the paper's attention model: attention at relu4_1 and relu5_1 fused in the decoder"
 )
 def build_sanet_multilevel(config: MultiLevelSANetConfig) -> MultiLevelSANetModel:
     return MultiLevelSANetModel(

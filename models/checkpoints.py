@@ -9,6 +9,14 @@ A *layout* is how a project saved a model: one or more files, each of a *file ki
     paper-attention         sanet-multilevel  model.state_dict() (paper-model: + slice5, att1, att2, decoder.rc0)
     stylert                 any               stylert's own file: family, config, weights (+ training state)
 
+Both are registered data: a ``FileKind`` says how to recognise a file (``detect``) and how its keys
+map onto the model (``to_model``/``from_model``); a ``Layout`` names its family, its files, whether
+it goes with the public encoder, and how to tell it from the others (``kind``/``markers``). Adding a
+layout is one entry in ``LAYOUTS`` (and a ``FileKind`` if its files are new). Files saved by other
+code are unwrapped first (``{"state_dict": ...}``, ``{"model": ...}``, ``{"net": ...}``) and a prefix
+every key shares (``module.`` of ``nn.DataParallel``, ``_orig_mod.`` of ``torch.compile``,
+``model.``, ``net.``, ``features.``) is taken off when the keys are not recognised with it.
+
 Every file is read with ``torch.load(weights_only=True)``. Each file kind maps its keys onto a
 part of the model (``encoder.``, ``transform.``, ``decoder.``); a key or shape that does not
 fit is an error listing the missing, unexpected and mis-shaped keys in the file's own names,
@@ -25,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.files import atomic_write
 from ..errors import CheckpointError, ModelError
 from .base import StyleModel
 from .registry import create_model, get_family, make_config
@@ -48,11 +57,23 @@ def _fmt_shape(t) -> str:
 # --------------------------------------------------------------------------------------
 # File kinds: key mapping in both directions
 # --------------------------------------------------------------------------------------
+_INDEXED = re.compile(r"\d+\.(weight|bias)")
+
+
+def _shape_of(state: dict, key: str) -> tuple[int, ...] | None:
+    t = state.get(key)
+    return tuple(t.shape) if isinstance(t, torch.Tensor) else None
+
+
 @dataclass(frozen=True)
 class FileKind:
     name: str
     description: str
     prefixes: tuple[str, ...]  # model keys this file provides
+
+    def detect(self, state: dict[str, torch.Tensor]) -> bool:
+        """Whether a state dict is a file of this kind (its keys, and a first shape where keys are ambiguous)."""
+        raise NotImplementedError
 
     def to_model(self, key: str, model: StyleModel) -> str | None:
         """File key -> model key; ``None`` if the key has no place; ``IGNORED`` if deliberately unused."""
@@ -68,6 +89,9 @@ def _encoder_index(key: str, model: StyleModel, index: int, param: str) -> str:
 
 
 class _VGGNormalised(FileKind):
+    def detect(self, state):  # nn.Sequential keys; the first conv is the 1x1 RGB normalisation
+        return all(_INDEXED.fullmatch(k) for k in state) and _shape_of(state, "0.weight") == (3, 3, 1, 1)
+
     def to_model(self, key, model):
         m = re.fullmatch(r"(\d+)\.(weight|bias)", key)
         return _encoder_index(key, model, int(m.group(1)), m.group(2)) if m else None
@@ -77,6 +101,10 @@ class _VGGNormalised(FileKind):
 
 
 class _TorchvisionVGG19(FileKind):
+    def detect(self, state):  # features.N.* (and classifier.*), the first conv 3 -> 64
+        return _shape_of(state, "features.0.weight") == (64, 3, 3, 3) and all(
+            re.fullmatch(r"features\.\d+\.(weight|bias)", k) or k.startswith("classifier.") for k in state)
+
     def to_model(self, key, model):
         if key.startswith("classifier."):
             return IGNORED
@@ -88,6 +116,9 @@ class _TorchvisionVGG19(FileKind):
 
 
 class _SequentialDecoder(FileKind):
+    def detect(self, state):  # nn.Sequential keys whose first conv is not the encoder's 1x1 (keys checked later)
+        return all(_INDEXED.fullmatch(k) for k in state) and _shape_of(state, "0.weight") != (3, 3, 1, 1)
+
     def to_model(self, key, model):
         m = re.fullmatch(r"(\d+)\.(weight|bias)", key)
         if not m or int(m.group(1)) not in _SEQ_DECODER:
@@ -102,7 +133,15 @@ class _SequentialDecoder(FileKind):
 
 
 class _Prefixed(FileKind):
-    """Keys are the model's own under ``prefix`` (``sanet4_1.f.weight`` -> ``transform.sanet4_1.f.weight``)."""
+    """Keys are the model's own under ``prefix`` (``sanet4_1.f.weight`` -> ``transform.sanet4_1.f.weight``);
+    recognised by the key prefixes in ``markers``."""
+
+    def __init__(self, name, description, prefixes, markers: tuple[str, ...]):
+        super().__init__(name, description, prefixes)
+        object.__setattr__(self, "markers", markers)
+
+    def detect(self, state):
+        return any(k.startswith(self.markers) for k in state)
 
     def to_model(self, key, model):
         return self.prefixes[0] + key
@@ -112,6 +151,9 @@ class _Prefixed(FileKind):
 
 
 class _PaperModel(FileKind):
+    def detect(self, state):
+        return any(k.startswith("vgg_encoder.") for k in state)
+
     def to_model(self, key, model):
         m = re.fullmatch(r"vgg_encoder\.slice(\d)\.(\d+)\.(weight|bias)", key)
         if m:
@@ -135,6 +177,9 @@ class _PaperModel(FileKind):
 
 
 class _Stylert(FileKind):
+    def detect(self, state):  # recognised by its "format" field, never by keys
+        return False
+
     def to_model(self, key, model):
         return key
 
@@ -142,45 +187,84 @@ class _Stylert(FileKind):
         return key
 
 
+#: Every file kind, in the order ``identify`` tries them.
 FILE_KINDS: dict[str, FileKind] = {
     k.name: k
     for k in (
-        _VGGNormalised("vgg-normalised", "pytorch-AdaIN's vgg_normalised.pth (nn.Sequential keys 0..51)", ("encoder.",)),
-        _TorchvisionVGG19("torchvision-vgg19", "torchvision vgg19 state dict (features.N.*)", ("encoder.",)),
-        _SequentialDecoder("sequential-decoder", "pytorch-AdaIN / SANet decoder (nn.Sequential keys 1..28)", ("decoder.",)),
-        _Prefixed("sanet-transformer", "SANet transformer_iter_*.pth (sanet4_1, sanet5_1, merge_conv)", ("transform.",)),
         _PaperModel("paper-model", "the paper's model.state_dict() (vgg_encoder.sliceN, decoder.rcN, att1/att2)",
                     ("encoder.", "transform.", "decoder.")),
+        _Prefixed("sanet-transformer", "SANet transformer_iter_*.pth (sanet4_1, sanet5_1, merge_conv)", ("transform.",),
+                  markers=("sanet4_1.", "sanet5_1.", "merge_conv.")),
+        _TorchvisionVGG19("torchvision-vgg19", "torchvision vgg19 state dict (features.N.*)", ("encoder.",)),
+        _VGGNormalised("vgg-normalised", "pytorch-AdaIN's vgg_normalised.pth (nn.Sequential keys 0..51)", ("encoder.",)),
+        _SequentialDecoder("sequential-decoder", "pytorch-AdaIN / SANet decoder (nn.Sequential keys 1..28)", ("decoder.",)),
         _Stylert("stylert", "stylert's own checkpoint", ("encoder.", "transform.", "decoder.")),
     )
 }
+#: File kinds that hold an encoder.
+ENCODER_KINDS = {name for name, k in FILE_KINDS.items() if k.prefixes == ("encoder.",)}
+#: Dictionaries other code wraps a state dict in, and key prefixes it adds, tried in this order.
+WRAPPERS = ("state_dict", "model", "net", "network", "params")
+WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.", "net.", "features.")
 
 
 @dataclass(frozen=True)
 class Layout:
+    """How one project saved one family: its files (conventional name -> file kind) and how to tell it.
+
+    A set of files is of this layout when every file's kind is among ``files`` (an encoder file of
+    either kind is always welcome), and, where ``kind`` is set, a file of that kind is present
+    whose keys (with ``markers`` set) include one starting with a marker. ``public_encoder``: the
+    layout's own files hold no encoder, so the public ``vgg_normalised.pth`` completes them.
+    """
+
     name: str
     family: str
     encoder_layout: str
     files: dict[str, str]  # conventional file name -> file kind
     description: str
+    kind: str | None = None  # a file of this kind tells the layout (None: the fallback)
+    markers: tuple[str, ...] = ()  # ... and one of its keys starts with one of these
+    public_encoder: bool = False
+
+    def accepts(self, files: list["CheckpointFile"]) -> bool:
+        """Whether these files can be (part of) this layout."""
+        return {f.kind for f in files} <= set(self.files.values()) | ENCODER_KINDS
+
+    def tells(self, files: list["CheckpointFile"]) -> bool:
+        """Whether these files are recognisably this layout (the first layout that tells wins)."""
+        if not self.accepts(files):
+            return False
+        if self.kind is None:
+            return True
+        return any(f.kind == self.kind and (not self.markers or any(k.startswith(self.markers) for k in f.state_dict))
+                   for f in files)
 
 
+#: Every layout in the wild, the most specific first: adding a layout is one entry here.
 LAYOUTS: dict[str, Layout] = {
     lay.name: lay
     for lay in (
-        Layout("pytorch-adain", "adain", "vgg-normalised",
-               {"vgg_normalised.pth": "vgg-normalised", "decoder.pth": "sequential-decoder"},
-               "naoto0804/pytorch-AdaIN: vgg_normalised.pth + decoder.pth"),
         Layout("sanet", "sanet", "vgg-normalised",
                {"vgg_normalised.pth": "vgg-normalised", "decoder_iter_500000.pth": "sequential-decoder",
                 "transformer_iter_500000.pth": "sanet-transformer"},
-               "GlebSBrykin/SANET: vgg_normalised.pth + decoder_iter_*.pth + transformer_iter_*.pth"),
-        Layout("paper-multilevel-adain", "adain-multilevel", "vgg-torchvision", {"model.pth": "paper-model"},
-               "the paper's multi-level AdaIN model.state_dict()"),
+               "GlebSBrykin/SANET: vgg_normalised.pth + decoder_iter_*.pth + transformer_iter_*.pth",
+               kind="sanet-transformer", public_encoder=True),
         Layout("paper-attention", "sanet-multilevel", "vgg-torchvision", {"model.pth": "paper-model"},
-               "the paper's attention model.state_dict()"),
+               "the paper's attention model.state_dict()", kind="paper-model",
+               markers=("att1.", "att2.", "decoder.rc0.")),
+        Layout("paper-multilevel-adain", "adain-multilevel", "vgg-torchvision", {"model.pth": "paper-model"},
+               "the paper's multi-level AdaIN model.state_dict()", kind="paper-model"),
+        Layout("pytorch-adain", "adain", "vgg-normalised",
+               {"vgg_normalised.pth": "vgg-normalised", "decoder.pth": "sequential-decoder"},
+               "naoto0804/pytorch-AdaIN: vgg_normalised.pth + decoder.pth", public_encoder=True),
     )
 }
+
+
+def layouts_of(family: str) -> list[str]:
+    """The layouts in the wild that hold ``family`` (stylert's own holds every family)."""
+    return [name for name, lay in LAYOUTS.items() if lay.family == family]
 
 
 # --------------------------------------------------------------------------------------
@@ -219,8 +303,18 @@ def _is_state_dict(obj) -> bool:
     return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
 
 
+def _detect(state: dict) -> str | None:
+    return next((name for name, kind in FILE_KINDS.items() if kind.detect(state)), None)
+
+
+def _common_prefix(keys) -> str | None:
+    return next((p for p in WRAPPER_PREFIXES if all(k.startswith(p) for k in keys)), None)
+
+
 def identify(path: str | os.PathLike, obj: dict | None = None) -> CheckpointFile:
-    """Read ``path`` and tell which file kind it is."""
+    """Read ``path`` and tell which file kind it is (``FILE_KINDS``), unwrapping a state dict saved
+    inside a dictionary (``WRAPPERS``) and taking off prefixes every key shares (``WRAPPER_PREFIXES``)
+    until the keys are recognised. CheckpointError names the file, what was found and the layouts."""
     path = Path(path)
     obj = read_state(path) if obj is None else obj
     if isinstance(obj, dict) and obj.get("format") == STYLERT_FORMAT:
@@ -230,47 +324,41 @@ def identify(path: str | os.PathLike, obj: dict | None = None) -> CheckpointFile
                                   f"reads ({STYLERT_FORMAT_VERSION})", path=path, fix="upgrade stylert")
         meta = {k: v for k, v in obj.items() if k != "state_dict"}
         return CheckpointFile(path, "stylert", obj["state_dict"], meta)
+    wrapper = None
     if isinstance(obj, dict) and not _is_state_dict(obj):
-        for wrapper in ("state_dict", "model"):  # common wrappers around a state dict
-            if _is_state_dict(obj.get(wrapper)):
-                obj = obj[wrapper]
-                break
+        wrapper = next((w for w in WRAPPERS if _is_state_dict(obj.get(w))), None)
+        if wrapper is not None:
+            obj = obj[wrapper]
     if not _is_state_dict(obj):
-        raise CheckpointError("is not a state dict (a dict of tensors) nor a stylert checkpoint", path=path,
-                              fix="pass the files listed by `stylert inspect --layouts`")
-    keys = list(obj)
-    if any(k.startswith("vgg_encoder.") for k in keys):
-        kind = "paper-model"
-    elif any(k.startswith(("sanet4_1.", "sanet5_1.", "merge_conv.")) for k in keys):
-        kind = "sanet-transformer"
-    elif any(k.startswith("features.") for k in keys):
-        kind = "torchvision-vgg19"
-    elif all(re.fullmatch(r"\d+\.(weight|bias)", k) for k in keys):
-        first = obj.get("0.weight")
-        kind = "vgg-normalised" if first is not None and tuple(first.shape) == (3, 3, 1, 1) else "sequential-decoder"
-    else:
+        found = f"a dict with keys {', '.join(map(str, list(obj)[:5]))}" if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(f"is not a state dict (a dict of tensors) nor a stylert checkpoint: found {found}",
+                              path=path, fix="pass the files listed by `stylert inspect` (layouts)")
+    state, stripped = obj, []
+    kind = _detect(state)
+    while kind is None and (prefix := _common_prefix(state)) is not None:
+        state = {k[len(prefix):]: v for k, v in state.items()}
+        stripped.append(prefix)
+        kind = _detect(state)
+    if kind is None:
+        keys = list(obj)
+        where = (f" inside {wrapper!r}" if wrapper else "") + (
+            f", prefix {''.join(stripped)!r} taken off" if stripped else "")
         raise CheckpointError(
-            f"unrecognised key layout (first keys: {', '.join(keys[:4])})", path=path,
+            f"unrecognised key layout{where} (first keys: {', '.join(keys[:4])})", path=path,
             fix="known layouts: " + "; ".join(lay.description for lay in LAYOUTS.values()) + "; stylert's own",
         )
-    return CheckpointFile(path, kind, obj)
+    meta = {"unwrapped": wrapper, "prefix": "".join(stripped)} if wrapper or stripped else {}
+    return CheckpointFile(path, kind, state, meta)
 
 
-def _family_of(files: list[CheckpointFile]) -> str:
-    kinds = {f.kind for f in files}
-    for f in files:
-        if f.kind == "stylert":
-            return f.meta["family"]
-        if f.kind == "paper-model":
-            attention = any(k.startswith(("att1.", "att2.", "decoder.rc0.")) for k in f.state_dict)
-            return "sanet-multilevel" if attention else "adain-multilevel"
-    return "sanet" if "sanet-transformer" in kinds else "adain"
-
-
-def _layout_name(family: str, files: list[CheckpointFile]) -> str:
+def layout_of(files: list[CheckpointFile], family: str | None = None) -> Layout | None:
+    """The layout these files are (None for stylert's own). With ``family``: that family's layout
+    that accepts them, or None."""
     if any(f.kind == "stylert" for f in files):
-        return "stylert"
-    return next(lay.name for lay in LAYOUTS.values() if lay.family == family)
+        return None
+    if family is not None:
+        return next((lay for lay in LAYOUTS.values() if lay.family == family and lay.accepts(files)), None)
+    return next(lay for lay in LAYOUTS.values() if lay.tells(files))
 
 
 # --------------------------------------------------------------------------------------
@@ -335,18 +423,20 @@ def load_model(paths, family: str | None = None, *, public_encoder=None) -> Styl
     files = [identify(p) for p in paths]
     if not files:
         raise ModelError("no checkpoint files given")
-    inferred = _family_of(files)
+    stylert_file = next((f for f in files if f.kind == "stylert"), None)
+    lay = layout_of(files)
+    inferred = stylert_file.meta["family"] if stylert_file is not None else lay.family
     if family is not None and family != inferred:
         get_family(family)  # unknown family -> its own error
-        # A SANet decoder alone looks like an AdaIN one: accept it, the missing parts are reported below.
-        sequential_parts = {"vgg-normalised", "torchvision-vgg19", "sequential-decoder"}
-        if not (family == "sanet" and {f.kind for f in files} <= sequential_parts):
+        # Files that are part of that family's layout (a SANet decoder alone looks like AdaIN's):
+        # accept them; the missing parts are reported below.
+        lay = None if stylert_file is not None else layout_of(files, family)
+        if lay is None:
             raise CheckpointError(f"holds a model of family {inferred!r}, not {family!r}", path=files[0].path,
                                   fix=f"use --model {inferred}, or the checkpoint of a {family} model")
         inferred = family
     family = inferred
-    layout = _layout_name(family, files)
-    stylert_file = next((f for f in files if f.kind == "stylert"), None)
+    layout = "stylert" if lay is None else lay.name
     if stylert_file is not None:
         if len(files) > 1:
             raise CheckpointError("a stylert checkpoint holds the whole model; pass it alone", path=stylert_file.path)
@@ -359,7 +449,7 @@ def load_model(paths, family: str | None = None, *, public_encoder=None) -> Styl
     expected = {k: v.shape for k, v in model.state_dict().items()}
     seen: dict[str, Path] = {}
     state: dict[str, torch.Tensor] = {}
-    if stylert_file is None and not {f.kind for f in files} & {"vgg-normalised", "torchvision-vgg19", "paper-model"}:
+    if lay is not None and lay.public_encoder and not any("encoder." in FILE_KINDS[f.kind].prefixes for f in files):
         # pytorch-AdaIN / SANet decoders go with the public encoder: check the given files first.
         for f in files:
             _map_file(f, model, layout, expected)
@@ -383,7 +473,8 @@ def load_model(paths, family: str | None = None, *, public_encoder=None) -> Styl
         )
     model.load_state_dict(state, strict=True)
     model.eval()
-    model.checkpoint_info = {"layout": layout, "files": {str(f.path): f.kind for f in files}}
+    model.checkpoint_info = {"layout": layout, "files": {str(f.path): f.kind for f in files},
+                             "unwrapped": {str(f.path): f.meta for f in files if f.meta and f.kind != "stylert"}}
     return model
 
 
@@ -402,13 +493,8 @@ def save_checkpoint(model: StyleModel, path: str | os.PathLike, **extra) -> Path
         "state_dict": model.state_dict(),
         **extra,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path, overwrite=True) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -20,20 +20,18 @@ class FamilySpec:
     config_cls: type
     builder: Callable[[Any], Any]
     summary: str
-    #: checkpoint layouts in the wild this family loads, besides stylert's own
-    layouts: tuple[str, ...] = ()
 
 
 _FAMILIES: dict[str, FamilySpec] = {}
 
 
-def register_family(name: str, config_cls: type, summary: str, layouts: tuple[str, ...] = ()):
+def register_family(name: str, config_cls: type, summary: str):
     """Decorator: ``@register_family("adain", AdaINConfig, "...")`` on ``def build(config) -> StyleModel``."""
 
     def wrap(builder):
         if name in _FAMILIES:
             raise ModelError(f"model family {name!r} is registered twice")
-        _FAMILIES[name] = FamilySpec(name, config_cls, builder, summary, layouts)
+        _FAMILIES[name] = FamilySpec(name, config_cls, builder, summary)
         return builder
 
     return wrap

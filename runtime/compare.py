@@ -14,7 +14,8 @@ import numpy as np
 
 from ..core.checks import MIN_PSNR_DB, TOLERANCES, Check, Tolerance, check, failed, format_checks
 from ..export.manifest import chain
-from .pipeline import GRAPHS, Pipeline
+from .backends import GRAPHS
+from .pipeline import Pipeline
 
 
 def _tolerance(manifest_data: dict, graph: str, output: str, precision: str) -> tuple[Tolerance, float | None]:

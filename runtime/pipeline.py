@@ -24,36 +24,8 @@ from ..core.images import crop_to, pad_to
 from ..core.stylize import StylizeOptions, alpha_values, check_options
 from ..errors import ModelError
 from ..export.manifest import Manifest, load_manifest
-from .backends.base import BaseRunner
+from .backends import BaseRunner, make_runners
 from .codes import StyleCode, blend
-
-BACKENDS = ("onnxruntime", "torch", "tensorrt", "inductor")
-GRAPHS = ("encoder", "transform", "decoder")
-
-
-def make_runners(manifest: Manifest, backend: str, device: str, ort_fold: bool | None = None,
-                 cuda_graphs: bool = False) -> dict[str, BaseRunner]:
-    """One runner per graph for ``backend`` on ``device`` ("cpu" or "cuda"). ``ort_fold``: keep
-    ONNX Runtime's blocked CPU layout across pads (default on; see ``backends/nchwc.py``).
-    ``cuda_graphs``: capture and replay CUDA graphs (torch and tensorrt backends on CUDA)."""
-    if backend == "onnxruntime":
-        from .backends.onnxrt import OnnxrtRunner, SessionFromOnnx
-
-        return {g: OnnxrtRunner(SessionFromOnnx(manifest.graph_path(g), device, fold_layout=ort_fold), g)
-                for g in GRAPHS}
-    if backend == "torch":
-        from .backends.torchrt import TorchProgramRunner
-
-        return {g: TorchProgramRunner(manifest, g, device, cuda_graphs=cuda_graphs) for g in GRAPHS}
-    if backend == "tensorrt":
-        from .backends.tensorrt import tensorrt_runners
-
-        return tensorrt_runners(manifest, device, cuda_graphs=cuda_graphs)
-    if backend == "inductor":
-        from .backends.inductor import inductor_runners
-
-        return inductor_runners(manifest, device)
-    raise ModelError(f"unknown backend {backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
 
 
 def resolve_device(backend: str, device: str, notice=None) -> str:

@@ -34,10 +34,8 @@ from stylert.runtime.engine_manifest import (
     EngineManifest,
     Machine,
     build_command,
-    check_engine,
     load_engine_manifest,
     make_manifest,
-    staleness,
 )
 from stylert.runtime.profiles import (
     ShapeRange,
@@ -47,6 +45,7 @@ from stylert.runtime.profiles import (
     parse_shape,
     tensor_ranges,
 )
+from stylert.runtime.staleness import check_engine, staleness
 
 
 def invoke(*args):

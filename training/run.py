@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.files import atomic_write
 from ..core.grid import make_grid
 from ..core.images import save_image
 from ..errors import CheckpointError, ModelError, OutputError
@@ -166,16 +167,11 @@ def resume_config(saved: dict, given: TrainConfig | None, explicit: set[str] | N
 
 def _link_atomic(src: Path, dst: Path) -> None:
     """Make ``dst`` the same file as ``src`` (a hard link; a copy where links are not possible), atomically."""
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    try:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(dst, overwrite=True) as tmp:
         try:
             os.link(src, tmp)
         except OSError:
             shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- samples

@@ -39,8 +39,9 @@ import numpy as np
 from ...core.providers import import_tensorrt
 from ...errors import EngineError, EngineOutputError
 from ...export.manifest import GRAPH_NAMES, Manifest
-from ..engine_manifest import EngineManifest, open_engine
+from ..engine_manifest import EngineManifest
 from ..profiles import ShapeRange, match_profile, widened
+from ..staleness import open_engine
 from .base import BaseRunner
 from .buffers import BufferPlan, plan_buffers
 
