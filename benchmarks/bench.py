@@ -28,7 +28,6 @@ import io
 import json
 import math
 import os
-import re
 import resource
 import sys
 import threading
@@ -40,6 +39,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..core.images import hw_text
 from ..errors import ModelError, StylertError
 from .flops import count_flops
 from .stats import measure
@@ -54,22 +54,6 @@ FIGURES = ("style_encode", "host", "end_to_end", "compute")
 # --------------------------------------------------------------------------------------
 # Inputs: sizes, backends, shapes
 # --------------------------------------------------------------------------------------
-def parse_size(text: str) -> tuple[int, int]:
-    """``"512x512"`` (W x H) or ``"512"`` -> (H, W)."""
-    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", text)
-    if not m:
-        raise ModelError(f"size {text!r} is not WIDTHxHEIGHT or SIZE", fix="e.g. --size 512x512 --size 1920x1080")
-    w = int(m.group(1))
-    h = int(m.group(2) or m.group(1))
-    if w <= 0 or h <= 0:
-        raise ModelError(f"size {text!r} must be positive")
-    return h, w
-
-
-def size_text(hw) -> str:
-    return f"{hw[1]}x{hw[0]}"
-
-
 def parse_backend(text: str) -> tuple[str, str]:
     """``"onnxruntime"`` -> ("onnxruntime", "auto"); ``"torch:cpu"`` -> ("torch", "cpu")."""
     name, _, device = text.partition(":")
@@ -384,7 +368,7 @@ def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float |
     if pipe.backend == "onnxruntime":  # pads kept in ORT's blocked CPU layout, per graph (runtime/backends/nchwc.py)
         result["ort_layout_folds"] = {g: pipe.runners[g].layout_folds for g in GRAPHS}
     metrics = result["metrics"]
-    label = f"{pipe.backend}:{pipe.device} {size_text(size_hw)} x{batch}"
+    label = f"{pipe.backend}:{pipe.device} {hw_text(size_hw)} x{batch}"
     with MemorySampler(cuda=cuda) as mem:
         _run_figures(pipe, cfg, metrics, label, content, style, contents, png, shapes, sync, events, progress)
     result["memory"] = {
@@ -448,7 +432,7 @@ def run_bench(export_dir, cfg: BenchConfig, notice=print, progress=print) -> dic
             for batch in batches:
                 for pipe in pipes:
                     k += 1
-                    progress(f"[{k}/{total}] {pipe.backend}:{pipe.device} {size_text(size)} batch {batch}")
+                    progress(f"[{k}/{total}] {pipe.backend}:{pipe.device} {hw_text(size)} batch {batch}")
                     r = bench_case(pipe, size, batch, cfg, peaks[pipe.device]["tflops"], progress)
                     results.append(r)
                     progress(format_row(r, header=(k == 1)))
@@ -491,7 +475,7 @@ def _row(r: dict) -> tuple[str, ...]:
     m, e = r["metrics"], r["efficiency"]
     host = m["host"]["summary"]
     pct = e["host"]["fraction_of_peak"]
-    return (f"{r['backend']}:{r['device']}", size_text(r["size"]), str(r["batch"]),
+    return (f"{r['backend']}:{r['device']}", hw_text(r["size"]), str(r["batch"]),
             f"{m['end_to_end']['summary']['median']:.1f}", f"{host['median']:.1f}", f"{host['p90']:.1f}",
             f"{host['p99']:.1f}", f"{m['host']['images_per_s']:.2f}",
             *(f"{m['compute'][g]['summary']['median']:.1f}" for g in GRAPHS),
@@ -553,7 +537,7 @@ def format_markdown(report: dict, title: str | None = None) -> str:
         for name, fl, s, eff in rows:
             gfs = f"{eff['tflops'] * 1e3:.1f}" if eff and eff["tflops"] is not None else "-"
             pct = f"{100 * eff['fraction_of_peak']:.0f}%" if eff and eff["fraction_of_peak"] is not None else "-"
-            lines.append(f"| {r['backend']}:{r['device']} | {size_text(r['size'])} | {r['batch']} | {name} | "
+            lines.append(f"| {r['backend']}:{r['device']} | {hw_text(r['size'])} | {r['batch']} | {name} | "
                          f"{fl / 1e9:.3g} | {s['median']:.3f} | {s['p90']:.3f} | {s['p99']:.3f} | {gfs} | {pct} | "
                          f"{r['compute_timer'] if name in GRAPHS else 'host-wall-clock'} |")
     if report["unavailable"]:
@@ -575,8 +559,8 @@ def draw_chart(report: dict, path) -> None:
         key = f"{r['backend']}:{r['device']}"
         s = r["metrics"]["host"]["summary"]
         if r["batch"] == 1:
-            lat.setdefault(key, []).append((size_text(r["size"]), s["median"], s["p90"]))
-        thr.setdefault(f"{key} {size_text(r['size'])}", []).append(
+            lat.setdefault(key, []).append((hw_text(r["size"]), s["median"], s["p90"]))
+        thr.setdefault(f"{key} {hw_text(r['size'])}", []).append(
             (f"N={r['batch']}", r["metrics"]["host"]["images_per_s"], None))
     charts = []
     if lat:

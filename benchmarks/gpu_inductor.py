@@ -41,12 +41,10 @@ MIN_SPEEDUP = 4.0
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
-    """``"512x512,1080x1920"`` -> [(512, 512), (1080, 1920)] (height x width)."""
-    out = []
-    for part in text.split(","):
-        h, _, w = part.strip().lower().partition("x")
-        out.append((int(h), int(w)))
-    return out
+    """``"512x512,1080x1920"`` -> [(512, 512), (1080, 1920)] (height x width, ``parse_hw``)."""
+    from stylert.core.images import parse_hw
+
+    return [parse_hw(part, "--sizes") for part in text.split(",")]
 
 
 def _round_up(v: int, m: int) -> int:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.images import SIZE_SPELLING, hw_text, parse_hw
 from ..errors import StylertError
 from .bench import (
     BenchConfig,
@@ -41,8 +42,6 @@ from .bench import (
     graph_flops,
     open_backends,
     parse_backend,
-    parse_size,
-    size_text,
     torch_threads,
     write_json,
     write_text,
@@ -51,7 +50,7 @@ from .flops import count_flops
 from .stats import measure
 
 RESULTS = Path(__file__).resolve().parent / "results"
-FULL_SIZES = ["256x256", "512x512", "1024x1024", "1920x1080"]
+FULL_SIZES = ["256x256", "512x512", "1024x1024", "1080x1920"]
 QUICK_SIZES = ["256x256", "512x512"]
 GPU_MEMORY_BYTES = 80 * 10**9
 
@@ -74,7 +73,8 @@ def load_family(family: str):
 # Attention memory arithmetic
 # --------------------------------------------------------------------------------------
 def is_attention(manifest) -> bool:
-    return manifest.data["style"]["representation"] != "statistics"
+    """Attention families: their style codes do not blend linearly (the manifest says so)."""
+    return not manifest.codes_blend_linearly
 
 
 def attention_bytes(manifest, size_hw, batch: int = 1) -> int:
@@ -162,7 +162,7 @@ def _label(e: dict) -> str:
 def _row(e: dict, ref_ms: float | None) -> str:
     s = e["summary"]
     ratio = f"{ref_ms / s['median']:.2f}x" if ref_ms and e["engine"] != "reference" else "1.00x" if ref_ms else "-"
-    return (f"{_label(e):22s} {size_text(e['size']):>10s} {e['batch']:>3d} {s['median']:9.1f} {s['p90']:9.1f} "
+    return (f"{_label(e):22s} {hw_text(e['size']):>10s} {e['batch']:>3d} {s['median']:9.1f} {s['p90']:9.1f} "
             f"{s['p99']:9.1f} {e['images_per_s']:7.2f} {ratio:>7s} {e['flops_total'] / 1e9:8.1f} "
             f"{100 * e['fraction_of_peak']:6.0f}% {e['peak_rss_mb']:8.0f}")
 
@@ -230,13 +230,13 @@ def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backen
                     reason = (f"attention needs ~{2 * predicted / 1e9:.1f} GB (2 x {predicted / 1e9:.1f} GB of "
                               f"matrices), {_available_memory() / 1e9:.1f} GB available")
                     record["skipped"].append({"size": list(size), "reason": reason})
-                    say(f"{family} {size_text(size)}: skipped ({reason})")
+                    say(f"{family} {hw_text(size)}: skipped ({reason})")
                     continue
                 if predicted and attention_limit is not None and predicted > attention_limit:
                     reason = (f"attention matrices {predicted / 1e9:.1f} GB, over --attention-limit-gb "
                               f"{attention_limit / 1e9:g} (this run's time budget; memory would allow it)")
                     record["skipped"].append({"size": list(size), "reason": reason})
-                    say(f"{family} {size_text(size)}: skipped ({reason})")
+                    say(f"{family} {hw_text(size)}: skipped ({reason})")
                     continue
                 shapes = manifest.input_shapes(1, size)
                 flops = graph_flops(manifest, shapes)
@@ -306,14 +306,14 @@ def format_markdown(report: dict) -> str:
             if e["engine"] == "reference":
                 ref_ms[key] = s["median"]
             ratio = f"{ref_ms[key] / s['median']:.2f}x" if key in ref_ms else "-"
-            lines.append(f"| {_label(e)} | {size_text(e['size'])} | {s['median']:.1f} | {s['p90']:.1f} | "
+            lines.append(f"| {_label(e)} | {hw_text(e['size'])} | {s['median']:.1f} | {s['p90']:.1f} | "
                          f"{s['p99']:.1f} | {e['images_per_s']:.2f} | {ratio} | {e['flops_total'] / 1e9:.1f} | "
                          f"{100 * e['fraction_of_peak']:.0f}% | {e['peak_rss_mb']:.0f} |")
         for sk in fam["skipped"]:
-            lines.append(f"| - | {size_text(sk['size'])} | skipped: {sk['reason']} | | | | | | | |")
+            lines.append(f"| - | {hw_text(sk['size'])} | skipped: {sk['reason']} | | | | | | | |")
         if fam["batch_scaling"]:
             b0 = fam["batch_scaling"][0]
-            lines += ["", f"Batch scaling ({_label(b0)}, {size_text(b0['size'])}): "
+            lines += ["", f"Batch scaling ({_label(b0)}, {hw_text(b0['size'])}): "
                       + ", ".join(f"N={e['batch']}: {e['summary']['median']:.0f} ms, {e['images_per_s']:.2f} img/s"
                                   for e in fam["batch_scaling"]) + "."]
         if fam["unavailable"]:
@@ -326,7 +326,7 @@ def format_markdown(report: dict) -> str:
         first = next((e for e in fam["cases"] if e["engine"] != "reference"), None)
         cells = []
         for st in report["sizes"]:
-            e = next((c for c in fam["cases"] if first and _label(c) == _label(first) and size_text(c["size"]) == st),
+            e = next((c for c in fam["cases"] if first and _label(c) == _label(first) and hw_text(c["size"]) == st),
                      None)
             mp = e["size"][0] * e["size"][1] / 1e6 if e else 0
             cells.append(f"{e['summary']['median']:.0f} ms ({e['summary']['median'] / mp:.0f} ms/MP)" if e else "-")
@@ -344,7 +344,7 @@ def format_markdown(report: dict) -> str:
                   "|---|---|---|---|---|---|---|"]
         for fam in attention:
             for e in fam["cases"] + fam["batch_scaling"]:
-                lines.append(f"| {fam['family']} | {_label(e)} | {size_text(e['size'])} | {e['batch']} | "
+                lines.append(f"| {fam['family']} | {_label(e)} | {hw_text(e['size'])} | {e['batch']} | "
                              f"{e['attention_bytes'] / 2**20:.1f} MiB | {e['peak_rss_mb']:.0f} MiB | "
                              f"{e.get('rss_growth_mb', 0):.0f} MiB |")
         lines += ["", "Largest 16:9 size whose attention fits (same arithmetic; content = style size). Here: twice "
@@ -360,8 +360,8 @@ def format_markdown(report: dict) -> str:
             here, gpu80 = fam.get("largest_here_16x9", (0, 0)), fam.get("largest_80gb_16x9", (0, 0))
             unfused = fam.get("largest_80gb_16x9_unfused", (0, 0))
             free = f" ({fam['memory_available_gb']:.1f} GB free)" if "memory_available_gb" in fam else ""
-            lines.append(f"| {fam['family']} | {size_text(biggest) if biggest else '-'} | {size_text(here)}{free} | "
-                         f"{size_text(gpu80)} | {size_text(unfused)} |")
+            lines.append(f"| {fam['family']} | {hw_text(biggest) if biggest else '-'} | {hw_text(here)}{free} | "
+                         f"{hw_text(gpu80)} | {hw_text(unfused)} |")
         lines += ["", "AdaIN families keep no attention matrix: their memory grows linearly with the pixels "
                   "(activations of the encoder and decoder)."]
     return "\n".join(lines) + "\n"
@@ -385,7 +385,7 @@ def draw_charts(report: dict, out: Path) -> list[Path]:
     for fam in report["families"]:
         series: dict[str, list] = {}
         for e in fam["cases"]:
-            series.setdefault(_label(e), []).append((size_text(e["size"]), e["summary"]["median"], e["summary"]["p90"]))
+            series.setdefault(_label(e), []).append((hw_text(e["size"]), e["summary"]["median"], e["summary"]["p90"]))
         if series:
             latency.append(line_chart(series, title=f"{fam['family']}: latency by size (median, p90 whisker)",
                                       ylabel="ms", size=(720, 300)))
@@ -421,7 +421,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true",
                         help="256 and 512 only, about 1 s per figure, no torch-program backend")
     parser.add_argument("--family", action="append", default=None, help="families (default: all)")
-    parser.add_argument("--size", action="append", default=None, help="WxH, repeatable")
+    parser.add_argument("--shape", action="append", default=None, help="HxW (height first), repeatable")
+    parser.add_argument("--size", action="append", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--backend", action="append", default=None, help="NAME[:DEVICE] (default: all)")
     parser.add_argument("--seconds", type=float, default=None, help="minimum measured time per figure")
     parser.add_argument("--min-iterations", type=int, default=None, help="minimum iterations per figure")
@@ -434,7 +435,9 @@ def main(argv=None) -> dict:
 
     started = time.time()
     quick = args.quick
-    sizes = [parse_size(s) for s in (args.size or (QUICK_SIZES if quick else FULL_SIZES))]
+    if args.size:
+        parser.error(f"--size (WIDTHxHEIGHT) is gone: sizes are {SIZE_SPELLING}; e.g. --shape 1080x1920")
+    sizes = [parse_hw(s) for s in (args.shape or (QUICK_SIZES if quick else FULL_SIZES))]
     cfg = BenchConfig(backends=[], sizes=sizes, seconds=args.seconds or (1.0 if quick else 5.0),
                       warmup=0.5 if quick else 1.0, min_iterations=args.min_iterations or (3 if quick else 5),
                       keep_samples=False, figures=("host",) if quick or args.no_compute else ("host", "compute"))
@@ -474,7 +477,7 @@ def main(argv=None) -> dict:
                            "quick": quick, "batches": batches, "batch_size": list(batch_size),
                            "figures": list(cfg.figures), "attention_limit_gb": args.attention_limit_gb,
                            "torch_threads": torch_threads()},
-              "sizes": [size_text(s) for s in sizes], "families": families, "duration_s": time.time() - started}
+              "sizes": [hw_text(s) for s in sizes], "families": families, "duration_s": time.time() - started}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "suite.json", report)
     write_text(out / "suite.md", format_markdown(report))

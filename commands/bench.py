@@ -13,8 +13,9 @@ import click
 @click.option("--backend", "backends", multiple=True, metavar="NAME[:DEVICE]",
               help="Backend to measure, repeatable (default: every backend in BACKENDS that opens here); "
                    "DEVICE is cpu, cuda or auto.")
-@click.option("--size", "sizes", multiple=True, metavar="WxH", help="Content (and style) size, repeatable "
-              "(default 512x512).")
+@click.option("--shape", "sizes", multiple=True, metavar="HxW", help="Content (and style) size, height first as "
+              "trtexec's NxCxHxW, repeatable (default 512x512).")
+@click.option("--size", "old_sizes", multiple=True, hidden=True)
 @click.option("--batch", "batches", multiple=True, type=click.IntRange(min=1),
               help="Batch size, repeatable (throughput mode; default 1, 2, 4).")
 @click.option("--mode", type=click.Choice(["latency", "throughput"]), default="latency", show_default=True,
@@ -36,7 +37,7 @@ import click
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a PNG chart (latency by size, throughput by batch).")
 @click.pass_context
-def bench(ctx, export_dir, backends, sizes, batches, mode, seconds, warmup, min_iterations, peak_seconds, cuda_graph,
+def bench(ctx, export_dir, backends, sizes, old_sizes, batches, mode, seconds, warmup, min_iterations, peak_seconds, cuda_graph,
           no_transfers, json_path, md_path, chart_path):
     """Benchmark an export directory: trtexec/MLPerf methodology, every backend in one run."""
     from ..benchmarks.bench import (
@@ -46,18 +47,22 @@ def bench(ctx, export_dir, backends, sizes, batches, mode, seconds, warmup, min_
         format_markdown,
         format_table,
         parse_backend,
-        parse_size,
         run_bench,
         write_json,
         write_text,
     )
+    from ..core.images import SIZE_SPELLING, parse_hw
     from ..errors import StylertError
 
     quiet = bool(ctx.obj and getattr(ctx.obj, "quiet", False))
     say = (lambda *a, **k: None) if quiet else (lambda msg: click.echo(msg, err=True))
     try:
         parsed_backends = [parse_backend(b) for b in backends] or default_backends()
-        parsed_sizes = [parse_size(s) for s in sizes] or [(512, 512)]
+        if old_sizes:
+            raise click.BadParameter(f"--size (WIDTHxHEIGHT) is gone: sizes are {SIZE_SPELLING}; "
+                                     f"e.g. --shape {old_sizes[0].partition('x')[2] or old_sizes[0]}x"
+                                     f"{old_sizes[0].partition('x')[0]}", param_hint="--size")
+        parsed_sizes = [parse_hw(s) for s in sizes] or [(512, 512)]
     except StylertError as err:
         raise click.BadParameter(str(err)) from None
     batch_list = list(batches) or ([1, 2, 4] if mode == "throughput" else [1])

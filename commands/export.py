@@ -11,18 +11,20 @@ pass/fail). ``stylert inspect DIR`` shows the manifest and its routing.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
 
 def parse_size(value: str) -> tuple[int, int]:
-    """``HxW`` (e.g. ``224x320``) -> (224, 320)."""
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
-    if not m:
-        raise click.BadParameter(f"{value!r} is not HEIGHTxWIDTH, e.g. 224x320", param_hint="--validate-size")
-    return int(m.group(1)), int(m.group(2))
+    """``HxW`` (e.g. ``224x320``) -> (224, 320), the one size spelling (``stylert.core.images.parse_hw``)."""
+    from ..core.images import parse_hw
+    from ..errors import StylertError
+
+    try:
+        return parse_hw(value, "--validate-size")
+    except StylertError as err:
+        raise click.BadParameter(str(err), param_hint="--validate-size") from None
 
 
 @click.command("export")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -393,3 +394,27 @@ def crop_to(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     """Crop [H, W, C] back to its top-left ``hw`` = (H, W), undoing ``pad_to_multiple``."""
     height, width = hw
     return image[:height, :width]
+
+
+# --------------------------------------------------------------------------- sizes on the command line
+
+#: The one spelling of an image size on every command and script: height first, as trtexec's NxCxHxW.
+SIZE_SPELLING = "HEIGHTxWIDTH (height first, as trtexec's NxCxHxW), e.g. 1080x1920"
+
+
+def parse_hw(text: str, option: str = "--shape") -> tuple[int, int]:
+    """``"1080x1920"`` (height x width) or ``"512"`` (square) -> (1080, 1920). ImageError naming
+    ``option`` for anything else (zero, negative, or not two numbers)."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", str(text))
+    if not m:
+        raise ImageError(f"{option} {text!r} is not {SIZE_SPELLING}", fix=f"e.g. {option} 512x512")
+    h, w = int(m.group(1)), int(m.group(2) or m.group(1))
+    if h <= 0 or w <= 0:
+        raise ImageError(f"{option} {text!r}: height and width must be positive ({SIZE_SPELLING})",
+                         fix=f"e.g. {option} 512x512")
+    return h, w
+
+
+def hw_text(hw) -> str:
+    """(H, W) -> ``"HxW"``, the spelling ``parse_hw`` reads."""
+    return f"{int(hw[0])}x{int(hw[1])}"

@@ -10,10 +10,11 @@ import json
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from stylert.benchmarks.bench import GRAPHS, SCHEMA, parse_backend, parse_size
+from stylert.benchmarks.bench import GRAPHS, SCHEMA, parse_backend
+from stylert.core.images import hw_text, parse_hw
 from stylert.benchmarks.flops import count_flops
 from stylert.cli import main
-from stylert.errors import ModelError
+from stylert.errors import ImageError, ModelError
 from stylert.export.manifest import load_manifest
 
 SUMMARY_KEYS = {"count", "mean", "median", "p90", "p95", "p99", "min", "max"}
@@ -24,7 +25,7 @@ def bench_run(exports, tmp_path_factory):
     _, export_dir = exports("adain")
     out = tmp_path_factory.mktemp("bench")
     args = ["bench", str(export_dir), "--backend", "onnxruntime:cpu", "--backend", "nosuch:cpu",
-            "--size", "32x48", "--seconds", "0.2", "--warmup", "0.05", "--peak-seconds", "0.1",
+            "--shape", "48x32", "--seconds", "0.2", "--warmup", "0.05", "--peak-seconds", "0.1",
             "--cuda-graph", "--json", str(out / "b.json"), "--markdown", str(out / "b.md"),
             "--chart", str(out / "b.png")]
     result = CliRunner().invoke(main, args)
@@ -105,36 +106,25 @@ def test_graph_shapes_pad_content_and_evaluate_symbols(exports):
     assert shapes["decoder"]["relu4_1"] == (2, 512, 135, 240)
 
 
-def test_parse_size_and_backend():
-    assert parse_size("1920x1080") == (1080, 1920) and parse_size("256") == (256, 256)
+def test_one_size_spelling_and_backend():
+    assert parse_hw("1080x1920") == (1080, 1920) and parse_hw("256") == (256, 256)  # height first
+    assert hw_text((1080, 1920)) == "1080x1920"
+    for bad in ("big", "0x5", "12x", "3x4x5"):
+        with pytest.raises(ImageError, match="HEIGHTxWIDTH"):
+            parse_hw(bad)
+    old = CliRunner().invoke(main, ["bench", ".", "--size", "1920x1080"])
+    assert old.exit_code != 0 and "--size (WIDTHxHEIGHT) is gone" in old.output and "--shape 1080x1920" in old.output
     assert parse_backend("torch:cpu") == ("torch", "cpu") and parse_backend("onnxruntime") == ("onnxruntime", "auto")
-    with pytest.raises(ModelError):
-        parse_size("big")
     with pytest.raises(ModelError):
         parse_backend("torch:tpu")
 
 
-class _AttentionManifest:
-    """The parts of an attention family's manifest that the memory arithmetic reads (as sanet's)."""
+def test_attention_memory_arithmetic(exports):
+    from stylert.benchmarks.suite import attention_bytes, is_attention, largest_16x9
 
-    size_multiple = 16
-    data = {"style": {"representation": "features"}, "min_size": 32}
-    _inputs = {"encoder": [{"name": "image", "shape": ["N", 3, "H", "W"]}],
-               "transform": [{"name": "content_relu4_1", "shape": ["N", 512, "H/8", "W/8"]},
-                             {"name": "content_relu5_1", "shape": ["N", 512, "H/16", "W/16"]},
-                             {"name": "style_relu4_1", "shape": ["N", 512, "Hs/8", "Ws/8"]},
-                             {"name": "style_relu5_1", "shape": ["N", 512, "Hs/16", "Ws/16"]},
-                             {"name": "alpha", "shape": [1]}],
-               "decoder": [{"name": "relu4_1", "shape": ["N", 512, "H/8", "W/8"]}]}
-
-    def inputs(self, graph):
-        return self._inputs[graph]
-
-
-def test_attention_memory_arithmetic():
-    from stylert.benchmarks.suite import attention_bytes, largest_16x9
-
-    m = _AttentionManifest()
+    m = load_manifest(exports("sanet")[1])  # a real attention export (sanet: relu4_1 and relu5_1)
+    assert is_attention(m) and not is_attention(load_manifest(exports("adain")[1]))
+    assert m.size_multiple == 16 and m.min_size == 32
     # 1920x1080 pads to 1920x1088 (content); the style is not padded: 1080/8 = 135, ceil(1080/16) = 68
     relu4 = (136 * 240) * (135 * 240)
     relu5 = (68 * 120) * (68 * 120)

@@ -149,16 +149,20 @@ def test_one_output_file_for_several_outputs_is_refused(images, tmp_path, use_sh
 
 def test_exif_rotated_and_16_bit_inputs(tmp_path, images, use_shared_weights):
     _, style = images
-    img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 72, 3), dtype=np.uint8))
+    pixels = np.random.default_rng(1).integers(0, 255, (40, 72, 3), dtype=np.uint8)
+    img = Image.fromarray(pixels)
     exif = img.getexif()
-    exif[0x0112] = 6  # rotate 90: the photo is shown 40 wide, 72 high
-    img.save(tmp_path / "rotated.jpg", exif=exif)
+    exif[0x0112] = 6  # rotate 90 clockwise: the photo is shown 40 wide, 72 high
+    img.save(tmp_path / "rotated.png", exif=exif)
+    Image.fromarray(np.ascontiguousarray(np.rot90(pixels, -1))).save(tmp_path / "upright.png")  # as shown
     Image.fromarray((np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 20)).save(tmp_path / "deep.png")
     out = tmp_path / "out"
-    result = invoke("stylize", "-c", tmp_path / "rotated.jpg", "-c", tmp_path / "deep.png", "-s", style, "-o", out,
-                    "--content-size", 0, "--style-size", 64)
+    result = invoke("stylize", "-c", tmp_path / "rotated.png", "-c", tmp_path / "upright.png", "-c",
+                    tmp_path / "deep.png", "-s", style, "-o", out, "--content-size", 0, "--style-size", 64)
     assert result.exit_code == 0, result.output
-    assert Image.open(out / "rotated_stylized_style.png").size == (40, 72)
+    rotated, upright = (np.asarray(Image.open(out / f"{n}_stylized_style.png")) for n in ("rotated", "upright"))
+    assert rotated.shape == (72, 40, 3)
+    np.testing.assert_array_equal(rotated, upright)  # the EXIF rotation was applied, the right way round
     assert Image.open(out / "deep_stylized_style.png").size == (64, 48)
 
 
@@ -177,10 +181,21 @@ def test_inspect(adain_files, tmp_path):
 
 
 def test_doctor_reports_providers_that_load(use_shared_weights):
+    import onnxruntime
+    import torch
+    from stylert.core.providers import cuda_provider_loads
+
     result = invoke("doctor")
     assert result.exit_code == 0, result.output
-    assert "CPUExecutionProvider" in result.output and "torch" in result.output
-    assert "vgg_normalised.pth" in result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert lines["torch"].split()[1] == torch.__version__
+    assert ("no CUDA GPU" in lines["torch"]) == (not torch.cuda.is_available())
+    assert lines["onnxruntime"].split()[1] == onnxruntime.__version__
+    assert lines["CPUExecutionProvider"].split()[1] == "ok"
+    if "CUDAExecutionProvider" in lines:  # listed wherever its library is installed: "ok" only where it loads
+        assert (lines["CUDAExecutionProvider"].split()[1] == "ok") == cuda_provider_loads()
+    weights = [line for line in result.output.splitlines() if line.startswith("weights")]
+    assert len(weights) == 2 and all(str(use_shared_weights) in w and w.endswith("ok") for w in weights), weights
 
 
 def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
@@ -188,6 +203,18 @@ def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
     result = invoke("demo", "-o", out, "--size", 96, "--no-fetch", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert outputs(out) == ["demo_content.png", "demo_grid.png", "demo_style.png", "demo_stylized.png"]
-    assert Image.open(out / "demo_stylized.png").size == (128, 96)
+    from stylert.core.demo import demo_content, demo_style
+    from stylert.models.pretrained import load_public_adain
+    from stylert.models.stylize import ReferenceStylizer
+
+    content = np.asarray(Image.open(out / "demo_content.png"))
+    np.testing.assert_array_equal(content, np.asarray(demo_content((128, 96))))  # the embedded scene
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "demo_style.png")), np.asarray(demo_style((96, 96))))
+    want = ReferenceStylizer(load_public_adain(), "cpu").stylize(content.astype(np.float32) / 255,
+                                                                  [np.asarray(demo_style((96, 96)), np.float32) / 255])
+    got = np.asarray(Image.open(out / "demo_stylized.png")).astype(np.float32) / 255
+    assert got.shape == (96, 128, 3) and np.abs(got - np.clip(want, 0, 1)).max() <= 1 / 255 + 1e-6
+    grid = np.asarray(Image.open(out / "demo_grid.png"))
+    assert grid.shape[0] > 2 * 96 and grid.shape[1] > 4 * 128 and grid.std() > 10  # 2 rows of 4 labelled tiles
     again = invoke("demo", "-o", out, "--size", 96, "--no-fetch")
     assert again.exit_code != 0 and "--overwrite" in again.output

@@ -141,12 +141,28 @@ def test_mode_f(tmp_path):
     np.testing.assert_array_equal(out[0, :, 1], [0.0, 0.25, 1.0, 1.0])
 
 
-def test_exif_orientation_is_applied(tmp_path):
-    img = Image.fromarray(_noise(20, 40))  # 40 wide, 20 high
+#: EXIF orientation -> how the stored pixels [H, W, C] are shown (the EXIF 2.3 specification).
+EXIF_SHOWN = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],  # mirrored left-right
+    3: lambda a: np.rot90(a, 2),
+    4: lambda a: a[::-1],  # mirrored top-bottom
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),  # rotated 90 degrees clockwise
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),  # rotated 90 degrees counter-clockwise
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(EXIF_SHOWN))
+def test_exif_orientation_is_applied_pixel_by_pixel(tmp_path, orientation):
+    pixels = _noise(20, 40)  # 40 wide, 20 high; lossless PNG so every pixel can be compared
+    img = Image.fromarray(pixels)
     exif = img.getexif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
-    path = _save(img, tmp_path, "rotated.jpg", exif=exif)
-    assert load_image(path).shape == (40, 20, 3)
+    exif[0x0112] = orientation
+    path = _save(img, tmp_path, "oriented.png", exif=exif)
+    want = EXIF_SHOWN[orientation](pixels).astype(np.float32) / 255.0
+    np.testing.assert_array_equal(load_image(path), want)
 
 
 # --------------------------------------------------------------------------- errors

@@ -15,7 +15,7 @@ from PIL import Image
 from stylert.cli import main
 from stylert.core.images import load_image
 from stylert.core.stylize import StylizeOptions
-from stylert.errors import OutputError
+from stylert.errors import ImageError, ModelError, OutputError
 from stylert.export.errors import ManifestError
 from stylert.models import list_families
 from stylert.models.stylize import ReferenceStylizer
@@ -41,8 +41,8 @@ def test_onnxruntime_reproduces_the_reference_at_512(adain_export, adain_model, 
             ref = np.clip(reference.stylize(c, [s], options), 0, 1)
             value = psnr(ours, ref)
             print(f"onnxruntime vs PyTorch, {content} x {style} at {c.shape[1]}x{c.shape[0]}, alpha {alpha}: "
-                  f"PSNR {value:.1f} dB, max |diff| {np.abs(ours - ref).max():.2e} (tolerance >= 50 dB)")
-            assert ours.shape == c.shape and value >= 50.0
+                  f"PSNR {value:.1f} dB, max |diff| {np.abs(ours - ref).max():.2e} (asked: >= 120 dB, as the README says)")
+            assert ours.shape == c.shape and value >= 120.0
 
 
 @pytest.mark.parametrize("family", list_families())
@@ -59,8 +59,8 @@ def test_every_family_matches_its_reference(family, exports):
         batch = pipeline.stylize(np.stack([content, content[::-1]]), [pipeline.encode_style(s) for s in styles],
                                  alpha=alpha, weights=[0.3, 0.7])
     value = psnr(ours, reference)
-    print(f"{family}: runtime vs reference, 2 styles interpolated, alpha {alpha}: PSNR {value:.1f} dB")
-    assert ours.shape == content.shape and value >= 50.0
+    print(f"{family}: runtime vs reference, 2 styles interpolated, alpha {alpha}: PSNR {value:.1f} dB (asked >= 100)")
+    assert ours.shape == content.shape and value >= 100.0
     np.testing.assert_allclose(batch[0], ours, atol=1e-5)  # a batch computes what single images do
 
 
@@ -109,7 +109,7 @@ def test_mask_assigns_styles_and_checks_its_size(exports):
         a, b = (pipeline.encode_style(rng.random((64, 64, 3), dtype=np.float32) ** p) for p in (1, 3))
         ones = pipeline.stylize(content, [a, b], mask=np.ones((48, 64), np.float32))
         np.testing.assert_allclose(ones, pipeline.stylize(content, [a]), atol=1e-6)
-        with pytest.raises(Exception, match="mask is 32x32, the content is 64x48"):
+        with pytest.raises(ImageError, match="mask is 32x32, the content is 64x48"):
             pipeline.stylize(content, [a, b], mask=np.ones((32, 32), np.float32))
 
 
@@ -212,3 +212,46 @@ def test_compare_records_a_backend_that_raises_and_goes_on(exports, monkeypatch)
     assert any("encoder" in line and "pass" in line for line in lines)  # the encoder was still checked
     assert any(line.startswith("torch") and "end-to-end" in line and "pass" in line
                for line in result.output.splitlines())  # and the next backend ran
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(weights=(1.0, 3.0), mask=np.ones((48, 64), np.float32)), "no interpolation weights"),
+    (dict(weights=(1.0, float("nan"))), "interpolation weights must be finite"),
+    (dict(weights=(1.0,)), "2 style"),
+    (dict(alpha=float("inf")), "alpha must be in"),
+    (dict(alpha=(0.5, 0.5)), "takes 1 or 1 alpha"),
+])
+def test_the_stylize_contract_is_the_same_on_both_paths(exports, options, message):
+    """One contract (``stylert.core.stylize.check_options``): the reference and the runtime refuse the
+    same options with the same words, before encoding anything."""
+    model, out = exports("adain")
+    rng = np.random.default_rng(5)
+    content = rng.random((48, 64, 3), dtype=np.float32)
+    styles = [rng.random((40, 40, 3), dtype=np.float32) for _ in range(2)]
+
+    class Counting(ReferenceStylizer):
+        encoded = 0
+
+        def encode(self, style):
+            Counting.encoded += 1
+            return super().encode(style)
+
+    with Pipeline.open(out, "onnxruntime", "cpu") as pipeline:
+        for stylizer in (Counting(model, "cpu"), RuntimeStylizer(pipeline)):
+            with pytest.raises(ModelError, match=message):
+                stylizer.stylize(content, styles, StylizeOptions(**options))
+    assert Counting.encoded == 0  # refused before any compute
+
+
+def test_cli_refuses_weights_with_a_mask_and_non_numbers(exports, tmp_path, use_shared_weights):
+    _, out = exports("adain")
+    for name, shape in (("c.png", (40, 56)), ("a.png", (32, 32)), ("b.png", (32, 32)), ("m.png", (40, 56))):
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (*shape, 3), dtype=np.uint8)).save(tmp_path / name)
+    common = ["-c", tmp_path / "c.png", "-s", tmp_path / "a.png", "-s", tmp_path / "b.png"]
+    for engine in ([], ["--engine", out]):
+        masked = invoke("stylize", *common, "--mask", tmp_path / "m.png", "--weights", "1,3", "-o", tmp_path / "o.png",
+                        *engine)
+        assert masked.exit_code != 0 and "no interpolation weights" in masked.output, masked.output
+        nan = invoke("stylize", *common, "--weights", "1,nan", "-o", tmp_path / "o.png", *engine)
+        assert nan.exit_code != 0 and "--weights" in nan.output and "finite" in nan.output, nan.output
+        assert not (tmp_path / "o.png").exists()
