@@ -2,12 +2,16 @@
 
 The repository root is this package (``package-dir = {"stylert" = "."}``):
 
-- ``stylert.models``    PyTorch model families, registry, checkpoint loaders, reference stylization
-- ``stylert.export``    ONNX export of the three graphs (encoder, transform, decoder) and the manifest
-- ``stylert.runtime``   image I/O and the lightweight pipeline that runs exported graphs
-- ``stylert.engines``   TensorRT / compiled engines
-- ``stylert.training``  training loops and losses
+- ``stylert.core``       torch-free ground floor: files, images, the stylize contract, comparisons, weights
+- ``stylert.models``     PyTorch model families, registry, checkpoint layouts, reference stylization
+- ``stylert.export``     ONNX export of the three graphs (encoder, transform, decoder), the manifest, routing
+- ``stylert.runtime``    the lightweight pipeline that runs exported graphs, every backend's runner
+- ``stylert.engines``    building TensorRT plans and AOTInductor packages
+- ``stylert.training``   training loops and losses
 - ``stylert.benchmarks`` benchmark suites
+- ``stylert.commands``   the click commands (only ``stylert.cli`` imports them)
+
+Each package imports only the packages listed before it (``core`` imports none).
 
 Nothing heavy is imported here: ``import stylert`` stays instant.
 """

@@ -1,16 +1,11 @@
-"""AOTInductor engines: the export's ``torch.export`` programs compiled ahead of time, no model code.
+"""Building AOTInductor engines: the export's ``torch.export`` programs compiled ahead of time.
 
-Build (``stylert build DIR --backend inductor``): each float32 program ``encoder.pt2`` ... is
-loaded with ``torch.export.load``; for float32 on the CPU it is compiled as saved; for CUDA
-(and FP16) its module is rewritten for the device and precision (``half_graph.prepare_module``:
-float16 weights and activations, float32 statistics and softmax, float32 inputs and outputs)
-and re-exported with every symbolic axis of the manifest dynamic; then
-``torch._inductor.aoti_compile_and_package`` writes ``engines/inductor/<graph>.pt2``.
-
-Run (``--backend inductor``): ``torch._inductor.aoti_load_package``. A package does not check
-its inputs' shapes (unless ``AOTI_RUNTIME_CHECK_INPUTS=1``): a wrong size silently computes a
-wrong result. So the runner checks every call's shapes against the manifest's relations and
-the engine's profiles (``profiles.match_profile``) first, and every output for NaN/Inf after.
+``stylert build DIR --backend inductor``: each float32 program ``encoder.pt2`` ... is loaded with
+``torch.export.load``; for float32 on the CPU it is compiled as saved; for CUDA (and FP16) its
+module is rewritten for the device and precision (``half_graph.prepare_module``: float16 weights
+and activations, float32 statistics and softmax, float32 inputs and outputs) and re-exported with
+every symbolic axis of the manifest dynamic; then ``torch._inductor.aoti_compile_and_package``
+writes ``engines/inductor/<graph>.pt2``. Running them is ``stylert.runtime.backends.inductor``.
 """
 
 from __future__ import annotations

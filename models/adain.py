@@ -10,12 +10,10 @@ equals interpolating their codes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from .base import StyleModel, loss_taps_upto, resize_region
+from .base import ModelConfig, StyleModel, loss_taps_upto, resize_region
 from .decoder import ADAIN_DECODER, ConvSpec, Decoder
 from .registry import register_family
 from .vgg import VGGEncoder
@@ -95,14 +93,6 @@ class _AdaINFamily(StyleModel):
         return self.transform(content, code, self.alphas(alpha), region)
 
 
-@dataclass(frozen=True)
-class AdaINConfig:
-    """encoder: ``vgg-normalised`` (public checkpoints) or ``vgg-torchvision``."""
-
-    encoder: str = "vgg-normalised"
-    eps: float = 1e-5
-
-
 class AdaINModel(_AdaINFamily):
     family = "adain"
     content_taps = style_taps = alpha_levels = ("relu4_1",)
@@ -115,8 +105,8 @@ def _output_space(encoder_layout: str) -> str:
     return "imagenet" if encoder_layout == "vgg-torchvision" else "rgb"
 
 
-@register_family("adain", AdaINConfig, "AdaIN at relu4_1 (Huang & Belongie 2017)")
-def build_adain(config: AdaINConfig) -> AdaINModel:
+@register_family("adain", ModelConfig, "AdaIN at relu4_1 (Huang & Belongie 2017)")
+def build_adain(config: ModelConfig) -> AdaINModel:
     return AdaINModel(
         config,
         VGGEncoder(config.encoder, "relu4_1"),
@@ -140,14 +130,6 @@ MULTILEVEL_DECODER = (
 )
 
 
-@dataclass(frozen=True)
-class MultiLevelAdaINConfig:
-    """encoder: ``vgg-normalised`` or ``vgg-torchvision`` (the paper's checkpoints)."""
-
-    encoder: str = "vgg-normalised"
-    eps: float = 1e-5
-
-
 class MultiLevelAdaINModel(_AdaINFamily):
     family = "adain-multilevel"
     content_taps = style_taps = alpha_levels = ("relu2_1", "relu3_1", "relu4_1")
@@ -157,10 +139,10 @@ class MultiLevelAdaINModel(_AdaINFamily):
 
 @register_family(
     "adain-multilevel",
-    MultiLevelAdaINConfig,
+    ModelConfig,
     "the paper's multi-level AdaIN: AdaIN at relu2_1, relu3_1, relu4_1 with skip inputs"
 )
-def build_adain_multilevel(config: MultiLevelAdaINConfig) -> MultiLevelAdaINModel:
+def build_adain_multilevel(config: ModelConfig) -> MultiLevelAdaINModel:
     return MultiLevelAdaINModel(
         config,
         VGGEncoder(config.encoder, "relu4_1"),

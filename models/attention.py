@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .adain import calc_mean_std
-from .base import StyleModel, loss_taps_upto
+from .base import ModelConfig, StyleModel, loss_taps_upto
 from .decoder import ADAIN_DECODER, Decoder
 from .registry import register_family
 from .vgg import VGGEncoder
@@ -120,12 +120,6 @@ class _AttentionFamily(StyleModel):
         return out
 
 
-@dataclass(frozen=True)
-class SANetConfig:
-    encoder: str = "vgg-normalised"
-    eps: float = 1e-5
-
-
 class SANetModel(_AttentionFamily):
     family = "sanet"
     alpha_levels = ("relu4_1",)
@@ -135,9 +129,9 @@ class SANetModel(_AttentionFamily):
 
 
 @register_family(
-    "sanet", SANetConfig, "style attention at relu4_1 and relu5_1 + merge conv (Park & Lee 2019)"
+    "sanet", ModelConfig, "style attention at relu4_1 and relu5_1 + merge conv (Park & Lee 2019)"
 )
-def build_sanet(config: SANetConfig) -> SANetModel:
+def build_sanet(config: ModelConfig) -> SANetModel:
     return SANetModel(
         config,
         VGGEncoder(config.encoder, "relu5_1"),
@@ -147,11 +141,9 @@ def build_sanet(config: SANetConfig) -> SANetModel:
 
 
 @dataclass(frozen=True)
-class MultiLevelSANetConfig:
+class MultiLevelSANetConfig(ModelConfig):
     """fuse_relu: whether the decoder's fuse conv rc0 is followed by a ReLU (RC's default)."""
 
-    encoder: str = "vgg-normalised"
-    eps: float = 1e-5
     fuse_relu: bool = True
 
 

@@ -13,6 +13,7 @@ entries and decoder inputs are the graph's input/output names.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,18 @@ from ..core.stylize import alpha_values
 from ..errors import ModelError
 from .decoder import Decoder
 from .vgg import TAPS, VGGEncoder
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What a family's model is built from (saved in stylert checkpoints as a dict).
+
+    encoder: ``vgg-normalised`` (the public pytorch-AdaIN / SANet checkpoints) or ``vgg-torchvision``
+    (the paper's checkpoints); eps: the variance epsilon of the AdaIN statistics (pytorch-AdaIN: 1e-5).
+    """
+
+    encoder: str = "vgg-normalised"
+    eps: float = 1e-5
 
 
 class StyleModel(nn.Module):

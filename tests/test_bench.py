@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 from stylert.benchmarks.bench import GRAPHS, SCHEMA, parse_backend
-from stylert.core.images import hw_text, parse_hw
 from stylert.benchmarks.flops import count_flops
 from stylert.cli import main
+from stylert.core.images import hw_text, parse_hw
 from stylert.errors import ImageError, ModelError
 from stylert.export.manifest import load_manifest
 

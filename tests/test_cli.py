@@ -33,13 +33,20 @@ def outputs(folder):
     return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
-def test_help_is_instant_and_imports_no_torch():
-    code = ("import sys\nfrom stylert.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules, 'heavy import'\n")
+@pytest.mark.parametrize("args", [["--help"], ["weights", "--help"], ["weights", "list"], ["weights", "path"]])
+def test_entry_points_import_no_torch(args, use_shared_weights):
+    """``stylert --help`` and ``stylert weights --help|list|path`` never import torch, onnx or ONNX Runtime."""
+    code = (f"import sys\nfrom stylert.cli import main\ntry:\n    main({args!r})\nexcept SystemExit as e:\n"
+            "    assert e.code in (0, None), e.code\n"
+            "heavy = sorted({'torch', 'onnx', 'onnxruntime'} & set(sys.modules))\n"
+            "assert not heavy, f'imported {heavy}'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    for command in ("stylize", "demo", "inspect", "weights", "doctor"):
-        assert command in result.stdout
+    if args == ["--help"]:
+        for command in ("stylize", "demo", "inspect", "weights", "doctor"):
+            assert command in result.stdout
+    if args == ["weights", "path"]:
+        assert str(use_shared_weights) in result.stdout
 
 
 def test_stylize_keeps_odd_input_size(images, tmp_path, use_shared_weights):
