@@ -7,10 +7,13 @@ See DESIGN.md, "Three graphs and a manifest". Modules:
 - ``onnx_graphs``  ``torch.onnx.export`` (dynamo) of one graph, cleaned and checked
 - ``validate``     ONNX Runtime vs PyTorch per graph and end to end; the validation report
 - ``exporter``     ``export_model``: the whole export, written atomically; the manifest builder
-- ``manifest``     ``load_manifest``/``chain``/``format_manifest``: read, route, show (no torch)
+- ``manifest``     ``load_manifest``, the typed ``Manifest`` (shapes, padding, routing), ``format_manifest``
+                   (no torch)
+- ``routing``      ``Routing`` (which value feeds each graph input) and ``chain`` (runs it)
 - ``errors``       ``ExportError``, ``ValidationError`` (``OutputNameError``, ``ShapeError``,
                    ``AtolError``), ``ManifestError``
-- ``cli_export``   ``stylert export``
+
+The command is ``stylert.commands.export``.
 
 Importing this package imports nothing heavy; ``export_model`` and ``load_manifest`` are
 loaded on first use (``stylert.export.load_manifest`` never imports torch).
