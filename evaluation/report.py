@@ -280,6 +280,8 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
 def _fmt(value, digits: int = 4) -> str:
     if value is None:
         return "-"
+    if isinstance(value, str):  # "inf" as report.json stores it
+        return value
     if isinstance(value, float) and not np.isfinite(value):
         return "inf" if value > 0 else str(value)
     return f"{value:.{digits}g}"
@@ -322,9 +324,9 @@ def format_markdown(report: dict) -> str:
             for m in rows:
                 r = m["ratio_to_baseline"]
                 cl = r["content_loss"]
-                lines.append(f"| {m['alpha']:g} | {_fmt(cl['relu2_1'])} | {_fmt(cl['relu3_1'])} | {_fmt(cl['relu4_1'])} | "
-                             f"{_fmt(r['style_loss'])} | {_fmt(r['style_loss_relu5_1'])} | {_fmt(r['gram_loss'])} | "
-                             f"{_fmt(r['ssim'])} |")
+                ratios = [cl["relu2_1"], cl["relu3_1"], cl["relu4_1"], r["style_loss"], r["style_loss_relu5_1"],
+                          r["gram_loss"], r["ssim"]]
+                lines.append(f"| {m['alpha']:g} | " + " | ".join("-" if x is None else f"{x:.4f}" for x in ratios) + " |")
         lines.append("")
     gpu = machine.get("gpu")
     lines += [
