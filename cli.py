@@ -28,6 +28,7 @@ COMMANDS = {
     "weights": ("stylert.commands.weights", "weights", "Fetch, list and locate the public AdaIN weights."),
     "bench": ("stylert.commands.bench", "bench", "Latency, throughput and FLOP efficiency of an export, per backend."),
     "doctor": ("stylert.commands.doctor", "doctor", "Report torch, ONNX Runtime providers, TensorRT and GPU."),
+    "evaluate": ("stylert.commands.evaluate", "evaluate", "Measure quality: VGG losses, SSIM, PSNR, video warping error."),
 }
 
 
