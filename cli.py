@@ -28,6 +28,8 @@ COMMANDS = {
     "weights": ("stylert.models.cli_weights", "weights", "Fetch, list and locate the public AdaIN weights."),
     "bench": ("stylert.benchmarks.cli_bench", "bench", "Latency, throughput and FLOP efficiency of an export, per backend."),
     "doctor": ("stylert.runtime.cli_doctor", "doctor", "Report torch, ONNX Runtime providers, TensorRT and GPU."),
+    "triton": ("stylert.commands.triton", "triton", "Write a Triton Inference Server model repository for an export."),
+    "serve": ("stylert.commands.serve", "serve", "Serve a Triton model repository with a local tritonserver."),
 }
 
 

@@ -93,6 +93,8 @@ def load_reference_model(family: str | None, checkpoints: tuple[str, ...]):
               help="Run an export directory (stylert export -o DIR) instead of the PyTorch reference.")
 @click.option("--backend", default="onnxruntime", show_default=True,
               type=click.Choice(["onnxruntime", "torch", "tensorrt", "inductor"]), help="Backend for --engine.")
+@click.option("--server", default=None, metavar="URL",
+              help="Send each image to the stylize model of a Triton server (http://HOST:PORT or grpc://HOST:PORT).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
               help="Video frames per pass (--engine).")
 @click.option("--model", "family", default=None, metavar="FAMILY",
@@ -119,7 +121,7 @@ def load_reference_model(family: str | None, checkpoints: tuple[str, ...]):
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
               help="Refuse larger inputs (decompression bombs). Default 40 MP or STYLERT_MAX_PIXELS.")
 @click.pass_obj
-def stylize(settings, contents, styles, output, engine, backend, batch_size, family, checkpoints, alpha, weights,
+def stylize(settings, contents, styles, output, engine, server, backend, batch_size, family, checkpoints, alpha, weights,
             mask, preserve_color, content_size, style_size, crop, device, ext, overwrite, max_pixels):
     """Stylize every content with every style (or with all styles at once, given --weights or --mask).
 
@@ -129,6 +131,7 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
     stylert stylize -c photo.jpg -s a.jpg -s b.jpg --weights 1,3
     stylert stylize -c photo.jpg -s a.jpg -s b.jpg --mask mask.png
     stylert stylize -c clip.mp4 -s a.jpg -o styled.mp4 --engine export/adain
+    stylert stylize -c photo.jpg -s starry.jpg -o out.png --server http://127.0.0.1:8000
     """
     from .images import check_outputs, collect_images, load_image, load_mask
     from .video import is_video, probe
@@ -169,6 +172,9 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
             probe(p)
         else:
             load_image(p, size=content_size, crop=crop, max_pixels=max_pixels)
+    if server is not None and (engine is not None or family or checkpoints):
+        raise click.BadParameter("--server runs on the server's model: not with --engine/--model/--checkpoint",
+                                 param_hint="--server")
     if engine is not None and (family or checkpoints):
         raise click.BadParameter("--engine runs an export; --model/--checkpoint choose a PyTorch model: not both",
                                  param_hint="--engine")
@@ -189,7 +195,12 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
     from .images import save_image
     from .stylizer import StylizeOptions
 
-    runner = _open_stylizer(engine, backend, device, family, checkpoints, say)
+    if server is not None:
+        from ..serving.client import open_server_stylizer
+
+        runner = open_server_stylizer(server, say)
+    else:
+        runner = _open_stylizer(engine, backend, device, family, checkpoints, say)
     for p, style in style_images.items():
         if runner.is_code(style):
             style.check_for(runner.pipeline.family, runner.pipeline.encoder_sha256, p)

@@ -125,7 +125,7 @@ class TritonPythonModel:
         if values.size == 1:
             values = np.repeat(values, len(self.levels))
         if values.size != len(self.levels):
-            raise RequestError(f"'alpha' takes 1 or {len(self.levels)} values ({', '.join(self.levels)}), "
+            raise RequestError(f"'alpha' takes {_count(len(self.levels))} ({', '.join(self.levels)}), "
                                f"got {values.size}")
         if ((values < 0) | (values > 1)).any():
             raise RequestError(f"'alpha' values must be in [0, 1], got {values.tolist()}")
@@ -203,3 +203,7 @@ class TritonPythonModel:
 def _error(message, code):
     code = getattr(pb_utils.TritonError, code, None)
     return pb_utils.TritonError(message, code) if code is not None else pb_utils.TritonError(message)
+
+
+def _count(levels):
+    return "1 value" if levels == 1 else f"1 or {levels} values"
