@@ -13,7 +13,7 @@ def _gpus(value: str | None) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in value.split(",") if v.strip())
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of GPU indices", param_hint="--gpus")
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of GPU indices", param_hint="--gpus") from None
 
 
 @click.command("triton")

@@ -175,6 +175,9 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
     if server is not None and (engine is not None or family or checkpoints):
         raise click.BadParameter("--server runs on the server's model: not with --engine/--model/--checkpoint",
                                  param_hint="--server")
+    if server is not None and combine:
+        raise click.BadParameter("the server's stylize model takes one style image per output: not with "
+                                 "--weights/--mask (run them with --engine DIR)", param_hint="--server")
     if engine is not None and (family or checkpoints):
         raise click.BadParameter("--engine runs an export; --model/--checkpoint choose a PyTorch model: not both",
                                  param_hint="--engine")

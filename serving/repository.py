@@ -145,7 +145,7 @@ def validate_repository(repo: str | os.PathLike) -> dict:
 # --------------------------------------------------------------------------------------
 @dataclass
 class RepositoryOptions:
-    backend: str = "python"
+    backend: str = "onnxruntime"
     name: str | None = None          # model name prefix; default: the family (adain-multilevel -> adain_multilevel)
     max_batch_size: int = 8
     instances: int = 1
@@ -207,8 +207,7 @@ def graph_config(manifest, graph: str, model_name: str, opts: RepositoryOptions,
         if device == "gpu":
             cfg["optimization"] = {"execution_accelerators": {"gpu_execution_accelerator": [{
                 "name": "tensorrt",
-                "parameters": {"precision_mode": "FP16", "max_workspace_size_bytes": str(1 << 30),
-                               "trt_engine_cache_enable": "true"}}]}}
+                "parameters": {"precision_mode": "FP16", "max_workspace_size_bytes": str(1 << 30)}}]}}
     else:
         cfg["platform"] = "tensorrt_plan"
         cfg["backend"] = "tensorrt"

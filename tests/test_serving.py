@@ -383,7 +383,20 @@ def test_cli_triton_serve_stylize_and_sigterm(serving_ready, adain_export, pipel
     _assert_clean([server_pid, *stubs], shm)
 
 
-def test_server_killed_mid_request(server, adain_repo, shared_images, tmp_path):
+def _pending(server, model):
+    """Triton's gauge of requests waiting for an instance of ``model`` (metrics endpoint)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(server.metrics_url, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0
+    key = f'nv_inference_pending_request_count{{model="{model}",version="1"}} '
+    return sum(int(float(line[len(key):])) for line in text.splitlines() if line.startswith(key))
+
+
+def test_server_killed_mid_request(serving_ready, adain_repo, shared_images, tmp_path):
     """SIGKILL to tritonserver while requests run: the client says so in one line, no output is written,
     and stop() leaves no stub process and no shared-memory region behind."""
     import json
@@ -407,19 +420,25 @@ def test_server_killed_mid_request(server, adain_repo, shared_images, tmp_path):
     target = tmp_path / "never.png"
     errors = []
 
-    def in_process():
+    def in_process():  # keeps the one stylize instance busy, a bounded number of requests
         try:
             with StylizeClient(doomed.http_url) as client:
-                client.stylize(content, style=style)
+                for _ in range(30):
+                    client.stylize(content, style=style)
         except StylertError as err:
             errors.append(str(err))
 
     thread = threading.Thread(target=in_process)
+    thread.start()
     cli = _cli("stylize", "--server", doomed.grpc_url, "-c", content_file, "-s", shared_images / "style/mondrian.jpg",
                "-o", target, "--content-size", 0, "--style-size", 64)
-    thread.start()
-    time.sleep(6.0)  # the CLI has started (imports, reading) and both requests are running
-    assert thread.is_alive() and cli.poll() is None, "the requests finished before the kill"
+    # kill once the CLI's request waits behind a running one: both are in flight
+    deadline = time.monotonic() + 120
+    queued = False
+    while not queued and time.monotonic() < deadline and cli.poll() is None:
+        queued = _pending(doomed, "stylize") >= 1
+        time.sleep(0.1)
+    assert queued and thread.is_alive() and cli.poll() is None, "the requests finished before the kill"
     os.kill(doomed.pid, signal.SIGKILL)
     thread.join(60)
     _, err = cli.communicate(timeout=60)
