@@ -372,13 +372,15 @@ def write_repository(export_dir: str | os.PathLike, out: str | os.PathLike, opti
 def repository_readme(export_dir: Path, manifest, names: dict, styles: dict, opts: RepositoryOptions) -> str:
     levels = manifest.alpha_levels
     flavour = {"python": "python backend (ONNX Runtime inside the model; needs `onnxruntime` and `numpy` in the "
-                         "server's Python)",
+                         "server's Python; the nvidia-pytriton server's stub needs `numpy<2`, see `stylert serve "
+                         "--python-env`)",
                "onnxruntime": "onnxruntime backend (`onnxruntime_onnx`; on GPU with the TensorRT accelerator in FP16)",
                "tensorrt": "tensorrt backend (`tensorrt_plan`, plans from `stylert build`; same GPU model and "
                            "TensorRT version as the build)"}[opts.backend]
     device = opts.device or ("cpu" if opts.backend == "python" else "gpu")
     named = ", ".join(f"`{n}`" for n in styles) or "none (write the repository with `--style NAME=IMAGE`)"
     pip = "pip install onnxruntime-gpu 'numpy<2' && " if opts.backend == "python" else ""
+    alpha_shape = "[1]" if len(levels) == 1 else f"[1] or [{len(levels)}]"
     return f"""# Triton model repository: {manifest.family} ({manifest.precision})
 
 Written by stylert {__version__} (`stylert triton`) from `{export_dir}`.
@@ -400,15 +402,16 @@ batch requests of one size (`max_batch_size` {opts.max_batch_size}, dynamic batc
 | `content` | UINT8 | [H, W, 3] | RGB; at most {opts.max_pixels} pixels |
 | `style` | UINT8 | [h, w, 3] | optional: a style image, encoded per request |
 | `style_name` | BYTES | [K] | optional: named styles: {named} |
-| `alpha` | FP32 | [1] or [{len(levels)}] | optional: strength, one value or one per level, in [0, 1] |
+| `alpha` | FP32 | {alpha_shape} | optional: strength, one value or one per level, in [0, 1] |
 | `weights` | FP32 | [S] | optional: interpolation weights (named styles first, then `style`) |
 | `stylized` (out) | UINT8 | [H, W, 3] | |
 
 ## Serve it
 
-On this machine (the `tritonserver` on PATH, or the one in the `nvidia-pytriton` wheel):
+On this machine (the `tritonserver` on PATH, or the one in the `nvidia-pytriton` wheel, which
+serves the `python` flavour only):
 
-    stylert serve {{this folder}}                 # 127.0.0.1: HTTP 8000, gRPC 8001, metrics 8002
+    stylert serve REPO          # REPO: this folder; 127.0.0.1: HTTP 8000, gRPC 8001, metrics 8002
     stylert stylize --server http://127.0.0.1:8000 -c photo.jpg -s style.jpg -o out.png
 
 With NVIDIA's container (GPUs, every backend):

@@ -234,6 +234,13 @@ class TritonServer:
                 raise ServingError(f"the {kind} port {port} on {self.address} is in use",
                                    fix=f"pass another --{kind}-port, or stop the server holding it")
         self.binary = find_tritonserver(self.executable)
+        if self.binary.needs_stub_env:
+            other = sorted({f"{d.parent.name} ({b})" for d, b in _backends(self.repository).items() if b != "python"})
+            if other:
+                raise ServingError(f"the nvidia-pytriton tritonserver has the python backend only; these models need "
+                                   f"another: {', '.join(other)}", path=self.repository,
+                                   fix="write the repository with `stylert triton --backend python`, or serve it in "
+                                       "the NGC tritonserver container")
         env = dict(os.environ)
         self._run_dir = Path(tempfile.mkdtemp(prefix="stylert-triton-"))
         backend_dir = None
@@ -339,6 +346,28 @@ class TritonServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _backends(repository: Path) -> dict[Path, str]:
+    """config.pbtxt -> the backend it names (``platform`` mapped to its backend)."""
+    import re
+
+    platforms = {"onnxruntime_onnx": "onnxruntime", "tensorrt_plan": "tensorrt", "pytorch_libtorch": "pytorch",
+                 "tensorflow_savedmodel": "tensorflow", "tensorflow_graphdef": "tensorflow"}
+    found = {}
+    for config in repository.glob("*/config.pbtxt"):
+        text = config.read_text(encoding="utf-8", errors="replace")
+        backend = re.search(r'^\s*backend\s*:\s*"([^"]+)"', text, re.M)
+        platform = re.search(r'^\s*platform\s*:\s*"([^"]+)"', text, re.M)
+        if backend:
+            found[config] = backend.group(1)
+        elif platform:
+            found[config] = platforms.get(platform.group(1), platform.group(1))
+        elif (config.parent / "1" / "model.py").is_file():
+            found[config] = "python"
+        else:
+            found[config] = "unknown"
+    return found
 
 
 def _group_alive(pgid: int) -> bool:

@@ -191,6 +191,11 @@ def test_repository_configs_are_triton_model_configs(serving_ready, adain_repo, 
     assert list(enc.instance_group[0].gpus) == [0, 1] and enc.instance_group[0].count == 2
     assert enc.optimization.execution_accelerators.gpu_execution_accelerator[0].name == "tensorrt"
     assert not (ort_repo / "adain_encoder/1/model.py").exists()
+    if serving_ready.needs_stub_env:  # the wheel's server: refused before it starts, with the fix
+        from stylert.serving.server import TritonServer, free_port
+
+        with pytest.raises(StylertError, match="python backend only.*adain_encoder \\(onnxruntime\\).*--backend python"):
+            TritonServer(ort_repo, http_port=free_port(), grpc_port=free_port(), metrics_port=free_port()).start()
 
     # a broken config is refused, naming the file
     model_dir = ort_repo / "adain_decoder"
