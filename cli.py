@@ -29,6 +29,8 @@ COMMANDS = {
     "bench": ("stylert.commands.bench", "bench", "Latency, throughput and FLOP efficiency of an export, per backend."),
     "doctor": ("stylert.commands.doctor", "doctor", "Report torch, ONNX Runtime providers, TensorRT and GPU."),
     "evaluate": ("stylert.commands.evaluate", "evaluate", "Measure quality: VGG losses, SSIM, PSNR, video warping error."),
+    "triton": ("stylert.commands.triton", "triton", "Write a Triton Inference Server model repository for an export."),
+    "serve": ("stylert.commands.serve", "serve", "Serve a Triton model repository with a local tritonserver."),
 }
 
 

@@ -82,6 +82,8 @@ def _image_exts():
               help="Run an export directory (stylert export -o DIR) instead of the PyTorch reference.")
 @click.option("--backend", default="onnxruntime", show_default=True,
               type=click.Choice(BACKENDS), help="Backend for --engine.")
+@click.option("--server", default=None, metavar="URL",
+              help="Send each image to the stylize model of a Triton server (http://HOST:PORT or grpc://HOST:PORT).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
               help="Video frames per pass (--engine).")
 @click.option("--model", "family", default=None, metavar="FAMILY",
@@ -108,7 +110,7 @@ def _image_exts():
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
               help="Refuse larger inputs (decompression bombs). Default 40 MP or STYLERT_MAX_PIXELS.")
 @click.pass_obj
-def stylize(settings, contents, styles, output, engine, backend, batch_size, family, checkpoints, alpha, weights,
+def stylize(settings, contents, styles, output, engine, server, backend, batch_size, family, checkpoints, alpha, weights,
             mask, preserve_color, content_size, style_size, crop, device, ext, overwrite, max_pixels):
     """Stylize every content with every style (or with all styles at once, given --weights or --mask).
 
@@ -118,6 +120,7 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
     stylert stylize -c photo.jpg -s a.jpg -s b.jpg --weights 1,3
     stylert stylize -c photo.jpg -s a.jpg -s b.jpg --mask mask.png
     stylert stylize -c clip.mp4 -s a.jpg -o styled.mp4 --engine export/adain
+    stylert stylize -c photo.jpg -s starry.jpg -o out.png --server http://127.0.0.1:8000
     """
     from ..core.images import check_outputs, collect_images, load_image, load_mask
     from ..runtime.video import is_video, probe
@@ -151,6 +154,12 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
             probe(p)
         else:
             load_image(p, size=content_size, crop=crop, max_pixels=max_pixels)
+    if server is not None and (engine is not None or family or checkpoints):
+        raise click.BadParameter("--server runs on the server's model: not with --engine/--model/--checkpoint",
+                                 param_hint="--server")
+    if server is not None and combine:
+        raise click.BadParameter("the server's stylize model takes one style image per output: not with "
+                                 "--weights/--mask (run them with --engine DIR)", param_hint="--server")
     if engine is not None and (family or checkpoints):
         raise click.BadParameter("--engine runs an export; --model/--checkpoint choose a PyTorch model: not both",
                                  param_hint="--engine")
@@ -173,7 +182,12 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
     from ..core.images import save_image
     from ..core.stylize import StylizeOptions, check_options
 
-    runner = _open_stylizer(engine, backend, device, family, checkpoints, say)
+    if server is not None:
+        from ..serving.client import open_server_stylizer
+
+        runner = open_server_stylizer(server, say)
+    else:
+        runner = _open_stylizer(engine, backend, device, family, checkpoints, say)
     # The stylize contract, once before anything is stylized or written: the rules every call applies.
     check_options(StylizeOptions(alpha=alphas if len(alphas) > 1 else alphas[0], weights=interp,
                                  mask=None if mask is None else np.zeros((1, 1), np.float32)),

@@ -1,0 +1,82 @@
+"""Triton python-backend model: one ONNX graph of a stylert export, run with ONNX Runtime.
+
+Copied as ``<name>_<graph>/1/model.py`` beside ``model.onnx`` by ``stylert triton --backend
+python``, for servers without the onnxruntime backend. Needs numpy and onnxruntime in the stub's
+Python; no stylert code. Dynamic batching: the requests of one ``execute`` call whose inputs have
+the same shapes past the batch dimension are concatenated and run at once, then split again.
+Parameters (config.pbtxt): ``intra_op_threads`` (0: ONNX Runtime's default).
+"""
+
+import json
+import os
+
+import numpy as np
+import onnxruntime as ort
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        self.batched = int(config.get("max_batch_size", 0)) > 0
+        self.outputs = [o["name"] for o in config["output"]]
+        params = {k: v.get("string_value", "") for k, v in config.get("parameters", {}).items()}
+        options = ort.SessionOptions()
+        threads = int(params.get("intra_op_threads") or 0)
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        if args.get("model_instance_kind") == "GPU" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers = [("CUDAExecutionProvider", {"device_id": int(args["model_instance_device_id"])}),
+                         "CPUExecutionProvider"]
+        path = os.path.join(args["model_repository"], args["model_version"], "model.onnx")
+        self.session = ort.InferenceSession(path, options, providers=providers)
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.dtypes = {i.name: _NP.get(i.type, np.float32) for i in self.session.get_inputs()}
+
+    def _feeds(self, request):
+        feeds = {}
+        for name in self.inputs:
+            tensor = pb_utils.get_input_tensor_by_name(request, name)
+            if tensor is None:
+                raise ValueError(f"input {name!r} is missing")
+            feeds[name] = np.ascontiguousarray(tensor.as_numpy(), dtype=self.dtypes[name])
+        return feeds
+
+    def execute(self, requests):
+        responses = [None] * len(requests)
+        groups = {}
+        for i, request in enumerate(requests):
+            try:
+                feeds = self._feeds(request)
+            except ValueError as err:
+                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(err)))
+                continue
+            key = tuple((n, feeds[n].shape[1:] if self.batched else feeds[n].shape) for n in self.inputs)
+            groups.setdefault(key if self.batched else i, []).append((i, feeds))
+        for members in groups.values():
+            try:
+                if len(members) == 1:
+                    outs = [self.session.run(self.outputs, members[0][1])]
+                else:
+                    joined = {n: np.concatenate([f[n] for _, f in members]) for n in self.inputs}
+                    run = self.session.run(self.outputs, joined)
+                    bounds = np.cumsum([f[self.inputs[0]].shape[0] for _, f in members])[:-1]
+                    parts = [np.split(o, bounds) for o in run]
+                    outs = [[p[k] for p in parts] for k in range(len(members))]
+            except Exception as err:  # an ONNX Runtime failure answers these requests, the model keeps serving
+                for i, _ in members:
+                    responses[i] = pb_utils.InferenceResponse(
+                        error=pb_utils.TritonError(f"onnxruntime: {str(err).splitlines()[0]}"))
+                continue
+            for (i, _), values in zip(members, outs):
+                responses[i] = pb_utils.InferenceResponse(
+                    [pb_utils.Tensor(n, np.ascontiguousarray(v)) for n, v in zip(self.outputs, values)])
+        return responses
+
+    def finalize(self):
+        self.session = None
+
+
+_NP = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+       "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(uint8)": np.uint8}
