@@ -394,8 +394,8 @@ def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float |
 
 def run_bench(export_dir, cfg: BenchConfig, notice=print, progress=print) -> dict:
     """The whole run: machine info, peak probe per device, every backend x size x batch."""
+    from ..core.machine import machine_info
     from ..export.manifest import load_manifest
-    from .environment import machine_info
     from .peak import probe_peak
 
     if cfg.mode not in MODES:
@@ -550,8 +550,8 @@ def draw_chart(report: dict, path) -> None:
     """Latency by size per backend (median, p90 whisker) and, with several batches, throughput by batch."""
     from PIL import Image
 
+    from ..core.chart import line_chart
     from ..core.files import atomic_write
-    from .chart import line_chart
 
     lat: dict[str, list] = {}
     thr: dict[str, list] = {}

@@ -204,9 +204,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import torch
-    from stylert.benchmarks.environment import machine_info, machine_name
+
     from stylert.core.checks import MIN_PSNR_DB
     from stylert.core.images import pad_to_multiple
+    from stylert.core.machine import machine_info, machine_name
     from stylert.engines.build import build_engines, format_build
     from stylert.runtime.compare import compare, format_checks
     from stylert.runtime.engine_manifest import BuildOptions

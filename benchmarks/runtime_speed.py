@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.machine import machine_info, machine_name
 from .bench import graph_flops
-from .environment import machine_info, machine_name
 from .peak import probe_peak
 from .stats import measure
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .environment import machine_info, machine_name
+from ..core.machine import machine_info, machine_name
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
@@ -114,7 +114,7 @@ def runtime_throughput(export: Path, backend: str, device: str, content: np.ndar
 def draw(result: dict, path: Path) -> None:
     from PIL import Image
 
-    from .chart import line_chart
+    from ..core.chart import line_chart
 
     rows = result["triton"]
     rt = result["runtime"]

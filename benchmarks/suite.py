@@ -370,7 +370,7 @@ def format_markdown(report: dict) -> str:
 def draw_charts(report: dict, out: Path) -> list[Path]:
     from PIL import Image
 
-    from .chart import line_chart
+    from ..core.chart import line_chart
 
     def stack(charts, path):
         img = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)), "white")
@@ -413,8 +413,8 @@ def draw_charts(report: dict, out: Path) -> list[Path]:
 
 
 def main(argv=None) -> dict:
+    from ..core.machine import machine_info, machine_name
     from ..models.registry import list_families
-    from .environment import machine_info, machine_name
     from .peak import probe_peak
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
+
     from stylert.models import list_families
     from stylert.models.stylize import resolve_device
     from stylert.training.throughput import measure

@@ -9,7 +9,7 @@ import math
 
 from PIL import Image, ImageDraw
 
-from ..benchmarks.chart import PALETTE
+from ..core.chart import PALETTE
 
 
 def _axis_max(v: float) -> float:

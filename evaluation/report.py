@@ -229,7 +229,7 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
         for m in means:
             m["ratio_to_baseline"] = _ratios(m["metrics"], base[m["alpha"]])
 
-        from ..benchmarks.environment import machine_info
+        from ..core.machine import machine_info
 
         report = {
             "format": REPORT_FORMAT,

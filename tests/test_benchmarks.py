@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from stylert.benchmarks.chart import line_chart
-from stylert.benchmarks.environment import machine_info, machine_name
 from stylert.benchmarks.flops import count_flops
 from stylert.benchmarks.stats import measure, summarize
+from stylert.core.chart import line_chart
+from stylert.core.machine import machine_info, machine_name
 
 
 def test_summary_matches_numpy_on_known_samples():

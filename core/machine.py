@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import importlib.metadata
 import os
 import platform
 import socket
@@ -30,11 +30,18 @@ def _memory_gb() -> float | None:
     return None
 
 
+#: module -> the distribution that installs it, where the names differ.
+_DISTRIBUTIONS = {"onnxruntime": ("onnxruntime-gpu", "onnxruntime")}
+
+
 def _version(module: str) -> str | None:
-    try:
-        return getattr(importlib.import_module(module), "__version__", "installed")
-    except ImportError:
-        return None
+    """The installed version of ``module``, read from the package metadata (nothing is imported)."""
+    for dist in _DISTRIBUTIONS.get(module, (module,)):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _git_commit() -> str | None:
