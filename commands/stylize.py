@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,21 +11,7 @@ import click
 
 from ..errors import OutputError
 from ..runtime.backends import BACKENDS
-
-
-def parse_floats(value: str | None, name: str) -> tuple[float, ...] | None:
-    """``"0.5"`` or ``"0.2,0.5,1"`` -> floats; a bad value is a BadParameter naming the option."""
-    if value is None:
-        return None
-    try:
-        values = tuple(float(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number or a comma-separated list of numbers", param_hint=name)
-    if not values:
-        raise click.BadParameter("needs at least one number", param_hint=name)
-    if not all(math.isfinite(v) for v in values):
-        raise click.BadParameter(f"{value!r} holds a value that is not a finite number", param_hint=name)
-    return values
+from .numbers import parse_numbers
 
 
 @dataclass(frozen=True)
@@ -120,10 +105,11 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
     stylert stylize -c clip.mp4 -s a.jpg -o styled.mp4 --engine export/adain
     """
     from ..core.images import check_outputs, collect_images, load_image, load_mask
+    from ..core.stylize import check_alpha, check_weights
     from ..runtime.video import is_video, probe
 
-    alphas = parse_floats(alpha, "--alpha")
-    interp = parse_floats(weights, "--weights")
+    alphas = parse_numbers(alpha, "--alpha", check_alpha)
+    interp = parse_numbers(weights, "--weights", check_weights)
     if not ext.startswith("."):
         ext = "." + ext
     if ext.lower() not in _image_exts():
@@ -133,6 +119,9 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
 
     content_paths = collect_images(contents)
     style_paths = collect_images(styles)
+    if interp is not None and len(interp) != len(style_paths):
+        raise click.BadParameter(f"{len(interp)} weights for {len(style_paths)} style(s)",
+                                 param_hint="--weights")
     combine = interp is not None or mask is not None
     jobs = plan_jobs(content_paths, style_paths, output, ext, combine)
     check_outputs([j.output for j in jobs], overwrite=overwrite,

@@ -46,19 +46,41 @@ class StylizeOptions:
     preserve_color: str | None = None
 
 
+def check_alpha(values) -> tuple[float, ...]:
+    """The value rule of alpha, whatever the levels: a float or a sequence of floats, each finite and
+    in [0, 1]. ModelError otherwise. The command line applies it when ``--alpha`` is parsed;
+    ``alpha_values`` on every call."""
+    try:
+        values = tuple(float(a) for a in np.atleast_1d(np.asarray(values, dtype=np.float64)).ravel())
+    except (TypeError, ValueError):
+        raise ModelError(f"alpha must be numbers, got {values!r}", fix="--alpha takes numbers from 0 to 1") from None
+    if not all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+        raise ModelError(f"alpha must be in [0, 1] (finite numbers), got {list(values)}",
+                         fix="--alpha takes numbers from 0 to 1")
+    return values
+
+
 def alpha_values(alpha, levels, family: str = "") -> tuple[float, ...]:
     """A float, or a sequence of 1 or ``len(levels)`` floats -> one float per level, each in [0, 1].
     ModelError names the levels and the values."""
-    values = [float(a) for a in np.atleast_1d(np.asarray(alpha, dtype=np.float64)).ravel()]
+    values = list(check_alpha(alpha))
     who = f"{family} " if family else ""
     if len(values) == 1:
         values = values * len(levels)
     if len(values) != len(levels):
         raise ModelError(f"{who}takes 1 or {len(levels)} alpha values ({', '.join(levels)}), got {len(values)}",
                          fix="give --alpha one value, or one per level")
-    if not all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
-        raise ModelError(f"alpha must be in [0, 1], got {values}", fix="--alpha takes numbers from 0 to 1")
     return tuple(values)
+
+
+def check_weights(weights) -> tuple[float, ...]:
+    """The value rule of interpolation weights, whatever the styles: each finite and >= 0, with a
+    positive sum. ModelError otherwise. Applied when ``--weights`` is parsed and on every call."""
+    values = tuple(float(w) for w in weights)
+    if not all(np.isfinite(w) and w >= 0 for w in values) or not sum(values) > 0:
+        raise ModelError(f"interpolation weights must be finite and >= 0 with a positive sum, got {list(values)}",
+                         fix="e.g. --weights 1,3")
+    return values
 
 
 def interpolation_weights(weights, n_styles: int) -> tuple[float, ...]:
@@ -70,9 +92,7 @@ def interpolation_weights(weights, n_styles: int) -> tuple[float, ...]:
     if len(values) != n_styles:
         raise ModelError(f"{n_styles} style(s) but {len(values)} interpolation weights",
                          fix="give --weights one value per --style")
-    if not all(np.isfinite(w) and w >= 0 for w in values) or sum(values) <= 0:
-        raise ModelError(f"interpolation weights must be finite and >= 0 with a positive sum, got {values}",
-                         fix="e.g. --weights 1,3")
+    values = check_weights(values)
     total = sum(values)
     return tuple(w / total for w in values)
 
