@@ -201,8 +201,9 @@ def _open_stylizer(engine, backend, device, family, checkpoints, say):
         say(f"export {pipeline.family} ({pipeline.manifest.precision}) on {backend} {pipeline.device}")
         return RuntimeStylizer(pipeline)
     from ..models.pretrained import load_reference_model
-    from ..models.stylize import ReferenceStylizer
+    from ..models.stylize import ReferenceStylizer, resolve_device
 
+    device = resolve_device(device, say)  # before loading: an explicit cuda without CUDA stops here
     model = load_reference_model(family, checkpoints)
     runner = ReferenceStylizer(model, device)
     say(f"model {model.family} ({model.checkpoint_info['layout']}) on torch {runner.device} (PyTorch reference)")
