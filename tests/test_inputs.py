@@ -246,3 +246,83 @@ def test_auto_falls_back_to_the_cpu_and_says_so(backend, no_cuda, exports):
         assert pipeline.device == "cpu"
         assert RuntimeStylizer(pipeline).stylize(np.full((9, 9, 3), 0.5, np.float32), [np.ones((9, 9, 3), np.float32)]
                                                  ).shape == (9, 9, 3)
+
+
+# --------------------------------------------------------------------------- 6. pixel formats and value ranges
+
+
+def _gradient() -> Image.Image:
+    """An 8-bit RGB image with every grey level and strong colours: a flat output cannot pass for it."""
+    yy, xx = np.mgrid[0:16, 0:256]
+    rgb = np.stack([xx, (xx * 3 + yy * 16) % 256, 255 - xx], -1).astype(np.uint8)
+    return Image.fromarray(rgb)
+
+
+def _grey(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("L"), np.float32) / 255.0
+
+
+#: mode -> (how to make it from the 8-bit gradient, file name, the grey or RGB 0..1 it must load as, tolerance)
+PIXEL_FORMATS = {
+    "1": (lambda g: g.convert("1"), "x.png", lambda g: np.asarray(g.convert("1"), np.float32), 0),
+    "L": (lambda g: g.convert("L"), "x.png", _grey, 0),
+    "P": (lambda g: g.convert("P"), "x.png", lambda g: np.asarray(g.convert("P").convert("RGB")) / 255.0, 0),
+    "LA": (lambda g: g.convert("LA"), "x.png", _grey, 0),
+    "PA": (lambda g: g.convert("PA"), None, lambda g: np.asarray(g.convert("PA").convert("RGB")) / 255.0, 0),
+    "CMYK": (lambda g: g.convert("CMYK"), "x.tif", lambda g: np.asarray(g) / 255.0, 0),
+    # Pillow's own colour conversions back to RGB (LAB clamps a and b to 8 bits, HSV rounds hue)
+    "YCbCr": (lambda g: g.convert("YCbCr"), "x.tif", lambda g: np.asarray(g.convert("YCbCr").convert("RGB")) / 255.0, 0),
+    "LAB": (lambda g: g.convert("LAB"), "x.tif", lambda g: np.asarray(g.convert("LAB").convert("RGB")) / 255.0, 0),
+    "HSV": (lambda g: g.convert("HSV"), None, lambda g: np.asarray(g.convert("HSV").convert("RGB")) / 255.0, 0),
+    "I;16 png": (lambda g: Image.fromarray(np.asarray(g.convert("L"), np.uint16) * 257), "x.png", _grey, 1e-6),
+    "I;16 tif": (lambda g: Image.fromarray(np.asarray(g.convert("L"), np.uint16) * 257), "x.tif", _grey, 1e-6),
+    "I 0..255": (lambda g: g.convert("L").convert("I"), "x.tif", _grey, 1e-6),
+    "I 0..65535": (lambda g: Image.fromarray(np.asarray(g.convert("L"), np.int32) * 257), "x.tif", _grey, 1e-6),
+    "F 0..1": (lambda g: Image.fromarray(np.asarray(g.convert("L"), np.float32) / 255), "x.tif", _grey, 1e-6),
+    "F 0..255 (Pillow's convert)": (lambda g: g.convert("F"), "x.tif",
+                                    lambda g: np.asarray(g.convert("F")) / 255.0, 1e-6),
+    "F 0..65535": (lambda g: Image.fromarray(np.asarray(g.convert("L"), np.float32) * 257), "x.tif", _grey, 1e-6),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PIXEL_FORMATS))
+def test_every_pixel_format_is_read_by_its_real_value_range(name, tmp_path):
+    from stylert.core import images
+    from stylert.core.images import load_image
+
+    make, file_name, expected, tolerance = PIXEL_FORMATS[name]
+    gradient = _gradient()
+    img = make(gradient)
+    if file_name is None:  # a mode no file format stores: Pillow hands it over as is
+        rgb = images._to_rgb(img)
+        out = np.asarray(rgb, np.float32) / 255.0
+    else:
+        path = tmp_path / file_name
+        img.save(path)
+        assert Image.open(path).mode == img.mode, name
+        out = load_image(path)
+    want = expected(gradient).astype(np.float32)
+    if want.ndim == 2:
+        want = np.repeat(want[..., None], 3, axis=2)
+    assert out.shape == want.shape
+    assert np.abs(out - want).max() <= tolerance + 1e-6, (name, np.abs(out - want).max())
+    assert out.std() > 0.1  # not one flat colour
+
+
+@pytest.mark.parametrize("values, found", [
+    (np.array([[0.0, np.nan, 0.5]], np.float32), "NaN or Inf"),
+    (np.array([[0.0, np.inf, 0.5]], np.float32), "NaN or Inf"),
+    (np.array([[-0.5, 0.2, 0.5]], np.float32), "from -0.5 to 0.5"),
+    (np.array([[0.0, 0.7, 1.5]], np.float32), "from 0 to 1.5"),
+    (np.array([[0.0, 10.0, 1e6]], np.float32), "to 1e+06"),
+    (np.array([[-3, 0, 200]], np.int32), "from -3 to 200"),
+    (np.array([[0, 70000, 2]], np.int32), "to 70000"),
+])
+def test_value_ranges_that_cannot_be_mapped_are_refused(values, found, tmp_path):
+    """Refused with one line naming the file and the range found; nothing is written."""
+    path = tmp_path / "odd.tif"
+    Image.fromarray(values).save(path)
+    result = invoke("stylize", "-c", path, "-s", path, "-o", tmp_path / "o.png", "--content-size", 0)
+    message = one_line_error(result)
+    assert f"{path}:" in message and found in message, message
+    assert not (tmp_path / "o.png").exists()
