@@ -91,10 +91,13 @@ def _image_exts():
 @click.option("--ext", default=".png", show_default=True, help="Output extension when -o is a folder.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
-              help="Refuse larger inputs (decompression bombs). Default 40 MP or STYLERT_MAX_PIXELS.")
+              help="Refuse larger inputs (decompression bombs), before and after resizing. "
+                   "Default 40 MP or STYLERT_MAX_PIXELS.")
+@click.option("--memory-check/--no-memory-check", default=True, show_default=True,
+              help="Refuse, before any compute, work whose estimated memory exceeds what is free.")
 @click.pass_obj
 def stylize(settings, contents, styles, output, engine, backend, batch_size, family, checkpoints, alpha, weights,
-            mask, preserve_color, content_size, style_size, crop, device, ext, overwrite, max_pixels):
+            mask, preserve_color, content_size, style_size, crop, device, ext, overwrite, max_pixels, memory_check):
     """Stylize every content with every style (or with all styles at once, given --weights or --mask).
 
     \b
@@ -133,13 +136,15 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
 
     # Read every input before writing anything: a broken file stops the run with no output.
     say(f"checking {len(content_paths)} content and {len(style_paths)} style image(s)")
+    content_hw = {}  # the size each content is stylized at (after resizing)
     for p in content_paths:
         if is_video(p):
             if mask is not None:
                 raise click.BadParameter("masks apply to images, not videos", param_hint="--mask")
-            probe(p)
+            info = probe(p)
+            content_hw[p] = (info.height, info.width)
         else:
-            load_image(p, size=content_size, crop=crop, max_pixels=max_pixels)
+            content_hw[p] = load_image(p, size=content_size, crop=crop, max_pixels=max_pixels).shape[:2]
     if engine is not None and (family or checkpoints):
         raise click.BadParameter("--engine runs an export; --model/--checkpoint choose a PyTorch model: not both",
                                  param_hint="--engine")
@@ -170,6 +175,8 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
     for p, style in style_images.items():
         if runner.is_code(style):
             style.check_for(runner.pipeline.family, runner.pipeline.encoder_sha256, p)
+    if memory_check:
+        _check_memory(runner, jobs, content_hw, style_images, content_size, batch_size)
     written = []
     with click.progressbar(jobs, label="stylizing", file=click.get_text_stream("stderr"),
                            show_pos=True, hidden=settings.quiet) as bar:
@@ -189,6 +196,24 @@ def stylize(settings, contents, styles, output, engine, backend, batch_size, fam
             written.append(job.output)
     for path in written:
         click.echo(str(path))
+
+
+def _check_memory(runner, jobs, content_hw, style_images, content_size, batch_size) -> None:
+    """Every job's estimated memory (``stylert.core.budget``) against what this process may allocate,
+    before anything is stylized: one line with the size, the estimate, what is free, the largest size
+    that fits, and the flag to force."""
+    from ..core.budget import check_fits
+    from ..runtime.stylizer import RuntimeStylizer
+    from ..runtime.video import is_video
+
+    for job in jobs:
+        hw = content_hw[job.content]
+        sizes = [style_images[s].shape[:2] for s in job.styles if not runner.is_code(style_images[s])]
+        style_hw = max(sizes, key=lambda x: x[0] * x[1]) if sizes else None
+        video = is_video(job.content)
+        batch = batch_size if video and isinstance(runner, RuntimeStylizer) else 1
+        what = "frames of " if video else (f"after --content-size {content_size}, " if content_size else "")
+        check_fits(runner.footprint, hw, style_hw, what=what, path=job.content, batch=batch)
 
 
 def _open_stylizer(engine, backend, device, family, checkpoints, say):

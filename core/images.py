@@ -234,6 +234,14 @@ def load_image(
         height, width = img.shape[:2]
     if size:
         new_size = _resized_size(width, height, size)
+        limit = max_pixels_from_env() if max_pixels is None else max_pixels
+        if new_size[0] * new_size[1] > limit:
+            raise ImageError(
+                f"image is {width}x{height}; resized to a short side of {size} it would be "
+                f"{new_size[0]}x{new_size[1]} = {new_size[0] * new_size[1]:,} pixels, more than the limit of {limit:,}",
+                path=path,
+                fix="a smaller --content-size/--style-size, or raise the limit with --max-pixels N",
+            )
         if new_size != (width, height):
             if isinstance(img, Image.Image):
                 img = img.resize(new_size, Image.BILINEAR)

@@ -133,6 +133,8 @@ class Stylizer:
     #: The family's alpha levels, e.g. ("relu4_1",) or ("relu2_1", "relu3_1", "relu4_1").
     alpha_levels: tuple[str, ...] = ()
     family: str = ""
+    #: What a run's memory grows with (``stylert.core.budget.Footprint``).
+    footprint = None
 
     def __init__(self):
         self._codes: dict = {}

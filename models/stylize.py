@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..core.budget import Footprint
 from ..core.images import crop_to, pad_to, pad_to_multiple, style_padded_size
 from ..core.providers import choose_device
 from ..core.stylize import StylizeOptions, Stylizer
@@ -47,6 +48,8 @@ class ReferenceStylizer(Stylizer):
         self.model = model.to(self.device).eval()
         self.family = model.family
         self.alpha_levels = tuple(model.alpha_levels)
+        self.footprint = Footprint.of(model.size_multiple, model.min_size, model.content_taps,
+                                      attention=not model.codes_blend_linearly)
 
     def _pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         return pad_to_multiple(image, self.model.size_multiple, self.model.min_size)
