@@ -16,7 +16,9 @@ transform is attention (style codes that do not blend linearly). Numbers, no tor
   that is 9 GB of matrices and 18 GB needed with SANet's taps relu4_1 and relu5_1.
 
 ``available_bytes`` is what this process may still allocate: the smaller of the kernel's
-``MemAvailable`` and the address-space limit (``ulimit -v``) less what the process already maps.
+``MemAvailable`` and half the address space left under ``ulimit -v`` (allocators reserve more
+than they touch). Where an allocation fails all the same, ``out_of_memory`` turns the
+allocator's error into one line (``stylert.core.stylize.Stylizer.stylize``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ ATTENTION_BYTES_PER_PAIR = 16
 #: The stride of every VGG tap (relu1_1 is at full resolution; each max-pool halves).
 TAP_STRIDES = {"relu1_1": 1, "relu2_1": 2, "relu3_1": 4, "relu4_1": 8, "relu5_1": 16}
 FORCE_FLAG = "--no-memory-check"
+#: The share of the address space left under ``ulimit -v`` that a run may count on: allocators reserve
+#: more than they touch (ONNX Runtime's arena grows in powers of two), and a limit counts reservations.
+ADDRESS_SPACE_SHARE = 0.5
 #: The share of the free memory the proposed size may take: what is free moves while a run starts.
 PROPOSAL_SHARE = 0.9
 
@@ -139,7 +144,9 @@ def available_bytes() -> tuple[int | None, str]:
         found.append((free, "free memory"))
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:
-        found.append((max(0, soft - _mapped_bytes()), "left under the address-space limit (ulimit -v)"))
+        left = max(0, soft - _mapped_bytes())
+        source = f"usable of {gb(left)} left under the address-space limit (ulimit -v)"
+        found.append((int(left * ADDRESS_SPACE_SHARE), source))
     override = os.environ.get("STYLERT_MEMORY_BYTES", "").strip()
     if override.isdigit():
         found.append((int(override), "STYLERT_MEMORY_BYTES"))
@@ -164,3 +171,13 @@ def check_fits(footprint: Footprint, content_hw, style_hw=None, *, what: str = "
         fix += f" ({size_option} {short}" + (f" --style-size {min(s)}" if style_hw and s != tuple(style_hw) else "") + ")"
     raise ImageError(f"{what}{sizes} needs {estimate.describe()}, {gb(budget)} {source}", path=path,
                      fix=f"{fix}, or {FORCE_FLAG} to run anyway")
+
+
+#: What allocators say when they fail: numpy (MemoryError), torch's CPU and CUDA allocators, ONNX Runtime's arena.
+_OOM_WORDS = ("can't allocate memory", "out of memory", "failed to allocate memory", "bad_alloc",
+              "unable to allocate")
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is an allocator that ran out of memory (any backend)."""
+    return isinstance(err, MemoryError) or any(w in str(err).lower() for w in _OOM_WORDS)

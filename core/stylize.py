@@ -27,7 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ImageError, ModelError
+from .budget import out_of_memory
 from .color import luminance_only_inputs, match_color, recombine_luminance
+from .images import hw_text
 
 PRESERVE_COLOR_MODES = ("match", "luminance")
 
@@ -178,8 +180,15 @@ class Stylizer:
         elif mode == "luminance":
             pairs = [luminance_only_inputs(content, s) for s in styles]
             content, styles = pairs[0][0], [p[1] for p in pairs]
-        codes = [self.style_code(s, k) for s, k in zip(styles, keys)]
-        result = self.apply(content, codes, options)
+        try:
+            codes = [self.style_code(s, k) for s, k in zip(styles, keys)]
+            result = self.apply(content, codes, options)
+        except Exception as err:  # an allocator's error, whatever the backend, becomes one line
+            if not out_of_memory(err):
+                raise
+            raise ModelError(f"ran out of memory stylizing a {hw_text(content.shape[-3:-1])} (HxW) content "
+                             f"({type(err).__name__})",
+                             fix="a smaller --content-size/--style-size, or free memory") from None
         if mode == "luminance":
             result = recombine_luminance(result, original)
         return result

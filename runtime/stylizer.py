@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..core.budget import Footprint
 from ..core.stylize import Stylizer
 from .codes import StyleCode
 
@@ -15,10 +14,7 @@ class RuntimeStylizer(Stylizer):
         self.pipeline = pipeline
         self.family = pipeline.family
         self.alpha_levels = tuple(pipeline.alpha_levels)
-        manifest = pipeline.manifest
-        self.footprint = Footprint.of(manifest.size_multiple, manifest.min_size,
-                                      manifest.route.content_inputs.values(),
-                                      attention=not manifest.codes_blend_linearly)
+        self.footprint = pipeline.manifest.footprint
 
     def is_code(self, style) -> bool:
         return isinstance(style, StyleCode)
