@@ -263,7 +263,11 @@ def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bo
             total = f"/{info.frames}" if info.frames else ""
             click.echo(f"\r  {job.content.name}: frame {done}{total}, {rate:.2f} frames/s", err=True, nl=False)
 
+    def notice(msg):
+        if not quiet:
+            click.echo(msg, err=True)
+
     transform_video(job.content, job.output, frames, batch_size=batch_size if batched else 8, overwrite=overwrite,
-                    progress=progress)
+                    progress=progress, notice=notice)
     if not quiet:
         click.echo("", err=True)
