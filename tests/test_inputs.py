@@ -7,6 +7,8 @@ fix, with a non-zero exit and nothing written.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -326,3 +328,155 @@ def test_value_ranges_that_cannot_be_mapped_are_refused(values, found, tmp_path)
     message = one_line_error(result)
     assert f"{path}:" in message and found in message, message
     assert not (tmp_path / "o.png").exists()
+
+
+# --------------------------------------------------------------------------- 2. work that cannot fit
+
+
+@pytest.mark.parametrize("size, flag", [((2, 1200), "--content-size"), ((1, 300), "--content-size"),
+                                        ((3, 20000), "--style-size")])
+def test_the_size_after_resizing_is_checked(size, flag, tmp_path):
+    """A thin image passes the pixel limit, but resized to a short side of 512 it would not:
+    refused when read, before any model loads."""
+    h, w = size
+    thin, ok = tmp_path / "thin.png", tmp_path / "ok.png"
+    Image.new("RGB", (w, h), (90, 30, 200)).save(thin)
+    Image.new("RGB", (16, 16), (90, 30, 200)).save(ok)
+    content, style = (thin, ok) if flag == "--content-size" else (ok, thin)
+    result = invoke("stylize", "-c", content, "-s", style, "-o", tmp_path / "o.png")
+    message = one_line_error(result)
+    assert f"{thin}: image is {w}x{h}; resized to a short side of 512 it would be" in message
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("family, content, style, budget", [
+    ("sanet", (1600, 1600), (1600, 1600), 8e9),
+    ("sanet", (1080, 1920), (512, 512), 4e9),
+    ("adain", (3000, 4000), (512, 512), 2e9),
+    ("adain-multilevel", (4000, 3000), (300, 300), 1e9),
+])
+def test_work_that_cannot_fit_is_refused_with_the_largest_size_that_does(family, content, style, budget, exports,
+                                                                         tmp_path, monkeypatch):
+    """The estimate (activations, and the attention matrices for the attention families) against
+    what is free: one line with the size, the estimate, the budget and the largest size that fits,
+    within seconds and with nothing written; that size fits and one pixel more does not."""
+    from stylert.core.budget import PROPOSAL_SHARE, check_fits
+
+    _, export = exports(family)
+    monkeypatch.setenv("STYLERT_MEMORY_BYTES", str(int(budget)))
+    c, s = tmp_path / "c.png", tmp_path / "s.png"
+    Image.new("RGB", content[::-1], (10, 90, 200)).save(c)
+    Image.new("RGB", style[::-1], (200, 90, 10)).save(s)
+    result = invoke("stylize", "-c", c, "-s", s, "-o", tmp_path / "o.png", "--engine", export,
+                    "--content-size", 0, "--style-size", 0)
+    message = one_line_error(result)
+    assert f"{c}: {content[0]}x{content[1]} (HxW) with a {style[0]}x{style[1]} style needs about" in message
+    assert ("attention matrices" in message) == family.startswith("sanet")
+    assert "STYLERT_MEMORY_BYTES" in message and "--no-memory-check" in message
+    assert not (tmp_path / "o.png").exists()
+
+    with Pipeline.open(export, "onnxruntime", "cpu") as pipeline:
+        footprint = RuntimeStylizer(pipeline).footprint
+    short, c_hw, s_hw = footprint.largest_fitting(content, style, int(budget * PROPOSAL_SHARE))
+    assert f"--content-size {short}" in message
+    assert footprint.estimate(c_hw, s_hw).total <= budget
+    bigger = footprint.largest_fitting(content, style, int(footprint.estimate(c_hw, s_hw).total * 1.05))
+    assert bigger[0] >= short
+    check_fits(footprint, c_hw, s_hw)  # what it proposes passes the same check
+    assert footprint == ReferenceStylizer(exports(family)[0], "cpu").footprint  # one estimate, both paths
+
+
+def test_a_memory_cap_ends_within_seconds(exports, tmp_path):
+    """Under ``ulimit -v`` a run that cannot fit stops in seconds with one line, not an allocator traceback."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    _, export = exports("sanet")
+    c = tmp_path / "c.png"
+    Image.new("RGB", (1600, 1600), (10, 90, 200)).save(c)
+    code = ("import sys; from stylert.cli import main; "
+            "sys.exit(main(sys.argv[1:], prog_name='stylert'))")
+    args = [sys.executable, "-c", code, "stylize", "-c", str(c), "-s", str(c), "-o", str(tmp_path / "o.png"),
+            "--engine", str(export), "--content-size", "0", "--style-size", "0"]
+    start = time.perf_counter()
+    done = subprocess.run(["bash", "-c", 'ulimit -v 4000000; exec "$@"', "bash", *args], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}, timeout=300,
+                          check=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert "address-space limit" in done.stderr and "--content-size" in done.stderr, done.stderr
+    assert time.perf_counter() - start < 120
+    assert not (tmp_path / "o.png").exists()
+
+
+# --------------------------------------------------------------------------- 7. videos from phones and for browsers
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+@pytest.mark.parametrize("size, ext", [((48, 32), ".mp4"), ((33, 25), ".mov"), ((32, 48), ".mkv")])
+def test_phone_videos_come_out_upright_yuv420p_with_rate_audio_and_duration(rotation, size, ext, tmp_path):
+    """A display rotation is applied (the output needs none), the output is yuv420p at an even size,
+    and the frame rate, frame count, audio and duration (within a frame) are kept."""
+    av = pytest.importorskip("av")
+    from stylert.runtime.video import probe, read_frames, transform_video
+    from test_video import make_video
+
+    width, height = size
+    src = make_video(tmp_path / "phone.mp4", width=width, height=height, frames=9, fps=15, rotation=rotation)
+    info = probe(src)
+    turned = rotation in (90, 270)
+    assert (info.width, info.height) == ((height, width) if turned else (width, height))
+    with av.open(str(src)) as c:
+        stored = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    upright = np.rot90(stored, rotation // 90)
+    assert np.array_equal(next(read_frames(src))[0], upright)
+
+    dst = tmp_path / f"out{ext}"
+    said = []
+    assert transform_video(src, dst, lambda b: b, notice=said.append) == 9
+    with av.open(str(dst)) as c, av.open(str(src)) as s:
+        stream = c.streams.video[0]
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        frame = next(c.decode(video=0))
+        assert frame.rotation == 0 and frame.width % 2 == 0 and frame.height % 2 == 0
+        out_pixels = frame.to_ndarray(format="rgb24")
+        duration = float(c.duration or 0) / 1e6
+        src_duration = float(s.duration or 0) / 1e6
+    h, w = upright.shape[:2]
+    assert out_pixels.shape[:2] == (h + h % 2, w + w % 2)
+    assert np.abs(out_pixels[:h, :w].astype(int) - upright).mean() < 6  # lossy codec, same orientation
+    out = probe(dst)
+    assert (out.fps, out.has_audio, out.rotation) == (Fraction(15), True, 0)
+    assert abs(duration - src_duration) <= 1 / 15 + 1e-3, (duration, src_duration)
+    assert sum(1 for _ in read_frames(dst, 1)) == 9
+    assert (len(said) == 1 + (w % 2 or h % 2)) if rotation else (len(said) == bool(w % 2 or h % 2))
+
+
+@pytest.mark.parametrize("error", [
+    MemoryError(),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to "
+                 "allocate 9663676416 bytes"),
+    RuntimeError("[ONNXRuntimeError] : 1 : FAIL : bfc_arena.cc:360 Failed to allocate memory for requested buffer"),
+    RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+])
+@pytest.mark.parametrize("path", ["reference", "runtime"])
+def test_an_allocator_that_fails_all_the_same_is_one_line(error, path, exports, monkeypatch):
+    """Where the estimate was wrong, the allocator's error (any backend) still becomes one line."""
+    from stylert.errors import ModelError
+
+    model, export = exports("adain")
+    stylizer_class = ReferenceStylizer if path == "reference" else RuntimeStylizer
+
+    def fail(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(stylizer_class, "apply", fail)
+    content = np.zeros((20, 30, 3), np.float32)
+    with Pipeline.open(export, "onnxruntime", "cpu") as pipeline:
+        stylizer = ReferenceStylizer(model, "cpu") if path == "reference" else RuntimeStylizer(pipeline)
+        with pytest.raises(ModelError, match=r"ran out of memory stylizing a 20x30 \(HxW\) content"):
+            stylizer.stylize(content, [content])
+        monkeypatch.setattr(stylizer_class, "apply", lambda *a, **k: (_ for _ in ()).throw(ValueError("other")))
+        with pytest.raises(ValueError, match="other"):  # anything else is not hidden
+            stylizer.stylize(content, [content])
