@@ -17,7 +17,7 @@ transform is attention (style codes that do not blend linearly). Numbers, no tor
 
 ``available_bytes`` is what this process may still allocate: the smaller of the kernel's
 ``MemAvailable`` and half the address space left under ``ulimit -v`` (allocators reserve more
-than they touch). Where an allocation fails all the same, ``out_of_memory`` turns the
+than they touch), and ``STYLERT_MEMORY_BYTES`` where set. Where an allocation fails all the same, ``out_of_memory`` turns the
 allocator's error into one line (``stylert.core.stylize.Stylizer.stylize``).
 """
 
