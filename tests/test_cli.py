@@ -130,7 +130,7 @@ def _jpeg_bytes():
         (["--alpha", "1.5"], "[0, 1]"),
         (["--alpha", "x"], "not a number"),
         (["--weights", "1,2"], "2 weights for 1 style(s)"),
-        (["--mask", "{style}"], "exactly 2 styles"),
+        (["--mask", "{style}"], "exactly two styles"),
         (["--model", "sanet"], "no public weights"),
         (["--model", "nope"], "unknown model family"),
         (["--checkpoint", "{style}"], "not a readable PyTorch checkpoint"),
