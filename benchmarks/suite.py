@@ -78,28 +78,24 @@ def is_attention(manifest) -> bool:
 
 
 def attention_bytes(manifest, size_hw, batch: int = 1) -> int:
-    """float32 bytes of the attention matrices of one transform call: for each content tap
-    ``content_<tap>`` [N, C, h, w] with its style ``style_<tap>`` [N, C, hs, ws], N*h*w*hs*ws*4,
-    times 2 (style path and identity path). 0 for families without attention."""
-    if not is_attention(manifest):
-        return 0
-    shapes = manifest.input_shapes(batch, size_hw)["transform"]
-    total = 0
-    for name, shape in shapes.items():
-        if name.startswith("content_") and f"style_{name[8:]}" in shapes:
-            s = shapes[f"style_{name[8:]}"]
-            total += batch * shape[2] * shape[3] * s[2] * s[3] * 4
-    return 2 * total
+    """float32 bytes of the attention matrices of one transform call, content and style of ``size_hw``:
+    half of ``stylert.core.budget``'s attention estimate (which holds them as logits and softmax).
+    0 for families without attention."""
+    return manifest.footprint.estimate(size_hw, size_hw, batch).attention // 2
 
 
-def largest_16x9(manifest, budget_bytes: float) -> tuple[int, int]:
-    """The largest 16:9 content (= style) size, in steps of the size multiple, whose attention fits."""
+def largest_16x9(manifest, budget_bytes: float, fused: bool = False) -> tuple[int, int]:
+    """The largest 16:9 content (= style) size, in steps of the size multiple, whose estimated memory
+    (``stylert.core.budget``: activations + attention as logits and softmax; ``fused``: a fused
+    softmax, which holds the matrices once) fits in ``budget_bytes``."""
     m = manifest.size_multiple
+    footprint = manifest.footprint
     best = (0, 0)
     w = m
     while w < 50_000:
         h = max(m, round(w * 9 / 16 / m) * m)
-        if attention_bytes(manifest, (h, w)) > budget_bytes:
+        need = footprint.estimate((h, w), (h, w))
+        if need.activations + (need.attention // 2 if fused else need.attention) > budget_bytes:
             break
         best = (h, w)
         w += m
@@ -219,16 +215,17 @@ def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backen
                     # the same rule that skips a size below: 2 x the matrices (logits and softmax) in 80% of free RAM
                     free = _available_memory()
                     record["memory_available_gb"] = free / 1e9
-                    record["largest_here_16x9"] = largest_16x9(manifest, free * 0.8 / 2)
-                    record["largest_80gb_16x9"] = largest_16x9(manifest, GPU_MEMORY_BYTES * 0.9)
-                    record["largest_80gb_16x9_unfused"] = largest_16x9(manifest, GPU_MEMORY_BYTES * 0.9 / 2)
+                    record["largest_here_16x9"] = largest_16x9(manifest, free * 0.8)
+                    record["largest_80gb_16x9"] = largest_16x9(manifest, GPU_MEMORY_BYTES * 0.9, fused=True)
+                    record["largest_80gb_16x9_unfused"] = largest_16x9(manifest, GPU_MEMORY_BYTES * 0.9)
             say(HEADER)
             for size in sizes:
                 predicted = attention_bytes(manifest, size) if manifest else 0
-                # the reference and ONNX Runtime keep the logits and the softmax: about 2x the matrices
-                if predicted and 2 * predicted > 0.8 * _available_memory():
-                    reason = (f"attention needs ~{2 * predicted / 1e9:.1f} GB (2 x {predicted / 1e9:.1f} GB of "
-                              f"matrices), {_available_memory() / 1e9:.1f} GB available")
+                # the estimate of stylert.core.budget (what `stylert stylize` checks), in 80% of free RAM
+                need = manifest.footprint.estimate(size, size).total if predicted else 0
+                if predicted and need > 0.8 * _available_memory():
+                    reason = (f"needs ~{need / 1e9:.1f} GB (2 x {predicted / 1e9:.1f} GB of attention "
+                              f"matrices, and activations), {_available_memory() / 1e9:.1f} GB available")
                     record["skipped"].append({"size": list(size), "reason": reason})
                     say(f"{family} {hw_text(size)}: skipped ({reason})")
                     continue

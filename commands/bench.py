@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from .numbers import Number
+
 
 @click.command("bench")
 @click.argument("export_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -21,12 +23,12 @@ import click
 @click.option("--mode", type=click.Choice(["latency", "throughput"]), default="latency", show_default=True,
               help="latency: batch 1, one query after another (MLPerf single-stream); throughput: every "
                    "--batch, offline.")
-@click.option("--seconds", type=click.FloatRange(min=0), default=3.0, show_default=True,
+@click.option("--seconds", type=Number(min=0), default=3.0, show_default=True,
               help="Minimum measured time per figure.")
-@click.option("--warmup", type=click.FloatRange(min=0), default=1.0, show_default=True,
+@click.option("--warmup", type=Number(min=0), default=1.0, show_default=True,
               help="Warm-up time per figure (excluded).")
 @click.option("--min-iterations", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--peak-seconds", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+@click.option("--peak-seconds", type=Number(min=0.05), default=1.0, show_default=True,
               help="Duration of each peak probe (matmul, 3x3 conv) at the start.")
 @click.option("--cuda-graph", is_flag=True, help="Capture and replay CUDA graphs (torch and tensorrt backends on CUDA; a notice elsewhere).")
 @click.option("--no-transfers", is_flag=True, help="Per-graph compute without host<->device copies (GPU only).")

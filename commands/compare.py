@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from .numbers import Number
+
 
 def available_backends(export_dir: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """(backend, device) pairs that can run here, and a line for each one that cannot, saying why."""
@@ -40,7 +42,7 @@ def available_backends(export_dir: Path) -> tuple[list[tuple[str, str]], list[st
               help="Style image (default: the built-in demo painting).")
 @click.option("--size", default=256, show_default=True, type=click.IntRange(min=16),
               help="Short side of content and style.")
-@click.option("--alpha", default=0.8, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--alpha", default=0.8, show_default=True, type=Number(0, 1))
 def compare_cmd(export_dir, backends, content, style, size, alpha):
     """Max abs difference and PSNR of each graph and end to end, per backend, against the float32 PyTorch
     reference (the export's torch programs on the CPU), with pass/fail against the manifest's tolerances."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,21 +11,7 @@ import click
 
 from ..errors import OutputError
 from ..runtime.backends import BACKENDS
-
-
-def parse_floats(value: str | None, name: str) -> tuple[float, ...] | None:
-    """``"0.5"`` or ``"0.2,0.5,1"`` -> floats; a bad value is a BadParameter naming the option."""
-    if value is None:
-        return None
-    try:
-        values = tuple(float(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number or a comma-separated list of numbers", param_hint=name)
-    if not values:
-        raise click.BadParameter("needs at least one number", param_hint=name)
-    if not all(math.isfinite(v) for v in values):
-        raise click.BadParameter(f"{value!r} holds a value that is not a finite number", param_hint=name)
-    return values
+from .numbers import parse_numbers
 
 
 @dataclass(frozen=True)
@@ -108,10 +93,13 @@ def _image_exts():
 @click.option("--ext", default=".png", show_default=True, help="Output extension when -o is a folder.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
-              help="Refuse larger inputs (decompression bombs). Default 40 MP or STYLERT_MAX_PIXELS.")
+              help="Refuse larger inputs (decompression bombs), before and after resizing. "
+                   "Default 40 MP or STYLERT_MAX_PIXELS.")
+@click.option("--memory-check/--no-memory-check", default=True, show_default=True,
+              help="Refuse, before any compute, work whose estimated memory exceeds what is free.")
 @click.pass_obj
 def stylize(settings, contents, styles, output, engine, server, backend, batch_size, family, checkpoints, alpha, weights,
-            mask, preserve_color, content_size, style_size, crop, device, ext, overwrite, max_pixels):
+            mask, preserve_color, content_size, style_size, crop, device, ext, overwrite, max_pixels, memory_check):
     """Stylize every content with every style (or with all styles at once, given --weights or --mask).
 
     \b
@@ -123,10 +111,11 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
     stylert stylize -c photo.jpg -s starry.jpg -o out.png --server http://127.0.0.1:8000
     """
     from ..core.images import check_outputs, collect_images, load_image, load_mask
+    from ..core.stylize import check_alpha, check_weights
     from ..runtime.video import is_video, probe
 
-    alphas = parse_floats(alpha, "--alpha")
-    interp = parse_floats(weights, "--weights")
+    alphas = parse_numbers(alpha, "--alpha", check_alpha)
+    interp = parse_numbers(weights, "--weights", check_weights)
     if not ext.startswith("."):
         ext = "." + ext
     if ext.lower() not in _image_exts():
@@ -136,6 +125,9 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
 
     content_paths = collect_images(contents)
     style_paths = collect_images(styles)
+    if interp is not None and len(interp) != len(style_paths):
+        raise click.BadParameter(f"{len(interp)} weights for {len(style_paths)} style(s)",
+                                 param_hint="--weights")
     combine = interp is not None or mask is not None
     jobs = plan_jobs(content_paths, style_paths, output, ext, combine)
     check_outputs([j.output for j in jobs], overwrite=overwrite,
@@ -147,13 +139,15 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
 
     # Read every input before writing anything: a broken file stops the run with no output.
     say(f"checking {len(content_paths)} content and {len(style_paths)} style image(s)")
+    content_hw = {}  # the size each content is stylized at (after resizing)
     for p in content_paths:
         if is_video(p):
             if mask is not None:
                 raise click.BadParameter("masks apply to images, not videos", param_hint="--mask")
-            probe(p)
+            info = probe(p)
+            content_hw[p] = (info.height, info.width)
         else:
-            load_image(p, size=content_size, crop=crop, max_pixels=max_pixels)
+            content_hw[p] = load_image(p, size=content_size, crop=crop, max_pixels=max_pixels).shape[:2]
     if server is not None and (engine is not None or family or checkpoints):
         raise click.BadParameter("--server runs on the server's model: not with --engine/--model/--checkpoint",
                                  param_hint="--server")
@@ -195,6 +189,8 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
     for p, style in style_images.items():
         if runner.is_code(style):
             style.check_for(runner.pipeline.family, runner.pipeline.encoder_sha256, p)
+    if memory_check:
+        _check_memory(runner, jobs, content_hw, style_images, content_size, batch_size)
     written = []
     with click.progressbar(jobs, label="stylizing", file=click.get_text_stream("stderr"),
                            show_pos=True, hidden=settings.quiet) as bar:
@@ -216,6 +212,24 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
         click.echo(str(path))
 
 
+def _check_memory(runner, jobs, content_hw, style_images, content_size, batch_size) -> None:
+    """Every job's estimated memory (``stylert.core.budget``) against what this process may allocate,
+    before anything is stylized: one line with the size, the estimate, what is free, the largest size
+    that fits, and the flag to force."""
+    from ..core.budget import check_fits
+    from ..runtime.stylizer import RuntimeStylizer
+    from ..runtime.video import is_video
+
+    for job in jobs:
+        hw = content_hw[job.content]
+        sizes = [style_images[s].shape[:2] for s in job.styles if not runner.is_code(style_images[s])]
+        style_hw = max(sizes, key=lambda x: x[0] * x[1]) if sizes else None
+        video = is_video(job.content)
+        batch = batch_size if video and isinstance(runner, RuntimeStylizer) else 1
+        what = "frames of " if video else (f"after --content-size {content_size}, " if content_size else "")
+        check_fits(runner.footprint, hw, style_hw, what=what, path=job.content, batch=batch)
+
+
 def _open_stylizer(engine, backend, device, family, checkpoints, say):
     """The runtime on an export directory (``--engine``), or the PyTorch reference model."""
     if engine is not None:
@@ -226,8 +240,9 @@ def _open_stylizer(engine, backend, device, family, checkpoints, say):
         say(f"export {pipeline.family} ({pipeline.manifest.precision}) on {backend} {pipeline.device}")
         return RuntimeStylizer(pipeline)
     from ..models.pretrained import load_reference_model
-    from ..models.stylize import ReferenceStylizer
+    from ..models.stylize import ReferenceStylizer, resolve_device
 
+    device = resolve_device(device, say)  # before loading: an explicit cuda without CUDA stops here
     model = load_reference_model(family, checkpoints)
     runner = ReferenceStylizer(model, device)
     say(f"model {model.family} ({model.checkpoint_info['layout']}) on torch {runner.device} (PyTorch reference)")
@@ -262,7 +277,11 @@ def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bo
             total = f"/{info.frames}" if info.frames else ""
             click.echo(f"\r  {job.content.name}: frame {done}{total}, {rate:.2f} frames/s", err=True, nl=False)
 
+    def notice(msg):
+        if not quiet:
+            click.echo(msg, err=True)
+
     transform_video(job.content, job.output, frames, batch_size=batch_size if batched else 8, overwrite=overwrite,
-                    progress=progress)
+                    progress=progress, notice=notice)
     if not quiet:
         click.echo("", err=True)

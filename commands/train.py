@@ -6,6 +6,8 @@ import os
 
 import click
 
+from .numbers import Number, parse_numbers
+
 FAMILIES = ("adain", "adain-multilevel", "sanet", "sanet-multilevel")
 
 #: CLI parameter -> TrainConfig field (the loss weights are gathered into ``weights``).
@@ -21,15 +23,17 @@ WEIGHT_PARAMS = {"content_weight": "content", "style_weight": "style", "identity
 
 
 def _level_weights(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        weights = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: give comma-separated numbers, e.g. 1,1,1") from None
+    return parse_numbers(value, "--level-weights", _three_non_negative)
+
+
+def _three_non_negative(weights):
+    from ..errors import ModelError
+
     if len(weights) != 3:
-        raise click.BadParameter(f"{value!r}: one weight per level relu2_1, relu3_1, relu4_1 (3 numbers)")
-    return weights
+        raise ModelError(f"{len(weights)} numbers: one weight per level relu2_1, relu3_1, relu4_1 (3 numbers)",
+                         fix="e.g. --level-weights 1,1,1")
+    if min(weights) < 0:
+        raise ModelError(f"weights must be >= 0, got {list(weights)}", fix="e.g. --level-weights 1,1,1")
 
 
 def _default_workers() -> int:
@@ -51,20 +55,20 @@ def _default_workers() -> int:
               help="Short side of every image after resizing, before the crop.")
 @click.option("--crop-size", type=click.IntRange(min=16), default=256, show_default=True,
               help="Side of the random square crop (a multiple of 8; of 16 for the attention families).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True,
+@click.option("--lr", type=Number(min=0, min_open=True), default=1e-4, show_default=True,
               help="Adam learning rate at iteration 0.")
-@click.option("--lr-decay", type=click.FloatRange(min=0), default=5e-5, show_default=True,
+@click.option("--lr-decay", type=Number(min=0), default=5e-5, show_default=True,
               help="lr(i) = lr / (1 + lr_decay * i), as the reference code.")
-@click.option("--content-weight", type=float, default=1.0, show_default=True, help="Weight of the content loss.")
-@click.option("--style-weight", type=float, default=None,
+@click.option("--content-weight", type=Number(min=0), default=1.0, show_default=True, help="Weight of the content loss.")
+@click.option("--style-weight", type=Number(min=0), default=None,
               help="Weight of the style loss (lambda)  [default: 10 for the AdaIN families, 3 for the attention ones]")
-@click.option("--identity-pixel-weight", type=float, default=50.0, show_default=True,
+@click.option("--identity-pixel-weight", type=Number(min=0), default=50.0, show_default=True,
               help="Attention families: weight of the pixel identity loss (Park & Lee's lambda_identity1).")
-@click.option("--identity-feature-weight", type=float, default=1.0, show_default=True,
+@click.option("--identity-feature-weight", type=Number(min=0), default=1.0, show_default=True,
               help="Attention families: weight of the feature identity loss (lambda_identity2).")
 @click.option("--level-weights", callback=_level_weights, default=None, metavar="W2,W3,W4",
               help="adain-multilevel: weights of the content loss at relu2_1, relu3_1, relu4_1  [default: 1,1,1]")
-@click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None, metavar="MAX_NORM",
+@click.option("--grad-clip", type=Number(min=0, min_open=True), default=None, metavar="MAX_NORM",
               help="Clip the global gradient norm to MAX_NORM  [default: no clipping]")
 @click.option("--amp/--no-amp", default=False,
               help="Mixed precision (float16 autocast + gradient scaling); CUDA only  [default: off]")

@@ -127,30 +127,71 @@ def _read(path: str | os.PathLike, max_pixels: int | None) -> Image.Image | np.n
             try:
                 img.load()
                 img = ImageOps.exif_transpose(img)
-                return _to_rgb(img)
             except _DECODE_ERRORS as err:
                 raise ImageError(
                     f"truncated or corrupt image data ({err})", path=path,
                     fix="re-export or re-download the file",
                 ) from err
+            return _to_rgb(img, path)
 
 
-def _to_rgb(img: Image.Image) -> Image.Image | np.ndarray:
-    """See ``_read``: 8-bit modes -> PIL "RGB" uint8; high-bit grayscale -> float32 [H, W, 1]."""
+#: How far a float image may stray outside its range and still be read as it: half an 8-bit step
+#: (rounding in whatever wrote it); the stray values are clipped, which no 8-bit output can show.
+FLOAT_SLACK = 0.5 / 255.0
+#: The value ranges of "I" and "F" images beyond 0..1, the smallest first: 0..255 (what Pillow's own
+#: ``convert("I")`` and ``convert("F")`` of an 8-bit image hold) and 0..65535 (of a 16-bit image).
+_VALUE_RANGES = (255.0, 65535.0)
+
+
+def _grey_values(img: Image.Image, path=None) -> np.ndarray:
+    """A high-bit-depth or float grayscale image ("I;16*", "I", "F") -> float64 [H, W] in 0..1, by its
+    real value range: "I;16*" is 0..65535; "F" up to 1 is 0..1; "I" and "F" above that are 0..255 when
+    no value is above 255, else 0..65535. NaN, Inf, negative values, values above 65535, and floats
+    whose largest value is between 1 and 2 (a 0..1 image that overshoots or a near-black 0..255 one:
+    no way to tell) are an ImageError naming the range found; nothing is clipped to a flat image."""
+    values = np.asarray(img).astype(np.float64)
+    mode = img.mode
+    if mode.startswith("I;16"):
+        return values / 65535.0
+    bad = np.count_nonzero(~np.isfinite(values))
+    if bad:
+        raise ImageError(f"{mode} (float) image with {bad} NaN or Inf pixel(s) of {values.size}", path=path,
+                         fix="replace them, or save the image as 8- or 16-bit")
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    slack = FLOAT_SLACK if mode == "F" else 0.0
+    if lo >= -slack:
+        if mode == "F" and hi <= 1.0 + slack:
+            return np.clip(values, 0.0, 1.0)
+        if mode != "F" or hi > 2.0:
+            for top in _VALUE_RANGES:
+                if hi <= top * (1.0 + slack):
+                    return np.clip(values / top, 0.0, 1.0)
+    raise ImageError(
+        f"{mode} image holds values from {lo:g} to {hi:g}, not a value range stylert can map "
+        "(floats 0..1, or 0..255 or 0..65535)", path=path,
+        fix="scale the values to 0..1 or 0..255, or save the image as 8- or 16-bit",
+    )
+
+
+def _to_rgb(img: Image.Image, path=None) -> Image.Image | np.ndarray:
+    """See ``_read``: 8-bit modes -> PIL "RGB" uint8; high-bit grayscale -> float32 [H, W, 1].
+
+    Every mode Pillow opens is mapped by its real value range: 1, L, P, RGB, RGBX, CMYK, YCbCr, LAB
+    and HSV by Pillow's own conversion; LA, La, PA, RGBA, RGBa and transparency composited over
+    white; I;16*, I and F by ``_grey_values``. A mode Pillow cannot convert is an ImageError."""
     if img.mode in _HIGH_BIT_MODES:
-        values = np.asarray(img)
-        if img.mode == "F":
-            values = np.nan_to_num(values.astype(np.float64), nan=0.0)
-        else:
-            values = values.astype(np.float64) / 65535.0
-        return np.clip(values, 0.0, 1.0).astype(np.float32)[..., None]
-    if img.mode == "La":
-        img = img.convert("LA")
-    if img.mode in _ALPHA_MODES or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return img if img.mode == "RGB" else img.convert("RGB")
+        return _grey_values(img, path).astype(np.float32)[..., None]
+    try:
+        if img.mode == "La":
+            img = img.convert("LA")
+        if img.mode in _ALPHA_MODES or "transparency" in img.info:
+            rgba = img.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, rgba).convert("RGB")
+        return img if img.mode == "RGB" else img.convert("RGB")
+    except ValueError as err:
+        raise ImageError(f"pixel mode {img.mode} cannot be converted to RGB ({err})", path=path,
+                         fix="save the image as 8-bit RGB, grayscale or RGBA") from None
 
 
 def _resized_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -193,6 +234,14 @@ def load_image(
         height, width = img.shape[:2]
     if size:
         new_size = _resized_size(width, height, size)
+        limit = max_pixels_from_env() if max_pixels is None else max_pixels
+        if new_size[0] * new_size[1] > limit:
+            raise ImageError(
+                f"image is {width}x{height}; resized to a short side of {size} it would be "
+                f"{new_size[0]}x{new_size[1]} = {new_size[0] * new_size[1]:,} pixels, more than the limit of {limit:,}",
+                path=path,
+                fix="a smaller --content-size/--style-size, or raise the limit with --max-pixels N",
+            )
         if new_size != (width, height):
             if isinstance(img, Image.Image):
                 img = img.resize(new_size, Image.BILINEAR)

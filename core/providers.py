@@ -12,11 +12,34 @@ import contextlib
 import functools
 import io
 
-from ..errors import MissingDependencyError
+from ..errors import MissingDependencyError, ModelError
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 TENSORRT_INSTALL = ("pip install 'stylert[tensorrt]' -- TensorRT's libraries come from NVIDIA's package index "
                     "(https://pypi.nvidia.com) and need a CUDA GPU")
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def choose_device(requested: str, has_cuda, who: str, notice=None) -> str:
+    """The one device rule of every path and backend: ``cpu`` is the CPU; an explicit ``cuda`` (or
+    ``cuda:N``) that ``who`` cannot run on here is a ModelError, never a silent CPU run; ``auto`` is
+    CUDA where it works and otherwise the CPU, said through ``notice``. ``has_cuda``: a callable,
+    asked only when CUDA matters."""
+    if requested == "cpu":
+        return "cpu"
+    if requested != "auto" and not (requested == "cuda" or requested.startswith("cuda:")):
+        raise ModelError(f"unknown device {requested!r}", fix=f"use --device {' or '.join(DEVICES)}")
+    available = has_cuda()
+    if requested == "auto":
+        if not available and notice is not None:
+            notice(f"{who}: no CUDA on this machine (no GPU or no CUDA libraries); --device auto runs on the CPU")
+        return "cuda" if available else "cpu"
+    if not available:
+        raise ModelError(f"--device {requested} asked for, but {who} cannot run on CUDA here "
+                         "(no GPU or no CUDA libraries)", fix="use --device cpu, or --device auto to fall back")
+    return requested
 
 
 def onnxruntime():

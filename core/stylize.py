@@ -27,7 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ImageError, ModelError
+from .budget import out_of_memory
 from .color import luminance_only_inputs, match_color, recombine_luminance
+from .images import hw_text
 
 PRESERVE_COLOR_MODES = ("match", "luminance")
 
@@ -46,19 +48,41 @@ class StylizeOptions:
     preserve_color: str | None = None
 
 
+def check_alpha(values) -> tuple[float, ...]:
+    """The value rule of alpha, whatever the levels: a float or a sequence of floats, each finite and
+    in [0, 1]. ModelError otherwise. The command line applies it when ``--alpha`` is parsed;
+    ``alpha_values`` on every call."""
+    try:
+        values = tuple(float(a) for a in np.atleast_1d(np.asarray(values, dtype=np.float64)).ravel())
+    except (TypeError, ValueError):
+        raise ModelError(f"alpha must be numbers, got {values!r}", fix="--alpha takes numbers from 0 to 1") from None
+    if not all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+        raise ModelError(f"alpha must be in [0, 1] (finite numbers), got {list(values)}",
+                         fix="--alpha takes numbers from 0 to 1")
+    return values
+
+
 def alpha_values(alpha, levels, family: str = "") -> tuple[float, ...]:
     """A float, or a sequence of 1 or ``len(levels)`` floats -> one float per level, each in [0, 1].
     ModelError names the levels and the values."""
-    values = [float(a) for a in np.atleast_1d(np.asarray(alpha, dtype=np.float64)).ravel()]
+    values = list(check_alpha(alpha))
     who = f"{family} " if family else ""
     if len(values) == 1:
         values = values * len(levels)
     if len(values) != len(levels):
         raise ModelError(f"{who}takes 1 or {len(levels)} alpha values ({', '.join(levels)}), got {len(values)}",
                          fix="give --alpha one value, or one per level")
-    if not all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
-        raise ModelError(f"alpha must be in [0, 1], got {values}", fix="--alpha takes numbers from 0 to 1")
     return tuple(values)
+
+
+def check_weights(weights) -> tuple[float, ...]:
+    """The value rule of interpolation weights, whatever the styles: each finite and >= 0, with a
+    positive sum. ModelError otherwise. Applied when ``--weights`` is parsed and on every call."""
+    values = tuple(float(w) for w in weights)
+    if not all(np.isfinite(w) and w >= 0 for w in values) or not sum(values) > 0:
+        raise ModelError(f"interpolation weights must be finite and >= 0 with a positive sum, got {list(values)}",
+                         fix="e.g. --weights 1,3")
+    return values
 
 
 def interpolation_weights(weights, n_styles: int) -> tuple[float, ...]:
@@ -70,9 +94,7 @@ def interpolation_weights(weights, n_styles: int) -> tuple[float, ...]:
     if len(values) != n_styles:
         raise ModelError(f"{n_styles} style(s) but {len(values)} interpolation weights",
                          fix="give --weights one value per --style")
-    if not all(np.isfinite(w) and w >= 0 for w in values) or sum(values) <= 0:
-        raise ModelError(f"interpolation weights must be finite and >= 0 with a positive sum, got {values}",
-                         fix="e.g. --weights 1,3")
+    values = check_weights(values)
     total = sum(values)
     return tuple(w / total for w in values)
 
@@ -113,6 +135,8 @@ class Stylizer:
     #: The family's alpha levels, e.g. ("relu4_1",) or ("relu2_1", "relu3_1", "relu4_1").
     alpha_levels: tuple[str, ...] = ()
     family: str = ""
+    #: What a run's memory grows with (``stylert.core.budget.Footprint``).
+    footprint = None
 
     def __init__(self):
         self._codes: dict = {}
@@ -156,8 +180,15 @@ class Stylizer:
         elif mode == "luminance":
             pairs = [luminance_only_inputs(content, s) for s in styles]
             content, styles = pairs[0][0], [p[1] for p in pairs]
-        codes = [self.style_code(s, k) for s, k in zip(styles, keys)]
-        result = self.apply(content, codes, options)
+        try:
+            codes = [self.style_code(s, k) for s, k in zip(styles, keys)]
+            result = self.apply(content, codes, options)
+        except Exception as err:  # an allocator's error, whatever the backend, becomes one line
+            if not out_of_memory(err):
+                raise
+            raise ModelError(f"ran out of memory stylizing a {hw_text(content.shape[-3:-1])} (HxW) content "
+                             f"({type(err).__name__})",
+                             fix="a smaller --content-size/--style-size, or free memory") from None
         if mode == "luminance":
             result = recombine_luminance(result, original)
         return result

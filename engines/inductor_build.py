@@ -116,11 +116,12 @@ def build(export: Manifest, out_dir: Path, profiles: list[ShapeRange], precision
     return graphs, builder
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> cuda where torch sees a GPU, else cpu."""
-    if device == "auto":
-        return "cuda" if _torch().cuda.is_available() else "cpu"
-    return device
+def resolve_device(device: str, notice=None) -> str:
+    """``auto`` -> cuda where torch sees a GPU, else cpu; an explicit ``cuda`` without one is a
+    ModelError (``stylert.core.providers.choose_device``)."""
+    from ..core.providers import choose_device
+
+    return choose_device(device, lambda: _torch().cuda.is_available(), "AOTInductor (torch)", notice)
 
 
 __all__ = ["build", "compile_graph", "resolve_device"]

@@ -114,6 +114,14 @@ class Manifest:
         """The SHA-256 of the encoder graph: style codes are tied to it."""
         return self.data["graphs"]["encoder"]["sha256"]
 
+    @property
+    def footprint(self):
+        """What a run's memory grows with (``stylert.core.budget.Footprint``), from the manifest alone."""
+        from ..core.budget import Footprint
+
+        return Footprint.of(self.size_multiple, self.min_size, self.route.content_inputs.values(),
+                            attention=not self.codes_blend_linearly)
+
     def padded_size(self, height: int, width: int) -> tuple[int, int]:
         """The size the graphs see for a content image of (height, width): reflect-padded up to the
         size multiple (``stylert.core.images.padded_size``)."""

@@ -311,6 +311,17 @@ def _common_prefix(keys) -> str | None:
     return next((p for p in WRAPPER_PREFIXES if all(k.startswith(p) for k in keys)), None)
 
 
+def _dotted_prefix(keys) -> str:
+    """The dotted prefix every key shares (``"decoder."`` of ``decoder.1.weight``, ``decoder.5.bias``), or ""."""
+    parts = [k.split(".")[:-1] for k in keys]
+    shared = []
+    for segments in zip(*parts):
+        if len(set(segments)) != 1 or segments[0].isdigit():
+            break
+        shared.append(segments[0])
+    return "".join(s + "." for s in shared)
+
+
 def identify(path: str | os.PathLike, obj: dict | None = None) -> CheckpointFile:
     """Read ``path`` and tell which file kind it is (``FILE_KINDS``), unwrapping a state dict saved
     inside a dictionary (``WRAPPERS``) and taking off prefixes every key shares (``WRAPPER_PREFIXES``)
@@ -343,9 +354,14 @@ def identify(path: str | os.PathLike, obj: dict | None = None) -> CheckpointFile
         keys = list(obj)
         where = (f" inside {wrapper!r}" if wrapper else "") + (
             f", prefix {''.join(stripped)!r} taken off" if stripped else "")
+        shared = _dotted_prefix(state)
+        found = f"; every key starts with {shared!r}, a prefix stylert does not know" if shared else ""
+        fix = ("known layouts: " + "; ".join(lay.description for lay in LAYOUTS.values()) + "; stylert's own")
+        if shared:
+            fix = (f"save the state dict without the {shared!r} prefix (or that part of the model alone); "
+                   f"prefixes taken off: {', '.join(WRAPPER_PREFIXES)}; " + fix)
         raise CheckpointError(
-            f"unrecognised key layout{where} (first keys: {', '.join(keys[:4])})", path=path,
-            fix="known layouts: " + "; ".join(lay.description for lay in LAYOUTS.values()) + "; stylert's own",
+            f"unrecognised key layout{where} (first keys: {', '.join(keys[:4])}){found}", path=path, fix=fix,
         )
     meta = {"unwrapped": wrapper, "prefix": "".join(stripped)} if wrapper or stripped else {}
     return CheckpointFile(path, kind, state, meta)

@@ -17,19 +17,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..core.budget import Footprint
 from ..core.images import crop_to, pad_to, pad_to_multiple, style_padded_size
+from ..core.providers import choose_device
 from ..core.stylize import StylizeOptions, Stylizer
-from ..errors import ModelError
 from .base import StyleModel, resize_region
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> cuda when available, else cpu. ``cuda`` without a GPU is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError("--device cuda asked for, but torch sees no CUDA GPU", fix="use --device cpu")
-    return torch.device(device)
+def resolve_device(device: str = "auto", notice=None) -> torch.device:
+    """``auto`` -> cuda when torch sees a GPU, else cpu (said through ``notice``); an explicit
+    ``cuda`` without one is a ModelError (``stylert.core.providers.choose_device``)."""
+    return torch.device(choose_device(device, torch.cuda.is_available, "torch (the PyTorch reference)", notice))
 
 
 def _to_tensor(image: np.ndarray, device) -> torch.Tensor:
@@ -44,12 +42,14 @@ def _to_image(tensor: torch.Tensor) -> np.ndarray:
 class ReferenceStylizer(Stylizer):
     """Stylizes numpy images with a ``StyleModel``; style codes of style images are cached."""
 
-    def __init__(self, model: StyleModel, device: str | torch.device = "cpu"):
+    def __init__(self, model: StyleModel, device: str | torch.device = "cpu", notice=None):
         super().__init__()
-        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.device = resolve_device(device, notice) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
         self.family = model.family
         self.alpha_levels = tuple(model.alpha_levels)
+        self.footprint = Footprint.of(model.size_multiple, model.min_size, model.content_taps,
+                                      attention=not model.codes_blend_linearly)
 
     def _pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         return pad_to_multiple(image, self.model.size_multiple, self.model.min_size)

@@ -29,24 +29,18 @@ from .codes import StyleCode, blend
 
 
 def resolve_device(backend: str, device: str, notice=None) -> str:
-    """``auto`` -> cuda where the backend really runs there, else cpu; ``cuda`` that cannot load -> notice + cpu."""
+    """``auto`` -> cuda where the backend really runs there, else cpu (said through ``notice``); an
+    explicit ``cuda`` the backend cannot honour is a ModelError (``stylert.core.providers.choose_device``)."""
+    from ..core.providers import choose_device
+
     if backend == "onnxruntime":
-        from ..core.providers import cuda_provider_loads
-
-        has_cuda = device != "cpu" and cuda_provider_loads()
+        from ..core.providers import cuda_provider_loads as has_cuda
     elif backend in ("torch", "inductor"):
-        from .backends.torchrt import cuda_available
-
-        has_cuda = device != "cpu" and cuda_available()
+        from .backends.torchrt import cuda_available as has_cuda
     else:  # tensorrt: CUDA only; its runners say what is missing (package, GPU, engine)
-        has_cuda = True
-    if device == "cuda" and not has_cuda:
-        if notice:
-            notice(f"{backend}: CUDA does not load on this machine (no GPU or no CUDA libraries); running on CPU")
-        return "cpu"
-    if device == "auto":
-        return "cuda" if has_cuda else "cpu"
-    return device
+        def has_cuda():
+            return True
+    return choose_device(device, has_cuda, f"the {backend} backend", notice)
 
 
 class Pipeline:

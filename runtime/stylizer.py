@@ -14,6 +14,7 @@ class RuntimeStylizer(Stylizer):
         self.pipeline = pipeline
         self.family = pipeline.family
         self.alpha_levels = tuple(pipeline.alpha_levels)
+        self.footprint = pipeline.manifest.footprint
 
     def is_code(self, style) -> bool:
         return isinstance(style, StyleCode)

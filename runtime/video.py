@@ -1,17 +1,22 @@
 """Video in and out with PyAV: frames in batches, the source's frame rate, its audio copied.
 
-Frames are uint8 [N, H, W, 3] RGB. The output is written to a temporary file beside the
-destination and renamed into place only when the whole video is done, so an interrupted or
-failed run leaves no half-written video. PyAV is optional: ``pip install 'stylert[video]'``.
+Frames are uint8 [N, H, W, 3] RGB, upright: a display rotation (the display matrix phones record
+portrait videos with) is applied when frames are read, so the output needs none and plays upright
+everywhere. Outputs are yuv420p, the pixel format every player and browser takes; it needs even
+sizes, so an odd width or height is padded by one pixel (the last column or row repeated), said
+once. Every frame keeps its source timestamp, so variable frame rates and the duration are kept.
+The output is written to a temporary file beside the destination and renamed into place only when
+the whole video is done, so an interrupted or failed run leaves no half-written video. PyAV is
+optional: ``pip install 'stylert[video]'``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -37,11 +42,23 @@ def is_video(path: str | os.PathLike) -> bool:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    width: int
+    width: int  # as displayed: after the display rotation
     height: int
     fps: Fraction
     frames: int  # 0 when the container does not say
     has_audio: bool
+    rotation: int = 0  # the display rotation, degrees counter-clockwise (0, 90, 180, 270)
+
+
+def _upright(frame) -> np.ndarray:
+    """A decoded frame -> uint8 [H, W, 3] RGB as displayed (its display rotation applied)."""
+    pixels = frame.to_ndarray(format="rgb24")
+    turns = _quarter_turns(getattr(frame, "rotation", 0))
+    return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
+
+
+def _quarter_turns(degrees) -> int:
+    return int(round((degrees or 0) / 90.0)) % 4
 
 
 def _open(path: Path):
@@ -60,41 +77,62 @@ def _open(path: Path):
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
+    """Size (as displayed), frame rate, frame count, audio and display rotation of a video; the first
+    frame is decoded for its rotation."""
+    av = _av()
     path = Path(path)
     with _open(path) as container:
         stream = container.streams.video[0]
         fps = stream.average_rate or stream.guessed_rate or Fraction(25)
-        return VideoInfo(stream.codec_context.width, stream.codec_context.height, Fraction(fps),
-                         stream.frames or 0, bool(container.streams.audio))
+        width, height = stream.codec_context.width, stream.codec_context.height
+        try:
+            first = next(container.decode(video=0), None)
+        except av.error.FFmpegError as err:
+            raise ImageError(f"corrupt video data ({err.strerror or err})", path=path,
+                             fix="re-encode or re-download the file") from None
+        rotation = _quarter_turns(getattr(first, "rotation", 0)) * 90 if first is not None else 0
+        if rotation in (90, 270):
+            width, height = height, width
+        return VideoInfo(width, height, Fraction(fps), stream.frames or 0, bool(container.streams.audio), rotation)
 
 
-def read_frames(path: str | os.PathLike, batch_size: int = 8) -> Iterator[np.ndarray]:
-    """Decode ``path`` -> batches of uint8 [N, H, W, 3] RGB frames (the last batch may be shorter)."""
+def _decode(path: Path, batch_size: int) -> Iterator[tuple[np.ndarray, list]]:
+    """Batches of upright uint8 [N, H, W, 3] RGB frames and their timestamps (``frame.time``, seconds)."""
     av = _av()
-    path = Path(path)
     batch: list[np.ndarray] = []
+    times: list = []
     with _open(path) as container:
         try:
             for frame in container.decode(video=0):
-                batch.append(frame.to_ndarray(format="rgb24"))
+                batch.append(_upright(frame))
+                times.append(frame.time)
                 if len(batch) == batch_size:
-                    yield np.stack(batch)
-                    batch = []
+                    yield np.stack(batch), times
+                    batch, times = [], []
         except av.error.FFmpegError as err:
             raise ImageError(f"corrupt video data ({err.strerror or err})", path=path,
                              fix="re-encode or re-download the file") from None
     if batch:
-        yield np.stack(batch)
+        yield np.stack(batch), times
+
+
+def read_frames(path: str | os.PathLike, batch_size: int = 8) -> Iterator[np.ndarray]:
+    """Decode ``path`` -> batches of uint8 [N, H, W, 3] RGB frames as displayed (the last batch may be shorter)."""
+    for batch, _ in _decode(Path(path), batch_size):
+        yield batch
 
 
 def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
                     fn: Callable[[np.ndarray], np.ndarray], *, batch_size: int = 8, overwrite: bool = False,
-                    crf: int = 18, progress: Callable[[int], None] | None = None) -> int:
+                    crf: int = 18, progress: Callable[[int], None] | None = None,
+                    notice: Callable[[str], None] | None = None) -> int:
     """Write ``fn`` applied to every batch of ``src``'s frames as ``dst``; returns the frame count.
 
-    ``fn``: uint8 [N, H, W, 3] -> uint8 [N, H, W, 3] of the same size. The output keeps the
-    source's frame rate and timestamps, and its first audio stream (copied, not re-encoded).
-    ``progress(n)`` is called with the number of frames done after each batch.
+    ``fn``: uint8 [N, H, W, 3] -> uint8 [N, H, W, 3] of the same size, frames upright (the source's
+    display rotation applied). The output is yuv420p (an odd size padded by one pixel, said through
+    ``notice``), keeps the source's frame rate and every frame's timestamp, and its first audio
+    stream (copied, not re-encoded). ``progress(n)`` is called with the number of frames done after
+    each batch.
     """
     av = _av()
     src, dst = Path(src), Path(dst)
@@ -103,24 +141,40 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
         raise OutputError(f"unsupported video extension {ext or '(none)'}", path=dst,
                           fix=f"use one of {', '.join(_OUTPUT_CODEC)}")
     info = probe(src)
+    width, height = info.width + info.width % 2, info.height + info.height % 2
+    if (width, height) != (info.width, info.height) and notice is not None:
+        notice(f"{src}: {info.width}x{info.height} (width x height) is odd; yuv420p, the pixel format players "
+               f"and browsers take, needs even sizes: written as {width}x{height}, the last column/row repeated")
+    if info.rotation and notice is not None:
+        notice(f"{src}: display rotation {info.rotation} degrees applied; the output is upright")
     done = 0
     with atomic_write(dst, overwrite=overwrite) as tmp, _open(src) as audio_src:
         with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
             stream = out.add_stream(_OUTPUT_CODEC[ext], rate=info.fps)
-            stream.width, stream.height = info.width, info.height
-            even = info.width % 2 == 0 and info.height % 2 == 0
-            stream.pix_fmt = "yuv420p" if even or ext == ".avi" else "yuv444p"
+            stream.width, stream.height = width, height
+            stream.pix_fmt = "yuv420p"
+            time_base = Fraction(1, 90000) if ext != ".avi" else 1 / Fraction(info.fps)
+            stream.codec_context.time_base = time_base
             if _OUTPUT_CODEC[ext] == "libx264":
                 stream.options = {"crf": str(crf)}
             # Every stream must exist before the first packet is muxed (the header is written then).
             audio = _audio_stream(audio_src, out) if info.has_audio else None
-            for batch in read_frames(src, batch_size):
+            last = -1
+            for batch, times in _decode(src, batch_size):
                 result = fn(batch)
                 if result.shape != batch.shape or result.dtype != np.uint8:
                     raise ValueError(f"frame function returned {result.shape} {result.dtype}, "
                                      f"expected {batch.shape} uint8")
-                for frame in result:
-                    for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                if (width, height) != (info.width, info.height):
+                    result = np.pad(result, ((0, 0), (0, height - info.height), (0, width - info.width), (0, 0)),
+                                    mode="edge")
+                for frame, t in zip(result, times):
+                    video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                    # the source's timeline (which the copied audio keeps too)
+                    pts = round(Fraction(t) / time_base) if t is not None else last + 1
+                    last = video_frame.pts = max(pts, last + 1)
+                    video_frame.time_base = time_base
+                    for packet in stream.encode(video_frame):
                         out.mux(packet)
                 done += len(batch)
                 if progress is not None:

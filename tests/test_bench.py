@@ -130,4 +130,7 @@ def test_attention_memory_arithmetic(exports):
     relu5 = (68 * 120) * (68 * 120)
     assert attention_bytes(m, (1080, 1920), batch=2) == 2 * 2 * (relu4 + relu5) * 4
     h, w = largest_16x9(m, 80e9)
-    assert attention_bytes(m, (h, w)) <= 80e9 < attention_bytes(m, (h + 16, w + 32))
+    need = m.footprint.estimate
+    assert need((h, w), (h, w)).total <= 80e9 < need((h + 16, w + 32), (h + 16, w + 32)).total
+    fh, fw = largest_16x9(m, 80e9, fused=True)
+    assert fh > h and attention_bytes(m, (fh, fw)) + need((fh, fw)).activations <= 80e9

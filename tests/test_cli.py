@@ -129,7 +129,7 @@ def _jpeg_bytes():
     [
         (["--alpha", "1.5"], "[0, 1]"),
         (["--alpha", "x"], "not a number"),
-        (["--weights", "1,2"], "1 style(s) but 2 interpolation weights"),
+        (["--weights", "1,2"], "2 weights for 1 style(s)"),
         (["--mask", "{style}"], "exactly two styles"),
         (["--model", "sanet"], "no public weights"),
         (["--model", "nope"], "unknown model family"),

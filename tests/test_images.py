@@ -133,7 +133,7 @@ def test_16_bit_resize_is_per_channel_float_bilinear(tmp_path):
 
 
 def test_mode_f(tmp_path):
-    values = np.array([[0.0, 0.25, 1.0, 1.5]], dtype=np.float32)
+    values = np.array([[0.0, 0.25, 1.0, 1.001]], dtype=np.float32)  # 1.001: rounding, within half an 8-bit step
     path = _save(Image.fromarray(values), tmp_path, "f.tif")
     assert Image.open(path).mode == "F"
     out = load_image(path)

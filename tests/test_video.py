@@ -15,12 +15,15 @@ from stylert.errors import ImageError  # noqa: E402
 from stylert.runtime.video import probe, read_frames, transform_video  # noqa: E402
 
 
-def make_video(path, width=48, height=32, frames=12, fps=15, audio=True):
-    """A small clip: a moving gradient, and a 440 Hz tone when ``audio``."""
+def make_video(path, width=48, height=32, frames=12, fps=15, audio=True, rotation=0):
+    """A small clip: a moving gradient, and a 440 Hz tone when ``audio``; ``rotation``: a display
+    rotation (degrees counter-clockwise), as phones record portrait videos."""
     with av.open(str(path), mode="w") as out:
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height = width, height
         video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        if rotation:
+            video.set_display_rotation(rotation)
         if audio:
             sound = out.add_stream("aac", rate=16000)
             sound.layout = "mono"
@@ -64,11 +67,16 @@ def test_transform_keeps_rate_frames_size_and_audio(tmp_path):
 
 
 def test_odd_size_without_audio(tmp_path):
+    """yuv420p needs even sizes: an odd one is padded by one pixel (the last column/row repeated), said once."""
     src = make_video(tmp_path / "odd.mp4", width=33, height=25, audio=False)
     dst = tmp_path / "odd_out.mkv"
-    transform_video(src, dst, lambda b: b)
+    said = []
+    transform_video(src, dst, lambda b: b, notice=said.append)
     info = probe(dst)
-    assert (info.width, info.height, info.has_audio) == (33, 25, False)
+    assert (info.width, info.height, info.has_audio) == (34, 26, False)
+    assert len(said) == 1 and "33x25" in said[0] and "34x26" in said[0]
+    original, result = next(read_frames(src)), next(read_frames(dst))
+    assert np.abs(result[:, :25, :33].astype(int) - original).mean() < 6  # lossy, chroma at half resolution
 
 
 def test_failure_midway_leaves_nothing(tmp_path):
