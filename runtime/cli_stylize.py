@@ -68,17 +68,22 @@ def _image_exts():
 
 
 def load_reference_model(family: str | None, checkpoints: tuple[str, ...]):
-    """The model named by ``--model``/``--checkpoint``: public AdaIN weights by default."""
+    """The model named by ``--model``/``--checkpoint``: public AdaIN weights by default, the shipped
+    weights (``stylert.models.trained``) for the other families."""
     from ..errors import ModelError
     from ..models.checkpoints import load_model
     from ..models.registry import get_family
+    from ..models.trained import load_shipped, shipped_families
     from ..models.weights import find_weight
 
     if checkpoints:
         return load_model(checkpoints, family)
     if family not in (None, "adain"):
         get_family(family)
-        raise ModelError(f"{family} has no public weights", fix="pass --checkpoint FILE (train one with stylert train)")
+        if family in shipped_families():
+            return load_shipped(family)
+        raise ModelError(f"{family} has no public or shipped weights",
+                         fix="pass --checkpoint FILE (train one with stylert train)")
     return load_model([find_weight("adain", "vgg_normalised.pth"), find_weight("adain", "decoder.pth")], "adain")
 
 
@@ -98,7 +103,8 @@ def load_reference_model(family: str | None, checkpoints: tuple[str, ...]):
 @click.option("--model", "family", default=None, metavar="FAMILY",
               help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
-              help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights.")
+              help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights, or the "
+              "shipped weights of --model (stylert weights list).")
 @click.option("--alpha", default="1.0", show_default=True,
               help="Stylization strength in [0, 1]; one value per level for multi-level models, e.g. 0.6,0.8,1.")
 @click.option("--weights", "weights", default=None, metavar="W1,W2,...",
