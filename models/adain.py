@@ -10,6 +10,8 @@ equals interpolating their codes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -130,6 +132,30 @@ MULTILEVEL_DECODER = (
 )
 
 
+def multilevel_decoder(rc4_channels: int = 128) -> tuple[ConvSpec, ...]:
+    """The multi-level decoder with ``rc4_channels`` between rc4 and rc5: 128 is the paper's
+    (``MULTILEVEL_DECODER``); 256 keeps the AdaIN decoder's widths on the main path (rc4 256 -> 256,
+    rc5 256+128 -> 128), so that the public AdaIN decoder fits it conv for conv (``--from-pretrained``)."""
+    if rc4_channels not in (128, 256):
+        raise ValueError(f"rc4_channels must be 128 (the paper's) or 256 (AdaIN's), not {rc4_channels!r}")
+    return tuple(
+        ConvSpec(s.name, rc4_channels, s.out_channels, s.relu, s.skip, s.skip_channels, s.upsample_after)
+        if s.name == "rc5" else
+        ConvSpec(s.name, s.in_channels, rc4_channels, s.relu, s.skip, s.skip_channels, s.upsample_after)
+        if s.name == "rc4" else s
+        for s in MULTILEVEL_DECODER
+    )
+
+
+@dataclass(frozen=True)
+class MultiLevelAdaINConfig(ModelConfig):
+    """rc4_channels: output channels of rc4 (= main-path input channels of rc5): 128 in the paper's
+    decoder, 256 in the AdaIN-width variant that ``stylert train --from-pretrained`` starts from the
+    public AdaIN decoder (``multilevel_decoder``)."""
+
+    rc4_channels: int = 128
+
+
 class MultiLevelAdaINModel(_AdaINFamily):
     family = "adain-multilevel"
     content_taps = style_taps = alpha_levels = ("relu2_1", "relu3_1", "relu4_1")
@@ -139,13 +165,13 @@ class MultiLevelAdaINModel(_AdaINFamily):
 
 @register_family(
     "adain-multilevel",
-    ModelConfig,
+    MultiLevelAdaINConfig,
     "the paper's multi-level AdaIN: AdaIN at relu2_1, relu3_1, relu4_1 with skip inputs"
 )
-def build_adain_multilevel(config: ModelConfig) -> MultiLevelAdaINModel:
+def build_adain_multilevel(config: MultiLevelAdaINConfig) -> MultiLevelAdaINModel:
     return MultiLevelAdaINModel(
         config,
         VGGEncoder(config.encoder, "relu4_1"),
         AdaINTransform(MultiLevelAdaINModel.content_taps, config.eps),
-        Decoder(MULTILEVEL_DECODER, output_space=_output_space(config.encoder)),
+        Decoder(multilevel_decoder(config.rc4_channels), output_space=_output_space(config.encoder)),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..core.shipped import shipped_families
 from ..core.weights import find_weight
 from ..errors import ModelError
 from .base import StyleModel
@@ -34,10 +35,17 @@ def load_public_adain(files: tuple[str | os.PathLike, str | os.PathLike] | None 
 
 def load_reference_model(family: str | None, checkpoints: tuple[str, ...] = ()) -> StyleModel:
     """The model named by ``--model``/``--checkpoint``: the checkpoint files if given, else the
-    public AdaIN weights (family ``adain`` or None). ModelError for a family without weights."""
+    public AdaIN weights (family ``adain`` or None), else the weights shipped with stylert
+    (``stylert.core.shipped``, loaded by ``stylert.models.trained``). ModelError for a family
+    with none of these."""
     if checkpoints:
         return load_model(checkpoints, family)
     if family not in (None, "adain"):
         get_family(family)
-        raise ModelError(f"{family} has no public weights", fix="pass --checkpoint FILE (train one with stylert train)")
+        if family in shipped_families():
+            from .trained import load_shipped
+
+            return load_shipped(family)
+        raise ModelError(f"{family} has no public or shipped weights",
+                         fix="pass --checkpoint FILE (train one with stylert train)")
     return load_public_adain()

@@ -315,13 +315,16 @@ def test_existing_output_is_refused_and_nothing_is_left_on_failure(tmp_path, mon
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_cli_errors_are_one_line(tmp_path, use_shared_weights):
+def test_cli_errors_are_one_line(tmp_path, use_shared_weights, monkeypatch):
+    from stylert.core import shipped
+
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path / "no-shipped-weights")
     done = invoke("export", "-o", tmp_path / "x", "--validate-size", "big")
     assert done.exit_code == 2 and "HEIGHTxWIDTH" in done.output
     done = invoke("export", "-o", tmp_path / "x", "--validate-size", "100x100")
     assert done.exit_code == 1 and "Error: validation sizes 100x100 do not fit adain" in done.output
     done = invoke("export", "--model", "sanet", "-o", tmp_path / "x")
-    assert done.exit_code == 1 and "sanet has no public weights" in done.output
+    assert done.exit_code == 1 and "sanet has no public or shipped weights" in done.output
     assert not (tmp_path / "x").exists()
 
 

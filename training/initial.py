@@ -1,5 +1,5 @@
 """The model a training run starts from: a fresh family with the public encoder (frozen), and optionally
-the public AdaIN decoder (``--from-pretrained``).
+the public AdaIN decoder (``--from-pretrained``, every family; see ``initial_model``).
 
 Files are read with ``stylert.models.checkpoints.identify`` and mapped key by key with the same file
 kinds the loaders use; anything that does not fit is a CheckpointError listing the keys.
@@ -42,20 +42,85 @@ def encoder_file(encoder: str | os.PathLike | None = None) -> CheckpointFile:
     return f
 
 
+#: ``--from-pretrained``: the family's config changes that let the public AdaIN decoder fit its main path.
+PRETRAINED_CONFIG = {"adain-multilevel": {"rc4_channels": 256}}
+
+
+def _skip_convs(model: StyleModel) -> dict[str, int]:
+    """Decoder convs that concatenate a skip input -> their main-path input channels."""
+    return {s.name: s.in_channels for s in model.decoder.specs if s.skip is not None}
+
+
+def _identity_conv(conv: torch.nn.Conv2d) -> torch.Tensor:
+    """A [C,C,kh,kw] weight that passes its input through: 1 at the centre tap of channel c -> c."""
+    out_c, in_c, kh, kw = conv.weight.shape
+    w = torch.zeros_like(conv.weight)
+    w[torch.arange(out_c), torch.arange(in_c), kh // 2, kw // 2] = 1.0
+    return w
+
+
+def _decoder_from(dec: CheckpointFile, model: StyleModel, family: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The public AdaIN decoder mapped onto ``model``'s decoder: (state entries, notes for the log).
+
+    Convs with a skip input (adain-multilevel's rc2, rc5) take the public weight on their main-path
+    input channels ([:, :C_main]) and zero on the skip channels, so that their output ignores the
+    skip input and the model's output equals AdaIN's. Convs the file lacks (rc0) start fresh here.
+    """
+    skips = _skip_convs(model)
+    expected = {}
+    for k, v in model.state_dict().items():
+        if not k.startswith("decoder."):
+            continue
+        conv = k.split(".")[1]
+        shape = v.shape
+        if conv in skips and k.endswith(".weight"):
+            shape = torch.Size((shape[0], skips[conv], *shape[2:]))
+        expected[k] = shape
+    mapped, unexpected, mis_shaped, _ = match_keys(dec, model, expected)
+    if unexpected or mis_shaped:
+        raise CheckpointError(f"does not fit the decoder of {family!r}: "
+                              + key_listing(unexpected=unexpected, mis_shaped=mis_shaped), path=dec.path,
+                              fix=f"{family}'s decoder differs from AdaIN's: train it from scratch (without "
+                                  "--from-pretrained)")
+    state = model.state_dict()
+    notes = [f"decoder: {len(mapped)} tensors from {dec.path}"]
+    for conv, main in skips.items():
+        key = f"decoder.{conv}.conv.weight"
+        if key in mapped:
+            w = torch.zeros_like(state[key])
+            w[:, :main] = mapped[key]
+            mapped[key] = w
+            notes.append(f"{conv}: main-path input channels 0..{main - 1} from the file, skip input channels "
+                         f"{main}..{w.shape[1] - 1} zero")
+    fresh = sorted({k.split(".")[1] for k in expected if k not in mapped})
+    if fresh:
+        notes.append(f"{', '.join(fresh)} not in the file")
+    return mapped, notes
+
+
 def initial_model(family: str, *, encoder: str | os.PathLike | None = None, from_pretrained: bool = False,
                   decoder: str | os.PathLike | None = None, seed: int = 0,
                   log=print) -> StyleModel:
     """A fresh ``family`` model (PyTorch's default initialisation, seeded) with the encoder loaded from
     ``encoder`` (default: the public ``vgg_normalised.pth``) and frozen.
 
-    ``from_pretrained``: also start the decoder from the public AdaIN ``decoder.pth`` (or ``decoder``).
-    It fits ``adain`` and ``sanet`` whole, ``sanet-multilevel`` except its fuse conv ``rc0`` (which
-    starts fresh); ``adain-multilevel``'s decoder has skip inputs of other shapes, which is an error.
+    ``from_pretrained``: warm-start from the public AdaIN ``decoder.pth`` (or ``decoder``), every family:
+
+    - ``adain``, ``sanet``: the decoder whole;
+    - ``adain-multilevel``: built with ``rc4_channels=256`` (AdaIN's widths on the main path); every conv
+      from the file, with the skip-input channels of rc2 (relu3_1) and rc5 (relu2_1) zero: at step 0 its
+      output equals AdaIN's with the same encoder and decoder;
+    - ``sanet``'s merge conv and ``sanet-multilevel``'s fuse conv ``rc0`` start as the identity (centre
+      tap, zero bias), so the decoder first sees ``O4 + up2(O5)`` (attention outputs that are relu4_1 and
+      relu5_1 plus their residuals) as it is.
+
+    Every warm-started part is reported through ``log``.
     """
     enc = encoder_file(encoder)
     layout = ENCODER_KINDS[enc.kind]
     torch.manual_seed(seed)
-    model = create_model(family, {"encoder": layout})
+    config = {"encoder": layout, **(PRETRAINED_CONFIG.get(family, {}) if from_pretrained else {})}
+    model = create_model(family, config)
     state = model.state_dict()
     mapped, missing = _map(enc, model, "encoder.",
                            "--encoder takes vgg_normalised.pth or a torchvision vgg19 state dict")
@@ -69,11 +134,20 @@ def initial_model(family: str, *, encoder: str | os.PathLike | None = None, from
         dec = identify(find_weight("adain", "decoder.pth", decoder))
         if dec.kind != "sequential-decoder":
             raise CheckpointError(f"is a {dec.kind} file, not pytorch-AdaIN's decoder.pth", path=dec.path)
-        mapped, fresh = _map(dec, model, "decoder.", f"{family}'s decoder differs from AdaIN's: train it from scratch "
-                             "(without --from-pretrained)")
+        mapped, notes = _decoder_from(dec, model, family)
         state.update(mapped)
-        convs = sorted({k.split(".")[1] for k in fresh})
-        log(f"decoder: {len(mapped)} tensors from {dec.path}" + (f"; {', '.join(convs)} start fresh" if convs else ""))
+        if family in PRETRAINED_CONFIG:
+            notes.append(f"config {PRETRAINED_CONFIG[family]} (the public decoder's widths)")
+        for prefix in ("decoder.rc0.conv", "transform.merge_conv"):
+            if f"{prefix}.weight" in state:
+                state[f"{prefix}.weight"] = _identity_conv(model.get_submodule(prefix))
+                state[f"{prefix}.bias"] = torch.zeros_like(state[f"{prefix}.bias"])
+                notes.append(f"{prefix.rsplit('.conv', 1)[0]}: identity (passes its input through)")
+        rest = sorted({k.split(".")[1] for k in state if k.startswith("transform.")} - {"merge_conv"})
+        if rest:
+            notes.append(f"transform {', '.join(rest)}: fresh (seed {seed})")
+        for note in notes:
+            log(note)
     model.load_state_dict(state, strict=True)
     for p in model.encoder.parameters():
         p.requires_grad_(False)
