@@ -1,5 +1,10 @@
 """Video in and out with PyAV: frames in batches, the source's frame rate, its audio copied.
 
+``stream_video`` overlaps the three stages: decoding runs in a thread ahead of the frame
+function (``stylert.runtime.stream.Prefetcher``, inside ``Pipeline.stream``), encoding in
+another behind it (``Drain``), each through a queue of a few items, so memory stays bounded for
+any length. ``transform_video`` runs them one after another, a batch at a time.
+
 Frames are uint8 [N, H, W, 3] RGB. The output is written to a temporary file beside the
 destination and renamed into place only when the whole video is done, so an interrupted or
 failed run leaves no half-written video. PyAV is optional: ``pip install 'stylert[video]'``.
@@ -87,6 +92,92 @@ def read_frames(path: str | os.PathLike, batch_size: int = 8) -> Iterator[np.nda
         yield np.stack(batch)
 
 
+def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """Decode ``path`` -> uint8 [H, W, 3] RGB frames, one at a time."""
+    for batch in read_frames(path, batch_size=1):
+        yield batch[0]
+
+
+def _open_output(out, ext: str, info: VideoInfo, crf: int):
+    stream = out.add_stream(_OUTPUT_CODEC[ext], rate=info.fps)
+    stream.width, stream.height = info.width, info.height
+    even = info.width % 2 == 0 and info.height % 2 == 0
+    stream.pix_fmt = "yuv420p" if even or ext == ".avi" else "yuv444p"
+    if _OUTPUT_CODEC[ext] == "libx264":
+        stream.options = {"crf": str(crf)}
+    return stream
+
+
+def _check_extension(dst: Path) -> str:
+    ext = dst.suffix.lower()
+    if ext not in _OUTPUT_CODEC:
+        raise OutputError(f"unsupported video extension {ext or '(none)'}", path=dst,
+                          fix=f"use one of {', '.join(_OUTPUT_CODEC)}")
+    return ext
+
+
+def _copy_audio(audio, audio_src, out) -> None:
+    if audio is not None:
+        audio_in, audio_out = audio
+        for packet in audio_src.demux(audio_in):
+            if packet.dts is not None:
+                packet.stream = audio_out
+                out.mux(packet)
+
+
+def stream_video(src: str | os.PathLike, dst: str | os.PathLike,
+                 process: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]], *, overwrite: bool = False,
+                 crf: int = 18, depth: int = 8, progress: Callable[[int], None] | None = None) -> int:
+    """Write ``process(frames of src)`` as ``dst``, encoding in a thread; returns the frame count.
+
+    ``process`` takes the iterator of decoded uint8 [H, W, 3] frames and yields one uint8 frame of
+    the same size per input frame, in order (``Pipeline.stream`` pulls the decoder in a thread of
+    its own). Frames are encoded in another thread, at most ``depth`` waiting. The output keeps
+    the source's frame rate and first audio stream, and appears only when complete: an error or an
+    interrupt leaves no file, and no thread running.
+    """
+    from .stream import Drain
+
+    av = _av()
+    src, dst = Path(src), Path(dst)
+    ext = _check_extension(dst)
+    info = probe(src)
+    done = 0
+    with atomic_write(dst, overwrite=overwrite) as tmp, _open(src) as audio_src:
+        with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
+            stream = _open_output(out, ext, info, crf)
+            audio = _audio_stream(audio_src, out) if info.has_audio else None
+
+            def encode(frame):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    out.mux(packet)
+
+            writer = Drain(encode, depth)
+            results = process(iter_frames(src))
+            try:
+                expected = (info.height, info.width, 3)
+                for frame in results:
+                    if frame.shape != expected or frame.dtype != np.uint8:
+                        raise ValueError(f"frame function returned {frame.shape} {frame.dtype}, "
+                                         f"expected {expected} uint8")
+                    writer.put(frame)
+                    done += 1
+                    if progress is not None:
+                        progress(done)
+                writer.finish()
+            except BaseException:
+                writer.abort()
+                raise
+            finally:
+                close = getattr(results, "close", None)
+                if close is not None:
+                    close()
+            for packet in stream.encode():
+                out.mux(packet)
+            _copy_audio(audio, audio_src, out)
+    return done
+
+
 def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
                     fn: Callable[[np.ndarray], np.ndarray], *, batch_size: int = 8, overwrite: bool = False,
                     crf: int = 18, progress: Callable[[int], None] | None = None) -> int:
@@ -98,20 +189,12 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
     """
     av = _av()
     src, dst = Path(src), Path(dst)
-    ext = dst.suffix.lower()
-    if ext not in _OUTPUT_CODEC:
-        raise OutputError(f"unsupported video extension {ext or '(none)'}", path=dst,
-                          fix=f"use one of {', '.join(_OUTPUT_CODEC)}")
+    ext = _check_extension(dst)
     info = probe(src)
     done = 0
     with atomic_write(dst, overwrite=overwrite) as tmp, _open(src) as audio_src:
         with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
-            stream = out.add_stream(_OUTPUT_CODEC[ext], rate=info.fps)
-            stream.width, stream.height = info.width, info.height
-            even = info.width % 2 == 0 and info.height % 2 == 0
-            stream.pix_fmt = "yuv420p" if even or ext == ".avi" else "yuv444p"
-            if _OUTPUT_CODEC[ext] == "libx264":
-                stream.options = {"crf": str(crf)}
+            stream = _open_output(out, ext, info, crf)
             # Every stream must exist before the first packet is muxed (the header is written then).
             audio = _audio_stream(audio_src, out) if info.has_audio else None
             for batch in read_frames(src, batch_size):
@@ -127,12 +210,7 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
                     progress(done)
             for packet in stream.encode():
                 out.mux(packet)
-            if audio is not None:
-                audio_in, audio_out = audio
-                for packet in audio_src.demux(audio_in):
-                    if packet.dts is not None:
-                        packet.stream = audio_out
-                        out.mux(packet)
+            _copy_audio(audio, audio_src, out)
     return done
 
 
