@@ -231,6 +231,7 @@ def main(argv=None) -> None:
     ap.add_argument("--loss-every", type=int, default=8)
     ap.add_argument("--speed-frames", default="288x512:8,720x1280:3", help="HxW:frames,... (frames/s comparison)")
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--speed-only", action="store_true", help="only the frames/s comparison -> speed.json")
     ap.add_argument("--passes", type=int, default=1, help="interleaved old/streaming passes per size (best kept)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
@@ -244,9 +245,11 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     style = load_image(args.style, size=256)
     style_u8 = (style * 255 + 0.5).astype(np.uint8)
-    losses = Losses(style_u8)
-    clips = {"shared clip": (clip_frames(args.clip, (h, w), args.frames, args.clip_start), None)}
-    clips.update(synthetic_clips(images, (h, w), args.frames))
+    losses = None if args.speed_only else Losses(style_u8)
+    clips = {}
+    if not args.speed_only:
+        clips["shared clip"] = (clip_frames(args.clip, (h, w), args.frames, args.clip_start), None)
+        clips.update(synthetic_clips(images, (h, w), args.frames))
     report = {"machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
               "size": [h, w], "frames": args.frames, "style": args.style.name, "strengths": list(STRENGTHS),
               "cut_threshold": CUT_THRESHOLD, "clips": {}}
@@ -286,7 +289,7 @@ def main(argv=None) -> None:
                     from PIL import Image
 
                     slug = name.replace(" ", "_").replace("+", "_")
-                    Image.fromarray(strip).save(args.out / f"cut_{slug}_S{s}.png")
+                    Image.fromarray(strip).save(args.out / f"cut_{slug}_S{s}.jpg", quality=88)
             report["clips"][name] = row
         if not args.skip_speed:
             import tempfile
@@ -303,6 +306,10 @@ def main(argv=None) -> None:
                     report["speed"][size] = r
                     print(f"{size}: old {r['old']:.3f} frames/s, streaming {r['stream']:.3f} frames/s "
                           f"({r['stream'] / r['old']:.2f}x)", flush=True)
+    if args.speed_only:
+        speed_report = {k: report[k] for k in ("machine", "speed")}
+        (args.out / "speed.json").write_text(json.dumps(speed_report, indent=2) + "\n")
+        return
     (args.out / "temporal.json").write_text(json.dumps(report, indent=2) + "\n")
     _chart(report, args.out)
 
