@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import click
 
 from ..errors import OutputError
 from ..runtime.backends import BACKENDS
-from .numbers import parse_numbers
+from .numbers import FINITE, parse_numbers
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,9 @@ def _image_exts():
               help="Send each image to the stylize model of a Triton server (http://HOST:PORT or grpc://HOST:PORT).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
               help="Video frames per pass (--engine).")
+@click.option("--temporal-smoothing", type=FINITE, default=None, metavar="S",
+              help="Video: smooth the AdaIN content statistics over frames with strength S in [0, 0.99] "
+              "(0 = off; default 0.8 for the AdaIN families, no-op for the attention families).")
 @click.option("--model", "family", default=None, metavar="FAMILY",
               help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
@@ -99,8 +101,9 @@ def _image_exts():
 @click.option("--memory-check/--no-memory-check", default=True, show_default=True,
               help="Refuse, before any compute, work whose estimated memory exceeds what is free.")
 @click.pass_obj
-def stylize(settings, contents, styles, output, engine, server, backend, batch_size, family, checkpoints, alpha, weights,
-            mask, preserve_color, content_size, style_size, crop, device, ext, overwrite, max_pixels, memory_check):
+def stylize(settings, contents, styles, output, engine, server, backend, batch_size, temporal_smoothing, family,
+            checkpoints, alpha, weights, mask, preserve_color, content_size, style_size, crop, device, ext, overwrite,
+            max_pixels, memory_check):
     """Stylize every content with every style (or with all styles at once, given --weights or --mask).
 
     \b
@@ -185,8 +188,12 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
         runner = _open_stylizer(engine, backend, device, family, checkpoints, say)
     # The stylize contract, once before anything is stylized or written: the rules every call applies.
     check_options(StylizeOptions(alpha=alphas if len(alphas) > 1 else alphas[0], weights=interp,
-                                 mask=None if mask is None else np.zeros((1, 1), np.float32)),
+                                 mask=None if mask is None else np.zeros((1, 1), np.float32),
+                                 temporal_smoothing=temporal_smoothing or 0.0),
                   len(style_paths) if combine else 1, runner.alpha_levels, family=runner.family)
+    if temporal_smoothing and not runner.smooths_statistics:
+        say(f"{runner.family} has no content statistics to smooth: --temporal-smoothing does nothing for it "
+            f"(frames are stylized independently)")
     for p, style in style_images.items():
         if runner.is_code(style):
             style.check_for(runner.pipeline.family, runner.pipeline.encoder_sha256, p)
@@ -200,7 +207,8 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
             options = StylizeOptions(alpha=alphas if len(alphas) > 1 else alphas[0], weights=interp,
                                      preserve_color=preserve_color)
             if is_video(job.content):
-                _stylize_video(runner, job, styles_for_job, options, overwrite, settings.quiet, batch_size)
+                _stylize_video(runner, job, styles_for_job, options, overwrite, settings.quiet, batch_size,
+                               temporal_smoothing)
             else:
                 content = load_image(job.content, size=content_size, crop=crop, max_pixels=max_pixels)
                 if mask is not None:
@@ -250,39 +258,53 @@ def _open_stylizer(engine, backend, device, family, checkpoints, say):
     return runner
 
 
-def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bool, batch_size: int) -> None:
-    """Every frame at the video's own size, the style encoded once; progress in frames/s.
+def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bool, batch_size: int,
+                   smoothing: float | None) -> None:
+    """Every frame at the video's own size, the style encoded once; progress in frames/s and ETA.
 
-    The runtime stylizes ``batch_size`` frames per pass; the reference (and colour preservation,
-    which depends on each frame) one frame at a time.
+    Decoding, stylizing and encoding overlap (``stylert.runtime.video.stream_video``). The runtime
+    stylizes ``batch_size`` frames per pass (``Pipeline.stream``); the reference, and colour
+    preservation (which depends on each frame), one frame at a time. ``smoothing``: the temporal
+    smoothing strength, None for the default of the family (``stylert.core.temporal``).
     """
-    import numpy as np
-
     from ..core.images import to_uint8
+    from ..core.temporal import DEFAULT_STRENGTH
+    from ..runtime.stream import Prefetcher, Progress
     from ..runtime.stylizer import RuntimeStylizer
-    from ..runtime.video import probe, transform_video
+    from ..runtime.video import probe, stream_video
 
     info = probe(job.content)
-    start = time.perf_counter()
-    batched = isinstance(runner, RuntimeStylizer) and options.preserve_color is None
-
-    def frames(batch):
-        x = batch.astype(np.float32) / 255.0
-        if batched:
-            return np.stack([to_uint8(f) for f in runner.stylize(x, styles, options, style_keys=list(job.styles))])
-        return np.stack([to_uint8(runner.stylize(f, styles, options, style_keys=list(job.styles))) for f in x])
+    if smoothing is None:
+        smoothing = DEFAULT_STRENGTH if runner.smooths_statistics else 0.0
+    options = dataclasses.replace(options, temporal_smoothing=smoothing)
+    keys = list(job.styles)
+    meter = Progress(info.frames)
 
     def progress(done):
         if not quiet:
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            total = f"/{info.frames}" if info.frames else ""
-            click.echo(f"\r  {job.content.name}: frame {done}{total}, {rate:.2f} frames/s", err=True, nl=False)
+            click.echo(f"\r  {job.content.name}: {meter.update(done)}", err=True, nl=False)
 
     def notice(msg):
         if not quiet:
             click.echo(msg, err=True)
 
-    transform_video(job.content, job.output, frames, batch_size=batch_size if batched else 8, overwrite=overwrite,
-                    progress=progress, notice=notice)
+    if isinstance(runner, RuntimeStylizer) and options.preserve_color is None:
+        codes = [runner.style_code(s, k) for s, k in zip(styles, keys)]
+
+        def process(frames):
+            return runner.pipeline.stream(frames, codes, alpha=options.alpha, weights=options.weights,
+                                          temporal_smoothing=smoothing, batch_size=batch_size)
+    else:
+        temporal = runner.temporal_state(options)
+
+        def process(frames):
+            source = Prefetcher(frames, 1)
+            try:
+                for batch, _ in source:
+                    yield to_uint8(runner.stylize(batch[0], styles, options, style_keys=keys, temporal=temporal))
+            finally:
+                source.close()
+
+    stream_video(job.content, job.output, process, overwrite=overwrite, progress=progress, notice=notice)
     if not quiet:
         click.echo("", err=True)

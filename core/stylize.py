@@ -17,7 +17,12 @@ The rules (pytorch-AdaIN's ``test.py`` options, Huang & Belongie 2017, Sec. 7):
   to sum 1; with one style and no weights: (1,);
 - ``mask`` (spatial control): exactly two styles and no ``weights``; [H, W] at the content's size,
   finite; 1 = first style, 0 = second;
-- ``preserve_color``: None, ``"match"`` or ``"luminance"``.
+- ``preserve_color``: None, ``"match"`` or ``"luminance"``;
+- ``temporal_smoothing`` (video): the strength S in [0, 0.99] of the moving average of the AdaIN
+  content statistics over frames (``stylert.core.temporal``; 0 = off); not with a mask. The
+  running state of one video is a ``StatisticsEMA`` passed to ``stylize(..., temporal=state)``,
+  frame after frame. The attention families have no content statistics: for them it is a
+  documented no-op (``smooths_statistics`` is False).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from ..errors import ImageError, ModelError
 from .budget import out_of_memory
 from .color import luminance_only_inputs, match_color, recombine_luminance
 from .images import hw_text
+from .temporal import StatisticsEMA, check_strength
 
 PRESERVE_COLOR_MODES = ("match", "luminance")
 
@@ -40,12 +46,14 @@ class StylizeOptions:
     weights: interpolation weights, one per style (normalised to sum 1); None with one style.
     mask: [H, W] in {0, 1} at the content's size: style 0 where 1 (foreground), style 1 where 0.
     preserve_color: None, ``"match"`` or ``"luminance"``.
+    temporal_smoothing: strength of the moving average of the content statistics over video frames (0: off).
     """
 
     alpha: float | tuple[float, ...] = 1.0
     weights: tuple[float, ...] | None = None
     mask: np.ndarray | None = None
     preserve_color: str | None = None
+    temporal_smoothing: float = 0.0
 
 
 def check_alpha(values) -> tuple[float, ...]:
@@ -110,7 +118,11 @@ def check_options(options: StylizeOptions, n_styles: int, levels, content_hw=Non
     if mode is not None and mode not in PRESERVE_COLOR_MODES:
         raise ModelError(f"preserve_color must be one of {PRESERVE_COLOR_MODES}, not {mode!r}")
     alpha = alpha_values(options.alpha, levels, family)
+    smoothing = check_strength(options.temporal_smoothing)
     mask = options.mask
+    if mask is not None and smoothing > 0:
+        raise ModelError("temporal smoothing applies to videos and masks to images: not both",
+                         fix="drop --mask, or --temporal-smoothing 0")
     if mask is not None:
         if n_styles != 2 or options.weights is not None:
             raise ModelError(f"a mask takes exactly two styles (white: first, black: second) and no interpolation "
@@ -126,7 +138,7 @@ def check_options(options: StylizeOptions, n_styles: int, levels, content_hw=Non
         weights = None
     else:
         weights = interpolation_weights(options.weights, n_styles)
-    return StylizeOptions(alpha=alpha, weights=weights, mask=mask, preserve_color=mode)
+    return StylizeOptions(alpha=alpha, weights=weights, mask=mask, preserve_color=mode, temporal_smoothing=smoothing)
 
 
 class Stylizer:
@@ -137,6 +149,8 @@ class Stylizer:
     family: str = ""
     #: What a run's memory grows with (``stylert.core.budget.Footprint``).
     footprint = None
+    #: Whether ``temporal_smoothing`` acts (the AdaIN families: content statistics); else a no-op.
+    smooths_statistics: bool = False
 
     def __init__(self):
         self._codes: dict = {}
@@ -146,9 +160,11 @@ class Stylizer:
         """Style image [H, W, 3] -> this stylizer's style code."""
         raise NotImplementedError
 
-    def apply(self, content: np.ndarray, codes: list, options: StylizeOptions) -> np.ndarray:
+    def apply(self, content: np.ndarray, codes: list, options: StylizeOptions,
+              temporal: StatisticsEMA | None = None) -> np.ndarray:
         """content [H, W, 3] + codes -> stylized [H, W, 3] float32. ``options`` come from
-        ``check_options`` (alpha per level, normalised weights); preserve_color is already handled."""
+        ``check_options`` (alpha per level, normalised weights); preserve_color is already handled.
+        ``temporal``: the video's smoothing state, or None (frames independent)."""
         raise NotImplementedError
 
     def is_code(self, style) -> bool:
@@ -165,9 +181,18 @@ class Stylizer:
             self._codes[cache_key] = code
         return code
 
+    def temporal_state(self, options: StylizeOptions) -> StatisticsEMA | None:
+        """A fresh smoothing state for one video, or None where smoothing is off or a no-op."""
+        strength = check_strength(options.temporal_smoothing)
+        return StatisticsEMA(strength) if strength > 0 and self.smooths_statistics else None
+
     def stylize(self, content: np.ndarray, styles: list, options: StylizeOptions = StylizeOptions(),
-                style_keys: list | None = None) -> np.ndarray:
+                style_keys: list | None = None, temporal: StatisticsEMA | None = None) -> np.ndarray:
+        """``temporal``: the state of the video this frame belongs to (``temporal_state``), frames in order."""
         options = check_options(options, len(styles), self.alpha_levels, content.shape[:2], self.family)
+        if temporal is not None and temporal.strength != options.temporal_smoothing:
+            raise ModelError(f"the smoothing state has strength {temporal.strength}, the options "
+                             f"{options.temporal_smoothing}", fix="make the state with temporal_state(options)")
         mode = options.preserve_color
         if mode is not None and any(self.is_code(s) for s in styles):
             raise ModelError("colour preservation needs the style images, not style codes",
@@ -182,7 +207,7 @@ class Stylizer:
             content, styles = pairs[0][0], [p[1] for p in pairs]
         try:
             codes = [self.style_code(s, k) for s, k in zip(styles, keys)]
-            result = self.apply(content, codes, options)
+            result = self.apply(content, codes, options, temporal if self.smooths_statistics else None)
         except Exception as err:  # an allocator's error, whatever the backend, becomes one line
             if not out_of_memory(err):
                 raise

@@ -61,6 +61,18 @@ class Routing:
         """The encoder outputs that make a style code (sorted, each once)."""
         return sorted(set(self.style_inputs.values()))
 
+    @property
+    def content_statistics(self) -> dict[str, tuple[str, str]]:
+        """Content tap -> (mean output, std output) of the encoder, for each content tap whose
+        statistics are style code entries (``TAP_mean``/``TAP_std``: the AdaIN families); empty otherwise.
+
+        The encoder computes these on the content image too: they are the statistics the transform
+        normalises that tap with, so a runtime can smooth them over video frames and fold the
+        smoothed ones into the style code it feeds (``stylert.runtime.pipeline.fold_content_statistics``)."""
+        code = set(self.code_outputs)
+        return {tap: (f"{tap}_mean", f"{tap}_std") for tap in self.content_inputs.values()
+                if f"{tap}_mean" in code and f"{tap}_std" in code}
+
     def transform_feeds(self, content_out: Mapping, code: Mapping, alpha) -> dict:
         """Transform inputs from the encoder's content outputs, a style code (encoder output name ->
         value) and the alpha values."""

@@ -349,6 +349,11 @@ class AdaINExportSpec(FamilyExportSpec):
             "eps": self.model.config.eps,
             "blend": "linear in the code: interpolating K styles = feeding the weighted sum of their "
                      "TAP_mean/TAP_std (weights summing to 1)",
+            "content_statistics": "the encoder outputs TAP_mean/TAP_std on the content image too: the statistics "
+                                  "the transform normalises content_TAP with. To normalise with other content "
+                                  "statistics (m, s) (video: smoothed over frames), feed style_TAP_std * TAP_std / s "
+                                  "and style_TAP_mean + style_TAP_std * (TAP_mean - m) / s (AdaIN is affine in "
+                                  "the style statistics)",
         }
 
     def alpha_doc(self):

@@ -48,10 +48,16 @@ def adain(
     style_std: torch.Tensor,
     eps: float = 1e-5,
     region: torch.Tensor | None = None,
+    content_stats: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """content [N,C,H,W], style mean/std [N or 1,C,1,1] -> [N,C,H,W]."""
+    """content [N,C,H,W], style mean/std [N or 1,C,1,1] -> [N,C,H,W].
+
+    ``content_stats``: (mean, std) [N,C,1,1] to normalise the content with instead of its own
+    (video: the statistics smoothed over frames, ``stylert.core.temporal``)."""
     size = content.size()
-    if region is None:
+    if content_stats is not None:
+        c_mean, c_std = content_stats
+    elif region is None:
         c_mean, c_std = calc_mean_std(content, eps)
     else:
         c_mean, c_std = masked_mean_std(content, resize_region(region, content), eps)
@@ -63,7 +69,8 @@ class AdaINTransform(nn.Module):
     """AdaIN at each level of ``levels`` followed by the alpha blend with the content taps.
 
     content: {level: [N,C,h,w]}; code: {level_mean, level_std: [N or 1,C,1,1]};
-    alpha: {level: float or 0-d tensor} -> {level: [N,C,h,w]}.
+    alpha: {level: float or 0-d tensor} -> {level: [N,C,h,w]}; content_stats: None or
+    {level: (mean, std) [N,C,1,1]} replacing the content's own statistics.
     """
 
     def __init__(self, levels: tuple[str, ...], eps: float = 1e-5):
@@ -71,11 +78,12 @@ class AdaINTransform(nn.Module):
         self.levels = levels
         self.eps = eps
 
-    def forward(self, content, code, alpha, region=None):
+    def forward(self, content, code, alpha, region=None, content_stats=None):
         out = {}
         for level in self.levels:
             c = content[level]
-            t = adain(c, code[f"{level}_mean"], code[f"{level}_std"], self.eps, region)
+            stats = None if content_stats is None else content_stats[level]
+            t = adain(c, code[f"{level}_mean"], code[f"{level}_std"], self.eps, region, stats)
             a = alpha[level]
             out[level] = t * a + c * (1 - a)
         return out
@@ -91,8 +99,12 @@ class _AdaINFamily(StyleModel):
             code[f"{level}_mean"], code[f"{level}_std"] = mean, std
         return code
 
-    def transfer(self, content, code, alpha=1.0, region=None):
-        return self.transform(content, code, self.alphas(alpha), region)
+    def content_statistics(self, content) -> dict:
+        """{level: (mean, std) [N,C,1,1]}: the statistics AdaIN normalises each content level with."""
+        return {level: calc_mean_std(content[level], self.config.eps) for level in self.alpha_levels}
+
+    def transfer(self, content, code, alpha=1.0, region=None, content_stats=None):
+        return self.transform(content, code, self.alphas(alpha), region, content_stats)
 
 
 class AdaINModel(_AdaINFamily):

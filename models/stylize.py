@@ -50,6 +50,7 @@ class ReferenceStylizer(Stylizer):
         self.alpha_levels = tuple(model.alpha_levels)
         self.footprint = Footprint.of(model.size_multiple, model.min_size, model.content_taps,
                                       attention=not model.codes_blend_linearly)
+        self.smooths_statistics = bool(model.codes_blend_linearly)  # AdaIN families: content statistics
 
     def _pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         return pad_to_multiple(image, self.model.size_multiple, self.model.min_size)
@@ -62,17 +63,27 @@ class ReferenceStylizer(Stylizer):
         return self.model.encode_style(_to_tensor(style, self.device))
 
     @torch.inference_mode()
-    def apply(self, content: np.ndarray, codes, options: StylizeOptions) -> np.ndarray:
+    def apply(self, content: np.ndarray, codes, options: StylizeOptions, temporal=None) -> np.ndarray:
         """content [H, W, 3] + style codes -> stylized [H, W, 3] float32 (not clamped)."""
         padded, hw = self._pad(content)
-        out = self._run(_to_tensor(padded, self.device), codes, options, hw)
+        out = self._run(_to_tensor(padded, self.device), codes, options, hw, temporal)
         return crop_to(_to_image(out), hw)
 
-    def _run(self, content: torch.Tensor, codes, options: StylizeOptions, hw) -> torch.Tensor:
-        """``options`` as ``check_options`` returns them: alpha per level, normalised weights."""
+    def _run(self, content: torch.Tensor, codes, options: StylizeOptions, hw, temporal=None) -> torch.Tensor:
+        """``options`` as ``check_options`` returns them: alpha per level, normalised weights.
+        ``temporal`` (AdaIN families): the video's ``StatisticsEMA``; AdaIN then normalises the
+        content with the smoothed statistics in place of the frame's own."""
         model = self.model
         alpha = model.alphas(tuple(options.alpha))
         feats = model.encode(content)
+        if temporal is not None:
+            own = model.content_statistics(feats)
+            smoothed = temporal.update({lv: (m.float().cpu().numpy(), s.float().cpu().numpy())
+                                        for lv, (m, s) in own.items()})
+            stats = {lv: (torch.from_numpy(m).to(content.device, feats[lv].dtype),
+                          torch.from_numpy(s).to(content.device, feats[lv].dtype)) for lv, (m, s) in smoothed.items()}
+            codes = [model.blend_codes(codes, list(options.weights))] if len(codes) > 1 else codes
+            return model.decode(model.transfer(feats, codes[0], alpha, content_stats=stats))
         if options.mask is not None:
             fg = pad_to_multiple(options.mask[..., None], model.size_multiple, model.min_size)[0][..., 0]
             fg = torch.from_numpy(np.ascontiguousarray(fg))[None, None].to(content.device)

@@ -11,17 +11,29 @@ codes are blended and the transform runs once; otherwise (attention) the transfo
 style and its outputs are blended. A mask assigns styles to regions by blending the transform
 outputs per region (nearest-resized to each output's size). For AdaIN this uses the content's
 global statistics, where the PyTorch reference's masked mode uses per-region statistics.
+
+Video (AdaIN families): ``stylize(..., temporal=state)`` smooths the content statistics over
+frames (``stylert.core.temporal.StatisticsEMA``). The encoder already outputs each tap's mean
+and std on the content; since AdaIN is affine in the style statistics, normalising the content
+with smoothed statistics (m, s) instead of its own (mu, sigma) equals feeding the unchanged
+transform graph the style code ``std' = std * sigma / s``, ``mean' = mean + std * (mu - m) / s``
+(``fold_content_statistics``; the manifest's ``style.content_statistics``). No other graph is
+needed, and exports made before this work as they are. ``stream(frames, styles)`` runs a
+sequence of frames (a camera, a network, a decoder) with the style encoded once, decoding in a
+thread ahead of inference, in bounded memory.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from ..core.images import crop_to, pad_to
 from ..core.stylize import StylizeOptions, alpha_values, check_options
+from ..core.temporal import StatisticsEMA
 from ..errors import ModelError
 from ..export.manifest import Manifest, load_manifest
 from .backends import BaseRunner, make_runners
@@ -94,6 +106,11 @@ class Pipeline:
     def codes_blend_linearly(self) -> bool:
         return self.manifest.codes_blend_linearly
 
+    @property
+    def smooths_statistics(self) -> bool:
+        """Whether temporal smoothing acts: the encoder outputs the content statistics (AdaIN families)."""
+        return bool(self.route.content_statistics)
+
     def alpha_array(self, alpha) -> np.ndarray:
         """A float or one value per level (``alpha.levels``) -> float32 [L], each in [0, 1]
         (``stylert.core.stylize.alpha_values``)."""
@@ -119,13 +136,18 @@ class Pipeline:
         return StyleCode(arrays, self.family, self.encoder_sha256, source)
 
     def stylize(self, contents: np.ndarray, codes: list[StyleCode], *, alpha=1.0,
-                weights: list[float] | None = None, mask: np.ndarray | None = None) -> np.ndarray:
-        """contents [H,W,3] or [N,H,W,3] (one size) + style codes -> stylized, same shape, clamped 0..1."""
+                weights: list[float] | None = None, mask: np.ndarray | None = None,
+                temporal: StatisticsEMA | None = None) -> np.ndarray:
+        """contents [H,W,3] or [N,H,W,3] (one size) + style codes -> stylized, same shape, clamped 0..1.
+
+        ``temporal``: the smoothing state of the video the frames belong to ([N,...]: N consecutive
+        frames, oldest first); None, or a family without content statistics: frames independent."""
         single = contents.ndim == 3
         batch = contents[None] if single else contents
         n, h, w = batch.shape[:3]
-        options = check_options(StylizeOptions(alpha=alpha, weights=weights, mask=mask), len(codes),
-                                self.alpha_levels, (h, w), self.family)
+        smoothing = temporal.strength if temporal is not None else 0.0
+        options = check_options(StylizeOptions(alpha=alpha, weights=weights, mask=mask, temporal_smoothing=smoothing),
+                                len(codes), self.alpha_levels, (h, w), self.family)
         for code in codes:
             code.check_for(self.family, self.encoder_sha256)
         weights, mask = options.weights, options.mask
@@ -134,10 +156,20 @@ class Pipeline:
         padded = np.stack([pad_to(img, size)[0] for img in batch])
         self.timings = {}
         enc = self._run("encoder", {"image": _nchw(padded)})
+        refold = None
+        if smoothing > 0 and self.smooths_statistics:
+            pairs = self.route.content_statistics
+            own = {tap: (self._host("encoder", enc[m]).astype(np.float32), self._host("encoder", enc[s]).astype(np.float32))
+                   for tap, (m, s) in pairs.items()}
+            smoothed = temporal.update(own)
+
+            def refold(arrays):
+                return fold_content_statistics(arrays, pairs, own, smoothed)
 
         def transform(code: StyleCode, keep: bool) -> dict:
+            arrays = code.arrays if refold is None else refold(code.arrays)
             arrays = {o: np.ascontiguousarray(np.repeat(a, n, axis=0) if a.shape[0] != n else a)
-                      for o, a in code.arrays.items()}
+                      for o, a in arrays.items()}
             return self._run("transform", self.route.transform_feeds(enc, arrays, alpha_arr), keep)
 
         if mask is not None:
@@ -163,6 +195,64 @@ class Pipeline:
 
     def _to_host_dict(self, graph: str, values: dict) -> dict:
         return {k: self._host(graph, v) for k, v in values.items()}
+
+    def stream(self, frames: Iterable[np.ndarray], styles: list, *, alpha=1.0, weights: list[float] | None = None,
+               temporal_smoothing: float = 0.0, batch_size: int = 8, prefetch: int = 2,
+               progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+        """Stylize a sequence of frames, in order, as they come (a camera, a network, a decoder).
+
+        ``frames``: any iterable of [H, W, 3] RGB frames, uint8 or float 0..1; ``styles``: style
+        images [H, W, 3] float 0..1 or ``StyleCode``s, encoded once before the first frame. Yields
+        one stylized frame per input frame, uint8 for uint8 input, float32 0..1 otherwise. Frames are
+        pulled in a thread, ``prefetch`` batches of up to ``batch_size`` ahead of inference (bounded
+        memory for any length); a change of frame size starts a new batch and a new shot.
+        ``temporal_smoothing``: as ``StylizeOptions`` (a no-op for the attention families).
+        ``progress(n)``: frames done so far, after each batch.
+        """
+        from ..core.images import to_uint8
+        from .stream import Prefetcher
+
+        codes = [s if isinstance(s, StyleCode) else self.encode_style(np.asarray(s, np.float32)) for s in styles]
+        options = check_options(StylizeOptions(alpha=alpha, weights=weights, temporal_smoothing=temporal_smoothing),
+                                len(codes), self.alpha_levels, None, self.family)
+        for code in codes:
+            code.check_for(self.family, self.encoder_sha256)
+        strength = options.temporal_smoothing
+        temporal = StatisticsEMA(strength) if strength > 0 and self.smooths_statistics else None
+        source = Prefetcher(frames, batch_size, prefetch)
+        done, shape = 0, None
+        try:
+            for batch, was_uint8 in source:
+                if temporal is not None and shape is not None and batch.shape[1:] != shape:
+                    temporal.reset()
+                shape = batch.shape[1:]
+                out = self.stylize(batch, codes, alpha=options.alpha, weights=options.weights, temporal=temporal)
+                done += len(out)
+                if progress is not None:
+                    progress(done)
+                for frame in out:
+                    yield to_uint8(frame) if was_uint8 else frame
+        finally:
+            source.close()
+
+
+def fold_content_statistics(code: dict, pairs: dict, own: dict, smoothed: dict) -> dict:
+    """A style code (encoder output -> array [1 or N, C, 1, 1]) rewritten so that the transform, which
+    normalises each content tap with its own statistics ``own[tap] = (mu, sigma)``, computes AdaIN
+    with ``smoothed[tap] = (m, s)`` instead:
+
+        sigma_s * (c - m) / s + mu_s = (sigma_s * sigma / s) * (c - mu) / sigma + (mu_s + sigma_s * (mu - m) / s)
+
+    ``pairs``: tap -> (mean output, std output). Where ``(m, s) == (mu, sigma)`` the code comes back
+    bit for bit (ratio 1, difference 0)."""
+    out = dict(code)
+    for tap, (mean_name, std_name) in pairs.items():
+        mu, sigma = own[tap]
+        m, s = smoothed[tap]
+        style_mean, style_std = code[mean_name], code[std_name]
+        out[std_name] = (style_std * (sigma / s)).astype(np.float32)
+        out[mean_name] = (style_mean + style_std * ((mu - m) / s)).astype(np.float32)
+    return out
 
 
 def _nchw(batch: np.ndarray) -> np.ndarray:

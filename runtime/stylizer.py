@@ -15,6 +15,7 @@ class RuntimeStylizer(Stylizer):
         self.family = pipeline.family
         self.alpha_levels = tuple(pipeline.alpha_levels)
         self.footprint = pipeline.manifest.footprint
+        self.smooths_statistics = pipeline.smooths_statistics
 
     def is_code(self, style) -> bool:
         return isinstance(style, StyleCode)
@@ -22,5 +23,6 @@ class RuntimeStylizer(Stylizer):
     def encode(self, style):
         return self.pipeline.encode_style(style)
 
-    def apply(self, content, codes, options):
-        return self.pipeline.stylize(content, codes, alpha=options.alpha, weights=options.weights, mask=options.mask)
+    def apply(self, content, codes, options, temporal=None):
+        return self.pipeline.stylize(content, codes, alpha=options.alpha, weights=options.weights, mask=options.mask,
+                                     temporal=temporal)

@@ -8,11 +8,17 @@ once. Every frame keeps its source timestamp, so variable frame rates and the du
 The output is written to a temporary file beside the destination and renamed into place only when
 the whole video is done, so an interrupted or failed run leaves no half-written video. PyAV is
 optional: ``pip install 'stylert[video]'``.
+
+``stream_video`` overlaps the three stages: decoding runs in a thread ahead of the frame
+function (``stylert.runtime.stream.Prefetcher``, inside ``Pipeline.stream``), encoding in
+another behind it (``Drain``), each through a queue of a few items, so memory stays bounded for
+any length. ``transform_video`` runs them one after another, a batch at a time.
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -122,6 +128,134 @@ def read_frames(path: str | os.PathLike, batch_size: int = 8) -> Iterator[np.nda
         yield batch
 
 
+def iter_frames(path: str | os.PathLike, times=None) -> Iterator[np.ndarray]:
+    """Decode ``path`` -> uint8 [H, W, 3] RGB frames as displayed, one at a time; each frame's
+    timestamp (seconds, or None) is appended to ``times`` (a deque) when given."""
+    for batch, ts in _decode(Path(path), 1):
+        if times is not None:
+            times.append(ts[0])
+        yield batch[0]
+
+
+def _even_size(info: "VideoInfo") -> tuple[int, int]:
+    """(width, height) of the output: yuv420p needs even sizes, so an odd one gains a pixel."""
+    return info.width + info.width % 2, info.height + info.height % 2
+
+
+def _open_output(out, ext: str, info: "VideoInfo", crf: int):
+    """The output video stream (yuv420p at the even size, the source's rate) and its time base."""
+    width, height = _even_size(info)
+    stream = out.add_stream(_OUTPUT_CODEC[ext], rate=info.fps)
+    stream.width, stream.height = width, height
+    stream.pix_fmt = "yuv420p"
+    time_base = Fraction(1, 90000) if ext != ".avi" else 1 / Fraction(info.fps)
+    stream.codec_context.time_base = time_base
+    if _OUTPUT_CODEC[ext] == "libx264":
+        stream.options = {"crf": str(crf)}
+    return stream, time_base
+
+
+def _say_adjustments(src: Path, info: "VideoInfo", notice: Callable[[str], None] | None) -> None:
+    """Say once what the output changes: an odd size padded for yuv420p, a display rotation applied."""
+    if notice is None:
+        return
+    width, height = _even_size(info)
+    if (width, height) != (info.width, info.height):
+        notice(f"{src}: {info.width}x{info.height} (width x height) is odd; yuv420p, the pixel format players "
+               f"and browsers take, needs even sizes: written as {width}x{height}, the last column/row repeated")
+    if info.rotation:
+        notice(f"{src}: display rotation {info.rotation} degrees applied; the output is upright")
+
+
+def _video_frame(av, frame: np.ndarray, info: "VideoInfo", t, last: int, time_base):
+    """An output frame: padded to the even size (edge pixels repeated), at the source's timestamp ``t``
+    (seconds; None: the next tick), never before the previous one (``last``)."""
+    width, height = _even_size(info)
+    if (width, height) != (info.width, info.height):
+        frame = np.pad(frame, ((0, height - info.height), (0, width - info.width), (0, 0)), mode="edge")
+    video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    pts = round(Fraction(t) / time_base) if t is not None else last + 1
+    video_frame.pts = max(pts, last + 1)
+    video_frame.time_base = time_base
+    return video_frame
+
+
+def _check_extension(dst: Path) -> str:
+    ext = dst.suffix.lower()
+    if ext not in _OUTPUT_CODEC:
+        raise OutputError(f"unsupported video extension {ext or '(none)'}", path=dst,
+                          fix=f"use one of {', '.join(_OUTPUT_CODEC)}")
+    return ext
+
+
+def _copy_audio(audio, audio_src, out) -> None:
+    if audio is not None:
+        audio_in, audio_out = audio
+        for packet in audio_src.demux(audio_in):
+            if packet.dts is not None:
+                packet.stream = audio_out
+                out.mux(packet)
+
+
+def stream_video(src: str | os.PathLike, dst: str | os.PathLike,
+                 process: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]], *, overwrite: bool = False,
+                 crf: int = 18, depth: int = 8, progress: Callable[[int], None] | None = None,
+                 notice: Callable[[str], None] | None = None) -> int:
+    """Write ``process(frames of src)`` as ``dst``, encoding in a thread; returns the frame count.
+
+    ``process`` takes the iterator of decoded uint8 [H, W, 3] frames and yields one uint8 frame of
+    the same size per input frame, in order (``Pipeline.stream`` pulls the decoder in a thread of
+    its own). Frames are encoded in another thread, at most ``depth`` waiting. The output keeps
+    the source's frame rate and first audio stream, and appears only when complete: an error or an
+    interrupt leaves no file, and no thread running.
+    """
+    from .stream import Drain
+
+    av = _av()
+    src, dst = Path(src), Path(dst)
+    ext = _check_extension(dst)
+    info = probe(src)
+    _say_adjustments(src, info, notice)
+    done = 0
+    with atomic_write(dst, overwrite=overwrite) as tmp, _open(src) as audio_src:
+        with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
+            stream, time_base = _open_output(out, ext, info, crf)
+            audio = _audio_stream(audio_src, out) if info.has_audio else None
+            times: deque = deque()  # decoded frames' timestamps, appended by the decoding thread
+            last = -1
+
+            def encode(video_frame):
+                for packet in stream.encode(video_frame):
+                    out.mux(packet)
+
+            writer = Drain(encode, depth)
+            results = process(iter_frames(src, times))
+            try:
+                expected = (info.height, info.width, 3)
+                for frame in results:
+                    if frame.shape != expected or frame.dtype != np.uint8:
+                        raise ValueError(f"frame function returned {frame.shape} {frame.dtype}, "
+                                         f"expected {expected} uint8")
+                    video_frame = _video_frame(av, frame, info, times.popleft() if times else None, last, time_base)
+                    last = video_frame.pts
+                    writer.put(video_frame)
+                    done += 1
+                    if progress is not None:
+                        progress(done)
+                writer.finish()
+            except BaseException:
+                writer.abort()
+                raise
+            finally:
+                close = getattr(results, "close", None)
+                if close is not None:
+                    close()
+            for packet in stream.encode():
+                out.mux(packet)
+            _copy_audio(audio, audio_src, out)
+    return done
+
+
 def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
                     fn: Callable[[np.ndarray], np.ndarray], *, batch_size: int = 8, overwrite: bool = False,
                     crf: int = 18, progress: Callable[[int], None] | None = None,
@@ -136,27 +270,13 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
     """
     av = _av()
     src, dst = Path(src), Path(dst)
-    ext = dst.suffix.lower()
-    if ext not in _OUTPUT_CODEC:
-        raise OutputError(f"unsupported video extension {ext or '(none)'}", path=dst,
-                          fix=f"use one of {', '.join(_OUTPUT_CODEC)}")
+    ext = _check_extension(dst)
     info = probe(src)
-    width, height = info.width + info.width % 2, info.height + info.height % 2
-    if (width, height) != (info.width, info.height) and notice is not None:
-        notice(f"{src}: {info.width}x{info.height} (width x height) is odd; yuv420p, the pixel format players "
-               f"and browsers take, needs even sizes: written as {width}x{height}, the last column/row repeated")
-    if info.rotation and notice is not None:
-        notice(f"{src}: display rotation {info.rotation} degrees applied; the output is upright")
+    _say_adjustments(src, info, notice)
     done = 0
     with atomic_write(dst, overwrite=overwrite) as tmp, _open(src) as audio_src:
         with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
-            stream = out.add_stream(_OUTPUT_CODEC[ext], rate=info.fps)
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p"
-            time_base = Fraction(1, 90000) if ext != ".avi" else 1 / Fraction(info.fps)
-            stream.codec_context.time_base = time_base
-            if _OUTPUT_CODEC[ext] == "libx264":
-                stream.options = {"crf": str(crf)}
+            stream, time_base = _open_output(out, ext, info, crf)
             # Every stream must exist before the first packet is muxed (the header is written then).
             audio = _audio_stream(audio_src, out) if info.has_audio else None
             last = -1
@@ -165,15 +285,10 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
                 if result.shape != batch.shape or result.dtype != np.uint8:
                     raise ValueError(f"frame function returned {result.shape} {result.dtype}, "
                                      f"expected {batch.shape} uint8")
-                if (width, height) != (info.width, info.height):
-                    result = np.pad(result, ((0, 0), (0, height - info.height), (0, width - info.width), (0, 0)),
-                                    mode="edge")
                 for frame, t in zip(result, times):
-                    video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
                     # the source's timeline (which the copied audio keeps too)
-                    pts = round(Fraction(t) / time_base) if t is not None else last + 1
-                    last = video_frame.pts = max(pts, last + 1)
-                    video_frame.time_base = time_base
+                    video_frame = _video_frame(av, frame, info, t, last, time_base)
+                    last = video_frame.pts
                     for packet in stream.encode(video_frame):
                         out.mux(packet)
                 done += len(batch)
@@ -181,12 +296,7 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
                     progress(done)
             for packet in stream.encode():
                 out.mux(packet)
-            if audio is not None:
-                audio_in, audio_out = audio
-                for packet in audio_src.demux(audio_in):
-                    if packet.dts is not None:
-                        packet.stream = audio_out
-                        out.mux(packet)
+            _copy_audio(audio, audio_src, out)
     return done
 
 

@@ -188,7 +188,7 @@ class ServerStylizer(Stylizer):
     def encode(self, style: np.ndarray) -> np.ndarray:
         return _uint8_image(style, "style")
 
-    def apply(self, content, codes, options):
+    def apply(self, content, codes, options, temporal=None):
         if options.mask is not None:
             raise ServingError("masks are not served by the stylize model", fix="run the mask locally with --engine DIR")
         if len(codes) != 1:
