@@ -189,7 +189,12 @@ def quantize_graph(src: Path, dst: Path, feeds: list[dict], graph: str, exclude=
     Runtime's CPU kernels). ``target="tensorrt"``: int8 symmetric activations (zero point 0, the
     only form TensorRT's explicit quantization takes), 8-bit per-channel weights, pads left as
     written. Returns the number of pads moved to uint8."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     method, options = CALIBRATION[graph]
     cpu = target == "cpu"
@@ -371,7 +376,7 @@ def quantize_graphs(files: dict[str, Path], routing: dict, alpha_levels: int, ca
             unknown = [n for n in chosen if n not in known]
             if unknown:
                 raise ExportError(f"unknown layers to keep in float: {', '.join(unknown)}",
-                                  fix=f"name Conv nodes as graph/node, e.g. {sorted(known)[0]}")
+                                  fix=f"name Conv nodes as graph/node, e.g. {min(known)}")
             final = build(set(chosen), "final")
             value = score(final)
             steps.append({"float_layers": len(chosen), "psnr_db": value})

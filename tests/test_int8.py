@@ -14,7 +14,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from stylert.export.quantize import TENSORRT_SUFFIX, calibration_set, fold_uint8_pads  # noqa: E402
+from stylert.export.quantize import TENSORRT_SUFFIX, calibration_set, fold_uint8_pads
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "train-v1"
 
@@ -103,7 +103,6 @@ def test_calibration_errors_are_one_line(tmp_path):
 
 def test_cli_refuses_int8_without_calibration(tmp_path):
     from click.testing import CliRunner
-
     from stylert.cli import main
 
     result = CliRunner().invoke(main, ["export", "-o", str(tmp_path / "x"), "--precision", "int8"])
