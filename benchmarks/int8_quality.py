@@ -228,6 +228,7 @@ def main(argv=None) -> int:
                 "times_ms": [round(t * 1e3, 1) for t in v.times], "speedup": round(fp32_ms / ms, 3),
                 "psnr_db_mean": round(float(np.mean(finite)), 2) if finite else None,
                 "psnr_db_min": round(float(min(finite)), 2) if finite else float("inf"),
+                "psnr_db_per_pair": [round(float(p), 2) if np.isfinite(p) else None for p in q["psnr"]],
                 "content_loss_ratio": round(float(np.mean(q["content"]) / np.mean(base["content"])), 4),
                 "style_loss_ratio": round(float(np.mean(q["style"]) / np.mean(base["style"])), 4),
             })
