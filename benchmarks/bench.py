@@ -354,7 +354,9 @@ def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float |
 
     result = {
         "backend": pipe.backend, "device": pipe.device,
-        "precision": getattr(pipe.runners["encoder"], "precision", manifest.precision),
+        "precision": getattr(pipe.runners["encoder"], "precision", None) or (
+            manifest.data.get("torch_programs", {}).get("encoder", {}).get("precision", "fp32")
+            if pipe.backend == "torch" else manifest.precision),  # torch runs the float32 programs of any export
         "size": [h, w], "batch": batch, "style_size": [h, w],
         "shapes": {g: {k: list(v) for k, v in s.items()} for g, s in shapes.items()},
         "flops": {**totals, "total": total_flops, "style_encoder": style_flops},
@@ -475,7 +477,7 @@ def _row(r: dict) -> tuple[str, ...]:
     m, e = r["metrics"], r["efficiency"]
     host = m["host"]["summary"]
     pct = e["host"]["fraction_of_peak"]
-    return (f"{r['backend']}:{r['device']}", hw_text(r["size"]), str(r["batch"]),
+    return (f"{r['backend']}:{r['device']} {r.get('precision') or ''}".rstrip(), hw_text(r["size"]), str(r["batch"]),
             f"{m['end_to_end']['summary']['median']:.1f}", f"{host['median']:.1f}", f"{host['p90']:.1f}",
             f"{host['p99']:.1f}", f"{m['host']['images_per_s']:.2f}",
             *(f"{m['compute'][g]['summary']['median']:.1f}" for g in GRAPHS),
@@ -484,7 +486,7 @@ def _row(r: dict) -> tuple[str, ...]:
             "-" if pct is None else f"{100 * pct:.0f}%", f"{r['memory']['peak_rss_mb']:.0f}")
 
 
-_WIDTHS = (22, 10, 3, 9, 9, 9, 9, 7, 8, 8, 8, 8, 7, 8, 7, 7)
+_WIDTHS = (27, 10, 3, 9, 9, 9, 9, 7, 8, 8, 8, 8, 7, 8, 7, 7)
 
 
 def format_row(r: dict, header: bool = False) -> str:

@@ -11,8 +11,9 @@ import click
 @click.argument("export_dir", type=click.Path(path_type=Path))
 @click.option("--backend", default="tensorrt", show_default=True, type=click.Choice(["tensorrt", "inductor"]),
               help="TensorRT plans (NVIDIA GPUs), or AOTInductor packages (CUDA, or the CPU).")
-@click.option("--precision", default=None, type=click.Choice(["fp16", "fp32"]),
-              help="Default: fp16 (statistics and softmax kept fp32) on GPUs; fp32 for inductor on the CPU.")
+@click.option("--precision", default=None, type=click.Choice(["fp16", "fp32", "int8"]),
+              help="Default: fp16 (statistics and softmax kept fp32) on GPUs; fp32 for inductor on the CPU. "
+                   "int8: TensorRT plans from an int8 export's QDQ graphs.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cuda", "cpu"]),
               help="Inductor: where the engine runs (auto: cuda where torch sees a GPU). TensorRT: cuda.")
 @click.option("--min", "mins", multiple=True, metavar="NxCxHxW",

@@ -35,8 +35,16 @@ def parse_size(value: str) -> tuple[int, int]:
                    "shipped weights of --model (stylert weights list).")
 @click.option("-o", "--out", "--output", "out", required=True, type=click.Path(path_type=Path), metavar="DIR",
               help="Directory to write encoder.onnx, transform.onnx, decoder.onnx and manifest.json into.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
-              help="fp16: float16 weights and activations (statistics and softmax in float32), float32 I/O.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
+              help="fp16: float16 weights and activations (statistics and softmax in float32), float32 I/O. "
+                   "int8: QDQ encoder and decoder calibrated on --calibration (needed), sensitive layers float.")
+@click.option("--calibration", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="int8: calibration images (a folder of images, or one with content/ and style/ folders).")
+@click.option("--calibration-size", type=click.IntRange(1, 1000), default=8, show_default=True, metavar="N",
+              help="int8: how many content (and as many style) images to calibrate on.")
+@click.option("--float-layers", default=None, metavar="LIST",
+              help="int8: Conv layers to keep float (graph/node, comma-separated, or 'none'), instead of the "
+                   "sensitivity pass.")
 @click.option("--opset", type=click.IntRange(18, 20), default=None,
               help="ONNX opset, 18 (default) to 20; the IR version is the smallest that carries it "
                    "(8 for 18, 9 for 19 and 20).")
@@ -45,7 +53,8 @@ def parse_size(value: str) -> tuple[int, int]:
                    "Default: 224x320 and 304x400.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing export directory.")
 @click.pass_context
-def export(ctx, family, checkpoints, out, precision, opset, sizes, overwrite):
+def export(ctx, family, checkpoints, out, precision, opset, sizes, overwrite, calibration, calibration_size,
+           float_layers):
     """Export a model to three ONNX graphs (encoder, transform, decoder) + manifest.json, validated
     against PyTorch in ONNX Runtime before anything is written to DIR."""
     from ..export.errors import ValidationError
@@ -54,6 +63,13 @@ def export(ctx, family, checkpoints, out, precision, opset, sizes, overwrite):
     from ..models.pretrained import load_reference_model
 
     quiet = bool(getattr(ctx.obj, "quiet", False))
+    if (calibration is None) != (precision != "int8"):
+        raise click.UsageError("--calibration DIR goes with --precision int8 (and only with it)")
+    calibration_set = None
+    if calibration is not None:
+        from ..export.quantize import calibration_set as make_calibration_set
+
+        calibration_set = make_calibration_set(calibration, calibration_size)
     parsed = [parse_size(s) for s in sizes] or list(DEFAULT_SIZES)
     model = load_reference_model(family, tuple(checkpoints))
 
@@ -62,8 +78,10 @@ def export(ctx, family, checkpoints, out, precision, opset, sizes, overwrite):
             click.echo(message, err=True)
 
     try:
+        from ..export.quantize import read_layers
+
         result = export_model(model, out, precision=precision, opset=opset, sizes=parsed, overwrite=overwrite,
-                              log=log)
+                              log=log, calibration=calibration_set, float_layers=read_layers(float_layers))
     except ValidationError as err:
         if err.report is not None:
             click.echo(err.report.format())

@@ -37,7 +37,7 @@ from ..runtime.engine_manifest import (
 from ..runtime.profiles import make_profiles
 from ..runtime.staleness import check_engine, staleness
 
-PRECISIONS = ("fp16", "fp32")
+PRECISIONS = ("fp16", "fp32", "int8")  # int8: TensorRT only, from an int8 export
 
 
 @dataclass
@@ -60,6 +60,8 @@ def resolve(options: BuildOptions) -> tuple[str, str]:
         if options.device == "cpu":
             raise EngineBuildError("TensorRT engines run on NVIDIA GPUs only", fix="--backend inductor --device cpu")
         return "cuda", options.precision or "fp16"
+    if options.precision == "int8":
+        raise EngineBuildError("int8 engines are TensorRT plans of an int8 export", fix="--backend tensorrt")
     from .inductor_build import resolve_device
 
     device = resolve_device(options.device)  # an explicit cuda without a GPU is refused there
@@ -91,6 +93,11 @@ def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
         import_tensorrt()  # the one-line install message comes before anything else
     device, precision = resolve(options)
     export = load_manifest(export_dir)
+    if precision == "int8" and export.precision != "int8":
+        raise EngineBuildError(f"int8 plans are built from the QDQ graphs of an int8 export; {export.root} is "
+                               f"{export.precision}", path=export.root,
+                               fix="stylert export --precision int8 --calibration DIR -o OUT, then stylert build OUT "
+                                   "--precision int8")
     profiles = make_profiles(options.min, options.opt, options.max, min_size=int(export.data["min_size"]),
                              size_multiple=export.size_multiple)
     machine = current_machine(options.backend, device)

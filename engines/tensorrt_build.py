@@ -35,6 +35,19 @@ Documentation followed (TensorRT 10 and Polygraphy 0.53):
   per execution context at run time),
   https://docs.nvidia.com/deeplearning/tensorrt/api/python_api/infer/Core/OptimizationProfile.html
 
+INT8 (``--precision int8``, an int8 export): the encoder and decoder are built from the export's
+TensorRT QDQ variants (``quantization.tensorrt.graphs`` in its manifest: int8 activations with
+zero point 0 and per-channel int8 weights, the only quantization TensorRT's explicit mode
+takes) as strongly typed networks (``NetworkFromOnnxPath(..., strongly_typed=True)``,
+``NetworkDefinitionCreationFlag.STRONGLY_TYPED``): TensorRT then runs each layer in the type
+the Q/DQ nodes give it and, as its documentation says for explicit quantization ("Use explicit
+quantization with Strong Typing. Precision-control build flags are not required and should
+not be specified", developer guide, "Explicit Quantization",
+https://docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/quantized-types-explicit-quantization.html),
+no INT8/FP16 builder flags are set for them; layers left float (the sensitive convs, the
+statistics) run in FP32. The transform graph has no Q/DQ and builds as in fp16 (FP16, its
+statistics pinned to FP32).
+
 This module cannot run on machines without TensorRT (all of this project's); it is exercised
 where ``tensorrt`` imports and a GPU is present.
 """
@@ -50,6 +63,7 @@ from ..core.files import atomic_write, sha256_of
 from ..core.providers import import_tensorrt
 from ..errors import EngineBuildError, MissingDependencyError
 from ..export.manifest import GRAPH_NAMES, Manifest
+from ..runtime.engine_manifest import source_of
 from ..runtime.profiles import ShapeRange, graph_profiles
 from .fp32_layers import Fp32Plan, fp32_plan
 
@@ -113,11 +127,13 @@ def build_plan(onnx_path: Path, plan_path: Path, ranges_per_profile: list[dict[s
     poly_trt = _polygraphy_trt()
     from polygraphy.exception import PolygraphyException
 
-    fp16 = precision == "fp16"
+    typed = precision == "int8" and _has_qdq(onnx_path)  # explicit quantization: strongly typed, no flags
+    fp16 = precision == "fp16" or (precision == "int8" and not typed)
     plan = fp32_plan(onnx_path) if fp16 else Fp32Plan()
     pinned: list[str] = []
     unmatched: list[str] = []
-    network = poly_trt.NetworkFromOnnxPath(str(onnx_path))
+    network = (poly_trt.NetworkFromOnnxPath(str(onnx_path), strongly_typed=True) if typed
+               else poly_trt.NetworkFromOnnxPath(str(onnx_path)))
     if fp16 and plan.nodes:
         network = poly_trt.PostprocessNetwork(
             network, functools.partial(pin_fp32_layers, plan=plan, pinned=pinned, unmatched=unmatched),
@@ -145,8 +161,26 @@ def build_plan(onnx_path: Path, plan_path: Path, ranges_per_profile: list[dict[s
                                fix="--precision fp32, and report the TensorRT version")
     with atomic_write(plan_path, overwrite=True) as tmp, open(tmp, "wb") as f:
         f.write(memoryview(serialized))
-    return {"build_seconds": round(seconds, 2), "fp32_layers": pinned, "fp32_nodes": plan.nodes,
+    return {"build_seconds": round(seconds, 2), "strongly_typed": typed, "fp16": fp16,
+            "fp32_layers": pinned, "fp32_nodes": plan.nodes,
             "fp32_unmatched_nodes": unmatched, "fp32_op_types": plan.summary()}
+
+
+def _has_qdq(onnx_path: Path) -> bool:
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    return any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in graph.node)
+
+
+def source_graph(export: Manifest, graph: str, precision: str) -> tuple[Path, str]:
+    """The ONNX file a plan is built from and its SHA-256 (``source_of``: for int8, the TensorRT QDQ
+    variant an int8 export holds for a quantized graph), checked against the manifest."""
+    path, sha = source_of(export, "tensorrt", graph, precision)
+    if not path.is_file() or sha256_of(path) != sha:
+        raise EngineBuildError(f"{path.name} is missing or does not match the manifest's SHA-256", path=path,
+                               fix="re-export with `stylert export`")
+    return path, sha
 
 
 def build(export: Manifest, out_dir: Path, profiles: list[ShapeRange], precision: str, timing_cache: Path, *,
@@ -163,25 +197,26 @@ def build(export: Manifest, out_dir: Path, profiles: list[ShapeRange], precision
     per_graph = graph_profiles(export, profiles)
     graphs = {}
     for g in GRAPH_NAMES:
-        onnx_path = export.graph_path(g)
+        onnx_path, source_sha = source_graph(export, g, precision)
         plan_path = out_dir / f"{g}.plan"
         if log:
             log(f"  {g}: building {precision} plan from {onnx_path.name} ...")
         info = build_plan(onnx_path, plan_path, per_graph[g], precision, timing_cache,
                           version_compatible=version_compatible, hardware_compatible=hardware_compatible)
         graphs[g] = {"file": plan_path.name, "sha256": sha256_of(plan_path), "bytes": plan_path.stat().st_size,
-                     "source": {"file": onnx_path.name, "sha256": export.data["graphs"][g]["sha256"]},
+                     "source": {"file": onnx_path.name, "sha256": source_sha},
                      "profiles": [{n: r.to_json() for n, r in p.items()} for p in per_graph[g]], **info}
         if log:
             log(f"  {g}: {graphs[g]['bytes'] / 2**20:.1f} MB in {info['build_seconds']:.1f} s, "
                 f"{len(info['fp32_layers'])} layers pinned to FP32")
-    flags = (["FP16", "OBEY_PRECISION_CONSTRAINTS"] if precision == "fp16" else []) + (
+    flags = (["FP16", "OBEY_PRECISION_CONSTRAINTS"] if precision in ("fp16", "int8") else []) + (
+        ["STRONGLY_TYPED (encoder, decoder: explicit Q/DQ; no precision flags)"] if precision == "int8" else []) + (
         ["VERSION_COMPATIBLE"] if version_compatible else [])
     builder = {
         "builder": "polygraphy.backend.trt (NetworkFromOnnxPath, PostprocessNetwork, CreateConfig, "
                    "EngineBytesFromNetwork)",
         "flags": flags,
-        "precision_constraints": "obey" if precision == "fp16" else None,
+        "precision_constraints": "obey" if precision in ("fp16", "int8") else None,
         "version_compatible": bool(version_compatible),
         "hardware_compatibility": "ampere_plus" if hardware_compatible else "none",
         "timing_cache": str(timing_cache),

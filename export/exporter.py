@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..core.checks import MIN_GRAPH_PSNR_DB
 from ..core.files import replace_directory, sha256_of
 from ..errors import OutputError
 from ..models.base import StyleModel
@@ -128,7 +129,8 @@ def build_manifest(model: StyleModel, spec: FamilyExportSpec, graphs: dict[str, 
         "precision": precision,
         "dtypes": {
             "inputs_outputs": "float32",
-            "compute": "float16" if precision == "fp16" else "float32",
+            "compute": {"fp16": "float16", "int8": "int8 (QDQ) in the encoder's and decoder's quantized layers, "
+                                                   "float32 elsewhere"}.get(precision, "float32"),
             "float32_inside": "mean/variance statistics" + (" and attention logits + softmax"
                                                             if spec.style_representation == "taps" else ""),
         },
@@ -184,7 +186,10 @@ def build_manifest(model: StyleModel, spec: FamilyExportSpec, graphs: dict[str, 
             "semantics": spec.alpha_doc(),
         },
         "tolerances": {
-            **{name: {o: g.tolerance[o].to_json() for o in g.output_names} for name, g in graphs.items()},
+            **{name: {o: {**g.tolerance[o].to_json(),
+                          **({"min_psnr_db": MIN_GRAPH_PSNR_DB[precision][name]}
+                             if name in MIN_GRAPH_PSNR_DB.get(precision, {}) else {})}
+                      for o in g.output_names} for name, g in graphs.items()},
             "end_to_end": {"image": {**tol["end_to_end"].to_json(), "min_psnr_db": spec.MIN_PSNR[precision]}},
         },
         "validation": report.to_json(),
@@ -195,15 +200,19 @@ def build_manifest(model: StyleModel, spec: FamilyExportSpec, graphs: dict[str, 
 
 def export_model(model: StyleModel, out_dir: str | os.PathLike, *, precision: str = "fp32",
                  opset: int | None = None, sizes=DEFAULT_SIZES, overwrite: bool = False,
-                 log: Callable[[str], None] | None = None, session_factory=None) -> ExportResult:
+                 log: Callable[[str], None] | None = None, session_factory=None,
+                 calibration=None, float_layers: list[str] | None = None) -> ExportResult:
     """Export ``model`` to ``out_dir`` (three ONNX graphs + manifest.json), validated at ``sizes``
-    (``opset``: None for the spec's ``DEFAULT_OPSET``).
+    (``opset``: None for the spec's ``DEFAULT_OPSET``). ``precision="int8"`` needs ``calibration``
+    (``stylert.export.quantize.CalibrationSet``); ``float_layers`` skips its sensitivity pass.
 
     Raises ``OutputError`` (existing directory), ``ExportError`` (export or checks failed) or a
     ``ValidationError`` (with ``.report``); in every case nothing is left behind.
     """
     out = Path(os.path.abspath(out_dir))
     _check_target(out, overwrite)
+    if precision == "int8" and calibration is None:
+        raise ExportError("an int8 export needs calibration images", fix="--calibration DIR")
     sizes = check_sizes(sizes, model)
     spec = get_export_spec(model)
     opset = opset or spec.DEFAULT_OPSET
@@ -229,11 +238,21 @@ def export_model(model: StyleModel, out_dir: str | os.PathLike, *, precision: st
                          doc=f"stylert {model.family} {name} ({precision})",
                          metadata={"stylert.family": model.family, "stylert.precision": precision})
             seconds[name] = time.perf_counter() - start
+        quantization = None
+        if precision == "int8":
+            from .quantize import quantize_graphs
+
+            start = time.perf_counter()
+            quantization = quantize_graphs(files, routing, len(model.alpha_levels), calibration,
+                                           float_layers=float_layers, log=log)
+            seconds["quantization"] = time.perf_counter() - start
         start = time.perf_counter()
         report = validate(model, reference, files, routing, precision, sizes, spec.TOLERANCES[precision],
                           spec.MIN_PSNR[precision], session_factory=session_factory, log=log)
         seconds["validation"] = time.perf_counter() - start
         manifest = build_manifest(model, spec, graphs, files, params, precision, opset, report)
+        if quantization is not None:
+            manifest["quantization"] = quantization.to_json()
         # The float32 PyTorch programs of the same graphs: the runtime's torch backend (the reference).
         start = time.perf_counter()
         manifest["torch_programs"] = {}

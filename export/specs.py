@@ -45,7 +45,7 @@ from ..models.vgg import TAP_CHANNELS, TAP_STRIDE, TAPS
 from .errors import ExportError
 from .inputs import alpha_values, synthetic_images
 
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")  # int8: float32 graphs, quantized after export (quantize.py)
 GRAPHS = ("encoder", "transform", "decoder")
 #: Largest image side the dynamic axes are declared for (TensorRT profiles pick their own).
 MAX_SIDE = 16384

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.checks import RULE, Check, Tolerance, check
+from ..core.checks import MIN_GRAPH_PSNR_DB, RULE, Check, Tolerance, check
 from ..core.providers import cuda_provider_loads
 from .errors import AtolError, OutputNameError, ShapeError, ValidationError
 from .inputs import alpha_values, style_size, synthetic_images
@@ -57,7 +57,7 @@ class ValidationReport:
         return [c for c in self.checks if not c.ok]
 
     def summary(self) -> str:
-        psnrs = [c.psnr for c in self.checks if c.min_psnr is not None]
+        psnrs = [c.psnr for c in self.checks if c.graph == "end-to-end"]
         text = (f"{self.status}: {len(self.checks)} outputs compared at {len(self.sizes)} sizes "
                 f"({', '.join(self.sizes)}) on {self.provider}")
         if psnrs:
@@ -81,7 +81,7 @@ class ValidationReport:
                 f"float32; pass if max|onnx - torch| <= atol + rtol * max|torch|")
         rows = [("graph", "inputs", "output", "shape", "max abs", "max rel", "tolerance", "PSNR", "result")]
         for c in self.checks:
-            psnr = "" if c.min_psnr is None else f"{c.psnr:.1f} dB (min {c.min_psnr:g})"
+            psnr = f"{c.psnr:.1f} dB" + ("" if c.min_psnr is None else f" (min {c.min_psnr:g})")
             rows.append((c.graph, c.inputs, c.output, "x".join(map(str, c.shape)), f"{c.max_abs:.2e}",
                          f"{c.max_rel:.2e}", f"{c.allowed:.2e}", psnr, "pass" if c.ok else "FAIL"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -233,7 +233,8 @@ def validate(model, reference: dict[str, GraphSpec], files: dict[str, Path], rou
             batch = 2 if i == 0 else 1
             if log:
                 log(f"validating at {batch}x{h}x{w} ...")
-            _validate_size(model, reference, onnx_graphs, routing, report, tolerances, min_psnr, batch, h, w, seed=i)
+            _validate_size(model, reference, onnx_graphs, routing, report, tolerances, min_psnr, batch, h, w, seed=i,
+                           graph_psnr=MIN_GRAPH_PSNR_DB.get(precision, {}))
     except ValidationError as err:
         err.report = report
         raise
@@ -261,7 +262,8 @@ def _check_names(onnx_graphs: OnnxRuntimeGraphs, reference: dict[str, GraphSpec]
                                       fix="the export spec and the exported graph disagree: a bug in the spec")
 
 
-def _validate_size(model, reference, onnx_graphs, routing, report, tolerances, min_psnr, batch, h, w, seed):
+def _validate_size(model, reference, onnx_graphs, routing, report, tolerances, min_psnr, batch, h, w, seed,
+                   graph_psnr=None):
     content = synthetic_images(batch, h, w, seed=10 * seed + 1)
     sh, sw = style_size(h, w, 2 * model.size_multiple)
     style = synthetic_images(batch, sh, sw, seed=10 * seed + 2)
@@ -278,7 +280,8 @@ def _validate_size(model, reference, onnx_graphs, routing, report, tolerances, m
         except _NotRunnable:
             continue
         for name in reference[graph].output_names:
-            report.checks.append(compare(graph, label, name, got[name], want[name], tolerances[graph]))
+            report.checks.append(compare(graph, label, name, got[name], want[name], tolerances[graph],
+                                         (graph_psnr or {}).get(graph)))
 
     if onnx_graphs.not_run:
         return  # no end to end without every graph

@@ -67,9 +67,13 @@ def engine_dir(export_dir: str | os.PathLike, backend: str, out: str | os.PathLi
     return engines_root(export_dir, out) / backend
 
 
-def source_of(export: Manifest, backend: str, graph: str) -> tuple[Path, str]:
-    """The file a backend compiles for ``graph`` and its SHA-256 as the export manifest records it."""
-    if SOURCE_KIND[backend] == "onnx":
+def source_of(export: Manifest, backend: str, graph: str, precision: str | None = None) -> tuple[Path, str]:
+    """The file a backend compiles for ``graph`` and its SHA-256 as the export manifest records it
+    (int8 TensorRT plans: the int8 export's TensorRT QDQ variant of a quantized graph)."""
+    variants = export.data.get("quantization", {}).get("tensorrt", {}).get("graphs", {})
+    if backend == "tensorrt" and precision == "int8" and graph in variants:
+        info = variants[graph]
+    elif SOURCE_KIND[backend] == "onnx":
         info = export.data["graphs"][graph]
     else:
         programs = export.data.get("torch_programs") or {}

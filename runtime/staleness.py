@@ -42,7 +42,7 @@ def staleness(engine: EngineManifest, export: Manifest, machine: Machine, *, ver
         reasons.append(f"it was built for a {d['export']['family']} export, this one is {export.family}")
     for g in GRAPH_NAMES:
         info = d["graphs"][g]
-        path, want = source_of(export, backend, g)
+        path, want = source_of(export, backend, g, d.get("precision"))
         built_from = info.get("source", {}).get("sha256")
         if built_from != want:
             reasons.append(f"the {g} graph changed since the engine was built ({path.name} has sha256 {want[:12]}..., "

@@ -1,0 +1,265 @@
+"""INT8 against float32 in one run: speed of the content path, PSNR, content and style losses.
+
+    python -m stylert.benchmarks.int8_quality --fp32 exports/adain --int8 exports/adain-int8 \\
+        --holdout DIR/holdout [--pairs 8] [--size 512] [--rounds 5] [--curve 4] [-o benchmarks/results]
+
+Variants: the float32 export, the int8 export and, with ``--curve K``, int8 graphs rebuilt with
+the first k = 0..K layers of the int8 export's sensitivity ranking kept in float (same
+calibration images, from its manifest). Each runs with the runtime's ONNX Runtime CPU session
+(``SessionFromOnnx``).
+
+- Speed: the content path (encoder on the content, transform, decoder; style codes computed
+  once) at SIZE x SIZE, the variants interleaved round by round in one process, so that the
+  machine's drift hits them alike; medians and ratios to float32.
+- Quality, on holdout pairs (never calibration images), each variant against float32: PSNR of
+  the clamped images; the AdaIN losses of the output through the PyTorch VGG (content: MSE of
+  relu4_1 against the float32 transform's target; style: MSE of the mean and std
+  (``models.adain.calc_mean_std``) at relu1_1..relu4_1 against the style image's), as ratios
+  to float32's.
+
+Writes ``int8-<machine>.json``, ``.md`` and, with ``--curve``, ``int8-tradeoff-<machine>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..core.checks import psnr
+from ..core.images import collect_images, load_image
+from ..export.manifest import load_manifest
+from ..export.routing import chain
+from ..runtime.backends.onnxrt import SessionFromOnnx
+from .environment import machine_info, machine_name
+
+GRAPHS = ("encoder", "transform", "decoder")
+STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+class Variant:
+    def __init__(self, name: str, files: dict[str, Path], float_layers: list[str] | None = None):
+        self.name, self.files, self.float_layers = name, files, float_layers
+        self.sessions = {g: SessionFromOnnx(p)() for g, p in files.items()}
+        self.cache: dict[int, dict] = {}
+        self.times: list[float] = []
+
+    def __call__(self, graph, feeds):
+        key = id(feeds.get("image")) if graph == "encoder" else None
+        if key in self.cache:  # the style image: encoded once
+            return self.cache[key]
+        s = self.sessions[graph]
+        names = [o.name for o in s.get_outputs()]
+        out = dict(zip(names, s.run(names, {i.name: feeds[i.name] for i in s.get_inputs()})))
+        return out
+
+    def style_code(self, style: np.ndarray) -> None:
+        self.cache = {id(style): self("encoder", {"image": style})}
+
+    def run(self, routing, content, style, alpha) -> np.ndarray:
+        return chain(self, routing, content, style, alpha)
+
+
+def _pairs(holdout: Path, count: int, size: int):
+    root = Path(holdout)
+    if (root / "content").is_dir():
+        contents, styles = collect_images(root / "content"), collect_images(root / "style")
+    else:
+        contents = collect_images(root)
+        styles = contents[1:] + contents[:1]
+    load = lambda p: np.ascontiguousarray(load_image(p, size=size, crop=True).transpose(2, 0, 1)[None])
+    return [(contents[i], styles[i % len(styles)], load(contents[i]), load(styles[i % len(styles)]))
+            for i in range(min(count, len(contents)))]
+
+
+def _losses(model, image: np.ndarray, target: np.ndarray, style: np.ndarray) -> tuple[float, float]:
+    import torch
+
+    from ..models.adain import calc_mean_std
+
+    mse = torch.nn.functional.mse_loss
+    with torch.no_grad():
+        out = model.encoder(torch.from_numpy(np.clip(image, 0, 1)), STYLE_TAPS)
+        ref = model.encoder(torch.from_numpy(style), STYLE_TAPS)
+        content = float(mse(out["relu4_1"], torch.from_numpy(target)))
+        style_loss = 0.0
+        for tap in STYLE_TAPS:
+            (om, os_), (sm, ss) = calc_mean_std(out[tap]), calc_mean_std(ref[tap])
+            style_loss += float(mse(om, sm) + mse(os_, ss))
+    return content, style_loss
+
+
+def curve_variants(fp32_dir: Path, int8_manifest: dict, k_max: int, tmp: Path, log) -> list[Variant]:
+    """int8 graphs with the first k (0..k_max) layers of the sensitivity ranking in float."""
+    from ..export.quantize import CalibrationSet, quantize_graphs
+
+    q = int8_manifest["quantization"]
+    cal = q["calibration"]
+    root = Path(cal["directory"])
+    calibration = CalibrationSet(root, [root / e["file"] for e in cal["content"]],
+                                 [root / e["file"] for e in cal["style"]], int(cal["pixels"]))
+    ranking = [s["layer"] for s in q["sensitivity"]]
+    if not ranking:
+        raise SystemExit("the int8 export has no sensitivity ranking (exported with --float-layers): no curve")
+    fp32 = load_manifest(fp32_dir)
+    variants = []
+    for k in range(k_max + 1):
+        d = tmp / f"k{k}"
+        d.mkdir()
+        files = {g: d / f"{g}.onnx" for g in GRAPHS}
+        for g in GRAPHS:
+            shutil.copy(fp32_dir / f"{g}.onnx", files[g])
+        log(f"building int8 with {k} layer(s) in float ...")
+        quantize_graphs(files, fp32.routing, len(fp32.data["alpha"]["levels"]), calibration,
+                        float_layers=ranking[:k])
+        variants.append(Variant(f"int8, {k} float", files, ranking[:k]))
+    return variants
+
+
+def _chart(rows: list[dict], path: Path, title: str) -> None:
+    """Speed-up (x) against PSNR (y): mean and worst pair, one labelled point per variant."""
+    from PIL import Image, ImageDraw
+
+    w, h, left, bottom, top, right = 760, 460, 70, 50, 70, 40
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    xs = [r["speedup"] for r in rows] + [1.0, 1.5]
+    ys = [r["psnr_db_min"] for r in rows] + [r["psnr_db_mean"] for r in rows] + [30.0]
+    x0, x1 = min(xs) - 0.1, max(xs) + 0.1
+    y0, y1 = min(ys) - 1.0, max(ys) + 1.0
+    px = lambda x: left + (w - left - right) * (x - x0) / (x1 - x0)
+    py = lambda y: h - bottom - (h - top - bottom) * (y - y0) / (y1 - y0)
+    d.text((left, 10), title, fill="black")
+    d.text((left, 28), "blue: PSNR mean over holdout pairs; orange: worst pair", fill="black")
+    d.text((6, top - 16), "PSNR dB vs float32", fill="black")
+    d.line([(left, top), (left, h - bottom), (w - right, h - bottom)], fill="black")
+    d.line([(px(1.5), top), (px(1.5), h - bottom)], fill=(200, 200, 200))
+    d.line([(left, py(30.0)), (w - right, py(30.0))], fill=(200, 200, 200))
+    d.text((px(1.5) + 3, top), "1.5x", fill="gray")
+    d.text((w - right - 40, py(30.0) - 14), "30 dB", fill="gray")
+    d.text((w // 2 - 100, h - 22), "speed-up over float32 (content path)", fill="black")
+    for v in np.linspace(y0, y1, 6):
+        d.text((6, py(v) - 6), f"{v:.1f}", fill="black")
+    for v in np.linspace(x0, x1, 6):
+        d.text((px(v) - 10, h - bottom + 6), f"{v:.2f}", fill="black")
+    for key, color, labelled in (("psnr_db_mean", (31, 119, 180), True), ("psnr_db_min", (255, 127, 14), False)):
+        pts = [(px(r["speedup"]), py(r[key])) for r in rows]
+        if len(pts) > 1:
+            d.line(pts, fill=color, width=2)
+        for r, (cx, cy) in zip(rows, pts):
+            d.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], fill=color)
+            if labelled:
+                d.text((cx + 6, cy - 14), r["variant"], fill="black")
+    img.save(path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fp32", type=Path, required=True)
+    ap.add_argument("--int8", type=Path, required=True)
+    ap.add_argument("--holdout", type=Path, required=True)
+    ap.add_argument("--pairs", type=int, default=8)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--curve", type=int, default=0, help="also int8 with 0..K sensitive layers in float")
+    ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = ap.parse_args(argv)
+    log = lambda m: print(m, flush=True)
+
+    from ..models.pretrained import load_reference_model
+
+    int8_manifest = load_manifest(args.int8).data
+    fp32_manifest = load_manifest(args.fp32)
+    routing = fp32_manifest.routing
+    alpha = np.ones(len(fp32_manifest.data["alpha"]["levels"]), np.float32)
+    model = load_reference_model(None, ()).eval()
+    tmp = Path(tempfile.mkdtemp(prefix="stylert-int8-bench-"))
+    try:
+        variants = [Variant("fp32", {g: args.fp32 / f"{g}.onnx" for g in GRAPHS}),
+                    Variant("int8 (export)", {g: args.int8 / f"{g}.onnx" for g in GRAPHS},
+                            int8_manifest["quantization"]["float_layers"])]
+        if args.curve:
+            variants += curve_variants(args.fp32, int8_manifest, args.curve, tmp, log)
+        pairs = _pairs(args.holdout, args.pairs, args.size)
+        log(f"quality on {len(pairs)} holdout pairs at {args.size}x{args.size} ...")
+        quality = {v.name: {"psnr": [], "content": [], "style": []} for v in variants}
+        for cpath, spath, content, style in pairs:
+            ref = variants[0]
+            code = {k: v for k, v in ref("encoder", {"image": style}).items()}
+            target = ref("transform", {**{f"content_{k}": v for k, v in ref("encoder", {"image": content}).items()},
+                                       **{f"style_{k}": v for k, v in code.items()}, "alpha": alpha})
+            target = next(iter(target.values()))
+            want = None
+            for v in variants:
+                v.cache = {}
+                image = v.run(routing, content, style, alpha)
+                if want is None:
+                    want = image
+                quality[v.name]["psnr"].append(psnr(np.clip(image, 0, 1), np.clip(want, 0, 1)))
+                c, s = _losses(model, image, target, style)
+                quality[v.name]["content"].append(c)
+                quality[v.name]["style"].append(s)
+        log(f"speed: content path at {args.size}x{args.size}, {args.rounds} interleaved rounds ...")
+        content, style = pairs[0][2], pairs[0][3]
+        for v in variants:
+            v.style_code(style)
+            v.run(routing, content, style, alpha)  # warm-up
+        for _ in range(args.rounds):
+            for v in variants:
+                start = time.perf_counter()
+                v.run(routing, content, style, alpha)
+                v.times.append(time.perf_counter() - start)
+        fp32_ms = statistics.median(variants[0].times) * 1e3
+        rows = []
+        base = quality["fp32"]
+        for v in variants:
+            q = quality[v.name]
+            ms = statistics.median(v.times) * 1e3
+            finite = [p for p in q["psnr"] if np.isfinite(p)]
+            rows.append({
+                "variant": v.name, "float_layers": v.float_layers, "median_ms": round(ms, 1),
+                "times_ms": [round(t * 1e3, 1) for t in v.times], "speedup": round(fp32_ms / ms, 3),
+                "psnr_db_mean": round(float(np.mean(finite)), 2) if finite else None,
+                "psnr_db_min": round(float(min(finite)), 2) if finite else float("inf"),
+                "psnr_db_per_pair": [round(float(p), 2) if np.isfinite(p) else None for p in q["psnr"]],
+                "content_loss_ratio": round(float(np.mean(q["content"]) / np.mean(base["content"])), 4),
+                "style_loss_ratio": round(float(np.mean(q["style"]) / np.mean(base["style"])), 4),
+            })
+        info = machine_info()
+        try:
+            info["lscpu"] = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout.splitlines()
+        except (OSError, subprocess.SubprocessError):
+            info["lscpu"] = None
+        report = {"benchmark": "int8 vs float32, one run, interleaved", "size": args.size, "rounds": args.rounds,
+                  "holdout": str(args.holdout), "pairs": [[str(c), str(s)] for c, s, _, _ in pairs],
+                  "int8_export": str(args.int8), "calibration": int8_manifest["quantization"]["calibration"]["count"],
+                  "machine": info, "rows": rows}
+        args.out.mkdir(parents=True, exist_ok=True)
+        name = machine_name(info)
+        (args.out / f"int8-{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+        lines = [(f"# INT8 vs float32 ({info.get('cpu', '')}), {args.size}x{args.size}, {len(pairs)} holdout pairs, "
+                  f"{args.rounds} interleaved rounds"), "",
+                 "| variant | median ms | speed-up | PSNR mean / min dB | content loss / fp32 | style loss / fp32 |",
+                 "|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['variant']} | {r['median_ms']} | {r['speedup']:.2f}x | {r['psnr_db_mean']} / "
+                         f"{r['psnr_db_min']} | {r['content_loss_ratio']:.3f} | {r['style_loss_ratio']:.3f} |")
+        (args.out / f"int8-{name}.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        if args.curve:
+            _chart([r for r in rows if r["variant"].startswith("int8, ")], args.out / f"int8-tradeoff-{name}.png",
+                   f"int8 trade-off: layers kept in float ({args.size}x{args.size}, {name})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

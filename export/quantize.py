@@ -1,0 +1,422 @@
+"""INT8 exports: static QDQ quantization of the encoder and decoder with ``onnxruntime.quantization``.
+
+    calibration = calibration_set(DIR, count)            # content + style images, hashed
+    result = quantize_graphs(files, routing, alpha_levels, calibration, log=print)
+    manifest["quantization"] = result.to_json()
+
+What is quantized and how (measured on a 2-core AVX2 CPU without VNNI, see the README):
+
+- Conv, Relu, MaxPool, Pad and Resize of the encoder and the decoder, in QDQ format (the form
+  ONNX Runtime's CPU kernels and TensorRT both consume): weights int8, symmetric, per output
+  channel, 7-bit (``reduce_range``: without VNNI the u8 x s8 kernels saturate int16 and the
+  encoder fell to 17.9 dB with 8-bit weights); activations uint8, calibrated per graph.
+- Calibration: the 99.99th percentile for the encoder (its ReLU features have long tails),
+  min-max for the decoder (``CALIBRATION``).
+- Never quantized: the transform graph (AdaIN statistics, attention logits and softmax), the
+  mean/variance statistics inside the encoder; inputs and outputs stay float32.
+- Sensitive layers stay float: every Conv is tried in float alone (the rest quantized) on
+  calibration pairs, ranked by the end-to-end PSNR it wins back, and the best are kept in float
+  one at a time while the PSNR is under ``target_psnr``, fewer than ``max_float`` layers are
+  float and the next layer wins at least ``MIN_GAIN_DB`` (the defaults come from the measured
+  trade-off curve, see the constants).
+- ONNX Runtime leaves ``DequantizeLinear -> Pad -> QuantizeLinear`` around every reflection pad
+  when both carry the same scale and zero point; a uint8 reflection pad is exact then, so the
+  pair is removed and the pad runs on uint8 (``fold_uint8_pads``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..core.checks import psnr
+from ..core.files import sha256_of
+from ..core.images import collect_images, load_image
+from .errors import ExportError
+from .routing import chain
+
+#: Graphs that get quantized; the transform (statistics, softmax) always stays float32.
+QUANTIZED_GRAPHS = ("encoder", "decoder")
+#: Operators quantized (QDQ around them); everything else stays float32.
+OP_TYPES = ("Conv", "Relu", "MaxPool", "Pad", "Resize")
+#: graph -> (calibration method, its options): chosen from measurement (the module docstring).
+CALIBRATION = {"encoder": ("Percentile", {"CalibPercentile": 99.99}), "decoder": ("MinMax", {})}
+#: Calibration images are resized (short side) and centre-cropped to this size.
+CALIBRATION_PIXELS = 256
+DEFAULT_COUNT = 8
+#: Pairs (of the calibration set) the sensitivity pass scores on.
+SENSITIVITY_PAIRS = 2
+#: The default selection, chosen from the trade-off curve (benchmarks/results/int8-*.md): on the
+#: holdout at 512x512 the encoder's last conv in float won 1.1 dB (mean) and took the style loss
+#: from 1.14x to 1.08x float32's for 1.84x -> 1.71x; the next layers won 0.04 dB each for ~10%
+#: of speed. So: float layers only while the PSNR on the scored pairs is under the target and a
+#: layer wins at least MIN_GAIN_DB.
+DEFAULT_TARGET_PSNR = 33.0
+DEFAULT_MAX_FLOAT = 2
+MIN_GAIN_DB = 1.0
+#: ``encoder.tensorrt.onnx``: the TensorRT variant of a quantized graph, beside it in the export.
+TENSORRT_SUFFIX = ".tensorrt.onnx"
+
+
+@dataclass
+class CalibrationSet:
+    """Content and style images for calibration; ``pairs()`` loads them as [1, 3, S, S] arrays."""
+
+    directory: Path
+    content: list[Path]
+    style: list[Path]
+    pixels: int = CALIBRATION_PIXELS
+
+    def pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        def load(p: Path) -> np.ndarray:
+            return np.ascontiguousarray(load_image(p, size=self.pixels, crop=True).transpose(2, 0, 1)[None])
+
+        return [(load(c), load(s)) for c, s in zip(self.content, self.style)]
+
+    def to_json(self) -> dict:
+        def entry(p: Path) -> dict:
+            return {"file": str(p.relative_to(self.directory)), "sha256": sha256_of(p)}
+
+        return {"directory": str(self.directory), "count": len(self.content), "pixels": self.pixels,
+                "content": [entry(p) for p in self.content], "style": [entry(p) for p in self.style]}
+
+
+def calibration_set(directory, count: int = DEFAULT_COUNT, pixels: int = CALIBRATION_PIXELS) -> CalibrationSet:
+    """``count`` content and ``count`` style images from ``directory``: its ``content/`` and
+    ``style/`` folders where it has them (the training layout), else its images, the style of
+    pair i being image i + 1 (sorted by name; the first ``count`` of each list)."""
+    root = Path(directory).resolve()
+    if not root.is_dir():
+        raise ExportError(f"calibration directory {root} not found", fix="--calibration DIR (a folder of images, or "
+                                                                           "with content/ and style/ folders)")
+    if count < 1:
+        raise ExportError(f"--calibration-size must be at least 1, got {count}", fix="--calibration-size 8")
+    if (root / "content").is_dir() and (root / "style").is_dir():
+        content, style = collect_images(root / "content"), collect_images(root / "style")
+    else:
+        images = collect_images(root)
+        if len(images) < 2:
+            raise ExportError(f"calibration directory {root} has {len(images)} image(s); 2 or more are needed",
+                              fix="add images, or give a folder with content/ and style/ folders")
+        content, style = images, images[1:] + images[:1]
+    n = min(count, len(content))
+    return CalibrationSet(root, content[:n], [style[i % len(style)] for i in range(n)], pixels)
+
+
+# --------------------------------------------------------------------------------------
+# Running graphs (ONNX Runtime, CPU)
+# --------------------------------------------------------------------------------------
+def _session(path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class _Graphs:
+    """graph name -> ONNX Runtime session; ``record`` keeps every graph's feeds (for calibration)."""
+
+    def __init__(self, files: dict[str, Path], record: bool = False):
+        self.sessions = {g: _session(p) for g, p in files.items()}
+        self.feeds: dict[str, list[dict]] | None = {g: [] for g in files} if record else None
+
+    def __call__(self, graph: str, feeds: dict) -> dict:
+        s = self.sessions[graph]
+        names = [i.name for i in s.get_inputs()]
+        feed = {k: np.ascontiguousarray(feeds[k], np.float32) for k in names}
+        if self.feeds is not None:
+            self.feeds[graph].append(feed)
+        outputs = [o.name for o in s.get_outputs()]
+        return dict(zip(outputs, s.run(outputs, feed)))
+
+    def images(self, routing, pairs, alpha) -> list[np.ndarray]:
+        return [np.clip(chain(self, routing, c, s, alpha), 0, 1) for c, s in pairs]
+
+
+class _Reader:
+    """``onnxruntime.quantization.CalibrationDataReader`` over recorded feeds."""
+
+    def __init__(self, feeds: list[dict]):
+        self.feeds = feeds
+        self.i = 0
+
+    def get_next(self):
+        if self.i >= len(self.feeds):
+            return None
+        self.i += 1
+        return self.feeds[self.i - 1]
+
+    def rewind(self):
+        self.i = 0
+
+    def __len__(self):
+        return len(self.feeds)
+
+    def set_range(self, start_index: int, end_index: int):
+        self.feeds, self.i = self.feeds[start_index:end_index], 0
+
+
+@contextlib.contextmanager
+def _quiet():
+    """onnxruntime.quantization prints progress and logs advice on the root logger: silence both."""
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logging.getLogger().setLevel(level)
+
+
+# --------------------------------------------------------------------------------------
+# Quantization of one graph
+# --------------------------------------------------------------------------------------
+def quantize_graph(src: Path, dst: Path, feeds: list[dict], graph: str, exclude=(), cache: Path | None = None,
+                   target: str = "cpu") -> int:
+    """``src`` (float32 ONNX) -> ``dst`` (QDQ), calibrated on ``feeds``; nodes in ``exclude`` stay
+    float. ``cache``: a calibration-range file (written on first use, then reused).
+
+    ``target="cpu"``: uint8 activations, 7-bit per-channel weights, uint8 reflection pads (ONNX
+    Runtime's CPU kernels). ``target="tensorrt"``: int8 symmetric activations (zero point 0, the
+    only form TensorRT's explicit quantization takes), 8-bit per-channel weights, pads left as
+    written. Returns the number of pads moved to uint8."""
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    method, options = CALIBRATION[graph]
+    cpu = target == "cpu"
+    extra = dict(options) if cpu else {**options, "ActivationSymmetric": True, "WeightSymmetric": True}
+    quantize_static(
+        str(src), str(dst), _Reader(feeds) if feeds else None,
+        quant_format=QuantFormat.QDQ, op_types_to_quantize=list(OP_TYPES), per_channel=True, reduce_range=cpu,
+        activation_type=QuantType.QUInt8 if cpu else QuantType.QInt8, weight_type=QuantType.QInt8,
+        nodes_to_exclude=list(exclude), calibrate_method=getattr(CalibrationMethod, method), extra_options=extra,
+        calibration_cache_path=str(cache) if cache else None)
+    return fold_uint8_pads(dst) if cpu else 0
+
+
+def fold_uint8_pads(path: Path) -> int:
+    """Rewrite ``DequantizeLinear(x) -> Pad(reflect|edge) -> QuantizeLinear`` with equal scale and
+    zero point as ``Pad(x)`` on the quantized tensor (exact: padding copies values). Returns the
+    number of pads rewritten; the file is rewritten in place."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    g = model.graph
+    inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    outputs = {o.name for o in g.output}
+    remove, folded = set(), 0
+    for pad in g.node:
+        if pad.op_type != "Pad":
+            continue
+        mode = next((a.s.decode() for a in pad.attribute if a.name == "mode"), "constant")
+        dq = producer.get(pad.input[0])
+        users = consumers.get(pad.output[0], [])
+        if mode not in ("reflect", "edge") or dq is None or dq.op_type != "DequantizeLinear" or len(users) != 1:
+            continue
+        q = users[0]
+        if q.op_type != "QuantizeLinear" or pad.output[0] in outputs:
+            continue
+
+        def same(a, b):
+            return a in inits and b in inits and np.array_equal(inits[a], inits[b]) and inits[a].dtype == inits[b].dtype
+
+        if not (same(dq.input[1], q.input[1]) and len(dq.input) > 2 and len(q.input) > 2
+                and same(dq.input[2], q.input[2])):
+            continue
+        pad.input[0] = dq.input[0]
+        del pad.input[2:]  # the constant value (unused by reflect/edge) would be float
+        for user in consumers.get(q.output[0], []):
+            for k, name in enumerate(user.input):
+                if name == q.output[0]:
+                    user.input[k] = pad.output[0]
+        if q.output[0] in outputs:
+            pad.output[0] = q.output[0]
+        remove.add(id(q))
+        if all(c is pad or id(c) in remove for c in consumers.get(dq.output[0], [])) and dq.output[0] not in outputs:
+            remove.add(id(dq))
+        folded += 1
+    keep = [n for n in g.node if id(n) not in remove]
+    del g.node[:]
+    g.node.extend(keep)
+    # Shape inference recorded the pads' outputs as float: they are uint8 now.
+    retyped = {n.output[0] for n in keep if n.op_type == "Pad"}
+    infos = [v for v in g.value_info if v.name not in retyped]
+    del g.value_info[:]
+    g.value_info.extend(infos)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return folded
+
+
+def conv_nodes(path: Path) -> list[str]:
+    """Names of the graph's Conv nodes, in graph order."""
+    import onnx
+
+    return [n.name for n in onnx.load(str(path), load_external_data=False).graph.node if n.op_type == "Conv"]
+
+
+# --------------------------------------------------------------------------------------
+# The whole export
+# --------------------------------------------------------------------------------------
+@dataclass
+class QuantizationResult:
+    calibration: CalibrationSet
+    float_layers: list[str]  # "graph/node" kept in float
+    sensitivity: list[dict]  # per Conv: PSNR with it alone in float, gain over all quantized
+    steps: list[dict]  # the greedy pass: layers in float -> PSNR
+    psnr_db: float  # on the sensitivity pairs, against float32 graphs
+    pads_folded: dict[str, int] = field(default_factory=dict)
+    target_psnr: float = DEFAULT_TARGET_PSNR
+    max_float: int = DEFAULT_MAX_FLOAT
+    tensorrt: dict[str, dict] = field(default_factory=dict)  # graph -> file of its TensorRT QDQ variant
+
+    def to_json(self) -> dict:
+        def r(v):
+            return round(v, 2) if isinstance(v, float) and math.isfinite(v) else v
+
+        return {
+            "format": "QDQ (QuantizeLinear/DequantizeLinear), onnxruntime.quantization.quantize_static",
+            "graphs": list(QUANTIZED_GRAPHS),
+            "float32_graphs": ["transform"],
+            "op_types": list(OP_TYPES),
+            "weights": "int8, symmetric, per output channel, 7-bit range (reduce_range: no int16 saturation "
+                       "without VNNI)",
+            "activations": "uint8, asymmetric",
+            "calibration": {**self.calibration.to_json(),
+                            "method": {g: {"method": m, **o} for g, (m, o) in CALIBRATION.items()}},
+            "float_layers": self.float_layers,
+            "selection": {"target_psnr_db": self.target_psnr, "max_float_layers": self.max_float,
+                          "min_gain_db": MIN_GAIN_DB,
+                          "scored_on": f"the first {SENSITIVITY_PAIRS} calibration pairs at "
+                                       f"{self.calibration.pixels}x{self.calibration.pixels}, end to end against "
+                                       f"the float32 graphs",
+                          "psnr_db": r(self.psnr_db),
+                          "steps": [{k: r(v) for k, v in s.items()} for s in self.steps]},
+            "sensitivity": [{k: r(v) for k, v in s.items()} for s in self.sensitivity],
+            "uint8_pads": self.pads_folded,
+            "tensorrt": {"graphs": self.tensorrt,
+                         "activations": "int8, symmetric (zero point 0); weights int8 symmetric per channel, 8-bit; "
+                                        "same calibration ranges and float layers; for `stylert build --precision "
+                                        "int8`"},
+        }
+
+
+def quantize_graphs(files: dict[str, Path], routing: dict, alpha_levels: int, calibration: CalibrationSet, *,
+                    target_psnr: float = DEFAULT_TARGET_PSNR, max_float: int = DEFAULT_MAX_FLOAT,
+                    float_layers: list[str] | None = None,
+                    log: Callable[[str], None] | None = None) -> QuantizationResult:
+    """Replace ``files["encoder"]`` and ``files["decoder"]`` (float32 ONNX) by QDQ graphs calibrated
+    on ``calibration``. ``float_layers`` ("graph/node"): keep exactly these float, no sensitivity pass."""
+    say = log or (lambda _m: None)
+    alpha = np.ones(alpha_levels, np.float32)
+    pairs = calibration.pairs()
+    with tempfile.TemporaryDirectory(prefix="stylert-int8-") as tmp_name, _quiet():
+        tmp = Path(tmp_name)
+        fp32 = {}
+        for g, p in files.items():
+            fp32[g] = tmp / f"{g}.fp32.onnx"
+            fp32[g].write_bytes(p.read_bytes())
+        say(f"calibrating on {len(pairs)} content/style pairs from {calibration.directory} ...")
+        recorder = _Graphs(fp32, record=True)
+        for c, s in pairs:
+            chain(recorder, routing, c, s, alpha)
+        feeds = recorder.feeds
+        scored = pairs[:SENSITIVITY_PAIRS]
+        want = _Graphs(fp32).images(routing, scored, alpha)
+        caches = {g: tmp / f"{g}.calibration.json" for g in QUANTIZED_GRAPHS}
+        pads: dict[str, int] = {}
+
+        built: dict[tuple, Path] = {}
+        sessions: dict[Path, object] = {}
+
+        def build(float_set: set[str], suffix: str = "") -> dict[str, Path]:
+            out = dict(fp32)
+            for g in QUANTIZED_GRAPHS:
+                exclude = tuple(sorted(n.split("/", 1)[1] for n in float_set if n.startswith(g + "/")))
+                if (g, exclude) not in built:
+                    path = tmp / f"{g}.{len(built)}.onnx"
+                    pads[g] = quantize_graph(fp32[g], path, feeds[g], g, exclude, caches[g])
+                    built[(g, exclude)] = path
+                out[g] = built[(g, exclude)]
+            return out
+
+        def score(graph_files) -> float:
+            runner = _Graphs({})
+            for g, p in graph_files.items():
+                if p not in sessions:
+                    sessions[p] = _session(p)
+                runner.sessions[g] = sessions[p]
+            got = runner.images(routing, scored, alpha)
+            return min(psnr(a, b) for a, b in zip(got, want))
+
+        sensitivity, steps = [], []
+        if float_layers is not None:
+            chosen = list(float_layers)
+            known = {f"{g}/{n}" for g in QUANTIZED_GRAPHS for n in conv_nodes(fp32[g])}
+            unknown = [n for n in chosen if n not in known]
+            if unknown:
+                raise ExportError(f"unknown layers to keep in float: {', '.join(unknown)}",
+                                  fix=f"name Conv nodes as graph/node, e.g. {min(known)}")
+            final = build(set(chosen), "final")
+            value = score(final)
+            steps.append({"float_layers": len(chosen), "psnr_db": value})
+        else:
+            say("quantizing everything ...")
+            base = score(build(set(), "all"))
+            steps.append({"float_layers": 0, "psnr_db": base})
+            say(f"  all convs int8: {base:.2f} dB; sensitivity pass over the convs ...")
+            layers = [f"{g}/{n}" for g in QUANTIZED_GRAPHS for n in conv_nodes(fp32[g])]
+            for layer in layers:
+                value = score(build({layer}, "probe"))
+                sensitivity.append({"layer": layer, "psnr_db": value, "gain_db": value - base})
+            sensitivity.sort(key=lambda s: -s["gain_db"])
+            chosen, value = [], base
+            for s in sensitivity:
+                if value >= target_psnr or len(chosen) >= max_float or s["gain_db"] < MIN_GAIN_DB:
+                    break
+                trial = score(build(set(chosen + [s["layer"]]), "probe"))
+                if trial <= value:
+                    continue
+                chosen.append(s["layer"])
+                value = trial
+                steps.append({"float_layers": len(chosen), "layer": s["layer"], "psnr_db": value})
+                say(f"  + {s['layer']} in float: {value:.2f} dB")
+            final = build(set(chosen), "final")
+        tensorrt = {}
+        for g in QUANTIZED_GRAPHS:
+            files[g].write_bytes(final[g].read_bytes())
+            exclude = [n.split("/", 1)[1] for n in chosen if n.startswith(g + "/")]
+            path = files[g].with_name(f"{g}{TENSORRT_SUFFIX}")
+            quantize_graph(fp32[g], path, feeds[g], g, exclude, caches[g], target="tensorrt")
+            tensorrt[g] = {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size}
+        result = QuantizationResult(calibration, chosen, sensitivity, steps, value, dict(pads), target_psnr, max_float,
+                                    tensorrt)
+    return result
+
+
+def read_layers(text: str | None) -> list[str] | None:
+    """``--float-layers`` value: comma-separated graph/node names, ``none`` for none, None: search."""
+    if text is None:
+        return None
+    text = text.strip()
+    return [] if text.lower() == "none" else [t.strip() for t in text.split(",") if t.strip()]

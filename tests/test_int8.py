@@ -1,0 +1,196 @@
+"""INT8 exports: the uint8 pad rewrite, calibration sets, an int8 export of the public AdaIN
+(calibrated, sensitivity pass, validated against float32), the runtime and compare on it, and
+the int8 build requests that must be refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from stylert.export.quantize import TENSORRT_SUFFIX, calibration_set, fold_uint8_pads
+
+DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "train-v1"
+
+
+def _qdq_pad_model(path: Path, mode: str = "reflect", scales=(0.05, 0.05), zero_points=(7, 7)) -> None:
+    """x -> Q -> DQ -> Pad(mode) -> Q -> DQ -> y, as onnxruntime.quantization writes it."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.array(scales[0], np.float32), "s0"),
+             numpy_helper.from_array(np.array(zero_points[0], np.uint8), "z0"),
+             numpy_helper.from_array(np.array(scales[1], np.float32), "s1"),
+             numpy_helper.from_array(np.array(zero_points[1], np.uint8), "z1"),
+             numpy_helper.from_array(np.array([0, 0, 2, 1, 0, 0, 2, 1], np.int64), "pads")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s0", "z0"], ["xq"], name="q0"),
+             helper.make_node("DequantizeLinear", ["xq", "s0", "z0"], ["xd"], name="dq0"),
+             helper.make_node("Pad", ["xd", "pads"], ["p"], name="pad", mode=mode),
+             helper.make_node("QuantizeLinear", ["p", "s1", "z1"], ["pq"], name="q1"),
+             helper.make_node("DequantizeLinear", ["pq", "s1", "z1"], ["y"], name="dq1")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 9, 8])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
+
+
+def _run(path: Path, x: np.ndarray) -> np.ndarray:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+
+def test_uint8_pad_rewrite_is_exact(tmp_path):
+    path = tmp_path / "m.onnx"
+    _qdq_pad_model(path)
+    x = np.random.default_rng(0).uniform(-0.3, 12, (1, 2, 5, 6)).astype(np.float32)
+    before = _run(path, x)
+    assert fold_uint8_pads(path) == 1
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops == ["QuantizeLinear", "Pad", "DequantizeLinear"]
+    np.testing.assert_array_equal(_run(path, x), before)
+    assert before.shape == (1, 2, 9, 8)
+
+
+@pytest.mark.parametrize("kwargs", [{"scales": (0.05, 0.06)}, {"zero_points": (7, 8)}, {"mode": "constant"}])
+def test_uint8_pad_rewrite_leaves_other_pads(tmp_path, kwargs):
+    """Different scales or zero points, or a constant pad (its value would change): not rewritten."""
+    path = tmp_path / "m.onnx"
+    _qdq_pad_model(path, **kwargs)
+    assert fold_uint8_pads(path) == 0
+    assert [n.op_type for n in onnx.load(str(path)).graph.node].count("QuantizeLinear") == 2
+
+
+def _image_dir(root: Path, names: list[str], seed: int) -> None:
+    from PIL import Image
+
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(root / name)
+
+
+def test_calibration_set_layouts(tmp_path):
+    _image_dir(tmp_path / "pair" / "content", ["c1.png", "c2.png", "c3.png"], 0)
+    _image_dir(tmp_path / "pair" / "style", ["s1.png", "s2.png"], 1)
+    cal = calibration_set(tmp_path / "pair", 3, pixels=32)
+    assert [p.name for p in cal.content] == ["c1.png", "c2.png", "c3.png"]
+    assert [p.name for p in cal.style] == ["s1.png", "s2.png", "s1.png"]
+    record = cal.to_json()
+    assert record["count"] == 3 and record["content"][0]["file"] == "content/c1.png"
+    from stylert.core.files import sha256_of
+
+    assert record["style"][1]["sha256"] == sha256_of(tmp_path / "pair" / "style" / "s2.png")
+    assert all(c.shape == (1, 3, 32, 32) and s.shape == (1, 3, 32, 32) for c, s in cal.pairs())
+
+    _image_dir(tmp_path / "flat", ["a.png", "b.png", "c.png"], 2)
+    flat = calibration_set(tmp_path / "flat", 2)
+    assert [(c.name, s.name) for c, s in zip(flat.content, flat.style)] == [("a.png", "b.png"), ("b.png", "c.png")]
+
+
+def test_calibration_errors_are_one_line(tmp_path):
+    from stylert.errors import StylertError
+
+    with pytest.raises(StylertError, match="not found") as err:
+        calibration_set(tmp_path / "missing")
+    assert "\n" not in str(err.value) and "--calibration" in str(err.value)
+    _image_dir(tmp_path / "one", ["a.png"], 0)
+    with pytest.raises(StylertError, match="2 or more"):
+        calibration_set(tmp_path / "one")
+
+
+def test_cli_refuses_int8_without_calibration(tmp_path):
+    from click.testing import CliRunner
+    from stylert.cli import main
+
+    result = CliRunner().invoke(main, ["export", "-o", str(tmp_path / "x"), "--precision", "int8"])
+    assert result.exit_code == 2 and "--calibration DIR goes with --precision int8" in result.output
+    result = CliRunner().invoke(main, ["export", "-o", str(tmp_path / "x"), "--calibration", str(tmp_path)])
+    assert result.exit_code == 2
+
+
+def test_int8_inductor_build_is_refused():
+    from stylert.engines.build import resolve
+    from stylert.errors import StylertError
+    from stylert.runtime.engine_manifest import BuildOptions
+
+    with pytest.raises(StylertError, match="TensorRT plans of an int8 export"):
+        resolve(BuildOptions(backend="inductor", precision="int8", device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def int8_export(tmp_path_factory, adain_model):
+    """The public AdaIN exported at int8, calibrated on 3 train-v1 pairs at 64x64 (small and quick)."""
+    from stylert.export import export_model
+
+    if not (DATASET / "content").is_dir():
+        pytest.skip(f"calibration images not found at {DATASET}")
+    root = tmp_path_factory.mktemp("int8")
+    cal_dir = root / "calibration"
+    for kind in ("content", "style"):
+        (cal_dir / kind).mkdir(parents=True)
+        for p in sorted((DATASET / kind).iterdir())[:3]:
+            shutil.copy(p, cal_dir / kind / p.name)
+    cal = calibration_set(cal_dir, 3, pixels=64)
+    result = export_model(adain_model, root / "out", precision="int8", sizes=[(64, 96)], calibration=cal)
+    return result, cal
+
+
+def test_int8_export_manifest(int8_export):
+    from stylert.core.checks import MIN_PSNR_DB
+    from stylert.core.files import sha256_of
+
+    result, cal = int8_export
+    m = json.loads((result.out_dir / "manifest.json").read_text())
+    assert m["precision"] == "int8"
+    q = m["quantization"]
+    assert q["calibration"]["count"] == 3
+    assert q["calibration"]["method"]["encoder"]["method"] == "Percentile"
+    assert [e["sha256"] for e in q["calibration"]["content"]] == [sha256_of(p) for p in cal.content]
+    # the sensitivity pass tried every conv of the encoder (10) and the decoder (9)
+    assert len(q["sensitivity"]) == 19
+    ranked = [s["layer"] for s in q["sensitivity"]]
+    assert set(q["float_layers"]) <= set(ranked) and len(q["float_layers"]) <= q["selection"]["max_float_layers"]
+    assert q["uint8_pads"]["encoder"] > 0 and q["uint8_pads"]["decoder"] > 0
+    # validated against float32: every output, end to end with the int8 floor
+    v = m["validation"]
+    assert v["status"] == "passed"
+    e2e = [c for c in v["checks"] if c["graph"] == "end-to-end"]
+    assert e2e and all(c["min_psnr"] == MIN_PSNR_DB["int8"] and c["psnr"] >= MIN_PSNR_DB["int8"] for c in e2e)
+    assert {c["graph"] for c in v["checks"]} == {"encoder", "transform", "decoder", "end-to-end"}
+
+
+def test_int8_graphs_are_quantized(int8_export):
+    from onnx import numpy_helper
+
+    result, _ = int8_export
+    m = json.loads((result.out_dir / "manifest.json").read_text())
+    for g in ("encoder", "decoder"):
+        model = onnx.load(str(result.out_dir / f"{g}.onnx"))
+        ops = [n.op_type for n in model.graph.node]
+        assert ops.count("QuantizeLinear") >= 5
+        assert [i.type.tensor_type.elem_type for i in model.graph.input] == [onnx.TensorProto.FLOAT]
+        # the TensorRT variant: int8 activations with zero point 0 everywhere
+        trt = result.out_dir / f"{g}{TENSORRT_SUFFIX}"
+        assert m["quantization"]["tensorrt"]["graphs"][g]["file"] == trt.name
+        tm = onnx.load(str(trt))
+        inits = {i.name: numpy_helper.to_array(i) for i in tm.graph.initializer}
+        zps = [inits[n.input[2]] for n in tm.graph.node if n.op_type == "QuantizeLinear"]
+        assert zps and all(z.dtype == np.int8 and not z.any() for z in zps)
+    transform = onnx.load(str(result.out_dir / "transform.onnx"))
+    assert not any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in transform.graph.node)
+
+
+def test_int8_runs_in_the_runtime_and_compare(int8_export):
+    from stylert.export.inputs import synthetic_images
+    from stylert.runtime.compare import compare
+
+    result, _ = int8_export
+    content = synthetic_images(1, 64, 96, seed=5)[0].transpose(1, 2, 0)
+    style = synthetic_images(1, 72, 80, seed=6)[0].transpose(1, 2, 0)
+    checks = compare(result.out_dir, [("onnxruntime", "cpu")], content, style)
+    assert checks and all(c.ok for c in checks), [(c.graph, c.psnr, c.max_abs, c.allowed, c.error) for c in checks]
+    e2e = [c for c in checks if c.graph == "end-to-end"]
+    assert e2e and e2e[0].min_psnr is not None and np.isfinite(e2e[0].psnr)
