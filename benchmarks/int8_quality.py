@@ -35,10 +35,10 @@ import numpy as np
 
 from ..core.checks import psnr
 from ..core.images import collect_images, load_image
+from ..core.machine import machine_info, machine_name
 from ..export.manifest import load_manifest
 from ..export.routing import chain
 from ..runtime.backends.onnxrt import SessionFromOnnx
-from .environment import machine_info, machine_name
 
 GRAPHS = ("encoder", "transform", "decoder")
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
