@@ -166,9 +166,10 @@ def run_cmd(settings, contents, styles, output, models, checkpoints, engines, ba
     stylert evaluate run -c photos/ -s styles/ -o report/ --model adain --checkpoint mine=run/final.pt
     """
     from ..core.images import collect_images
-    from .stylize import parse_floats
+    from ..core.stylize import check_alpha
+    from .numbers import parse_numbers
 
-    alphas = parse_floats(alpha, "--alpha")
+    alphas = parse_numbers(alpha, "--alpha", check_alpha)
     if any(not 0.0 <= a <= 1.0 for a in alphas):
         raise click.BadParameter(f"values must be in [0, 1], got {alpha}", param_hint="--alpha")
     if len(set(alphas)) != len(alphas):

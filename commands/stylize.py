@@ -229,6 +229,8 @@ def _check_memory(runner, jobs, content_hw, style_images, content_size, batch_si
     from ..runtime.stylizer import RuntimeStylizer
     from ..runtime.video import is_video
 
+    if runner.footprint is None:  # the work runs elsewhere (a server): nothing to estimate here
+        return
     for job in jobs:
         hw = content_hw[job.content]
         sizes = [style_images[s].shape[:2] for s in job.styles if not runner.is_code(style_images[s])]

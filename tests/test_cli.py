@@ -131,7 +131,7 @@ def _jpeg_bytes():
         (["--alpha", "x"], "not a number"),
         (["--weights", "1,2"], "2 weights for 1 style(s)"),
         (["--mask", "{style}"], "exactly two styles"),
-        (["--model", "sanet"], "no public weights"),
+        (["--model", "sanet"], "no public or shipped weights"),
         (["--model", "nope"], "unknown model family"),
         (["--checkpoint", "{style}"], "not a readable PyTorch checkpoint"),
         (["--ext", ".gif"], "not one of"),

@@ -316,9 +316,9 @@ def test_existing_output_is_refused_and_nothing_is_left_on_failure(tmp_path, mon
 
 
 def test_cli_errors_are_one_line(tmp_path, use_shared_weights, monkeypatch):
-    from stylert.core import shipped
+    from stylert.core import shipped as registry
 
-    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path / "no-shipped-weights")
+    monkeypatch.setattr(registry, "SHIPPED_DIR", tmp_path / "no-shipped-weights")
     done = invoke("export", "-o", tmp_path / "x", "--validate-size", "big")
     assert done.exit_code == 2 and "HEIGHTxWIDTH" in done.output
     done = invoke("export", "-o", tmp_path / "x", "--validate-size", "100x100")

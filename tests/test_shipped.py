@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from stylert.cli import main
-from stylert.core import shipped
+from stylert.core import shipped as registry
 from stylert.errors import CheckpointError, WeightsError
 from stylert.models import trained
 from stylert.models.checkpoints import load_model
@@ -97,9 +97,9 @@ def test_shipped_files_are_verified(runs, tmp_path, use_shared_weights):
     path.write_bytes(bytes(data[:-10]))
     with pytest.raises(WeightsError, match="size mismatch"):
         trained.load_shipped("adain-multilevel", root=tmp_path)
-    assert [ok for _, _, ok in shipped.status(tmp_path)] == [False]
+    assert [ok for _, _, ok in registry.status(tmp_path)] == [False]
     path.unlink()
-    assert [ok for _, _, ok in shipped.status(tmp_path)] == [None]
+    assert [ok for _, _, ok in registry.status(tmp_path)] == [None]
     with pytest.raises(WeightsError, match="no shipped weights for 'sanet'"):
         trained.load_shipped("sanet", root=tmp_path)
 
@@ -112,7 +112,7 @@ def test_only_training_checkpoints_ship(tmp_path, weights_root):
 
 def test_cli_ships_lists_and_stylizes_without_checkpoint(runs, tmp_path, use_shared_weights, shared_images,
                                                          monkeypatch):
-    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path / "shipped")
+    monkeypatch.setattr(registry, "SHIPPED_DIR", tmp_path / "shipped")
     before = CliRunner().invoke(main, ["stylize", "--model", "adain-multilevel", "-c", shared_images / "content" /
                                        "cornell.jpg", "-s", shared_images / "style" / "sketch.png", "-o",
                                        tmp_path / "none.png", "--content-size", "64", "--style-size", "64"])
