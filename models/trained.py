@@ -103,6 +103,7 @@ def ship_checkpoint(checkpoint: str | os.PathLike, *, root: str | os.PathLike | 
     path = root / f"{family}.safetensors"
     with atomic_write(path, overwrite=True) as tmp:
         save_file(tensors, str(tmp), metadata={"stylert": json.dumps(meta, sort_keys=True)})
+        os.chmod(tmp, 0o644)  # an ordinary readable file (the writer may create it private)
         size = os.path.getsize(tmp)
         if size > MAX_BYTES:
             raise CheckpointError(f"would ship as {size:,} bytes, over the {MAX_BYTES:,}-byte limit",

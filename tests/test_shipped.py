@@ -139,3 +139,24 @@ def test_cli_ships_lists_and_stylizes_without_checkpoint(runs, tmp_path, use_sha
     assert exported.exit_code == 0, exported.output
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text())
     assert manifest["model"]["checkpoint"]["layout"] == "stylert-shipped"
+
+
+def test_the_shipped_registry_verifies_and_its_model_stylizes(use_shared_weights):
+    """What the package ships: every registered file is present, of its size and SHA-256, and the
+    model it holds loads without --checkpoint and stylizes differently from AdaIN (it is trained)."""
+    import numpy as np
+
+    from stylert.models.pretrained import load_public_adain, load_reference_model
+    from stylert.models.stylize import ReferenceStylizer
+
+    rows = registry.status()
+    assert rows and all(ok for _, _, ok in rows), rows
+    assert all(entry.size < 20_000_000 and entry.budget for entry, _, _ in rows)
+    rng = np.random.default_rng(0)
+    content, style = rng.random((48, 64, 3), dtype=np.float32), rng.random((40, 40, 3), dtype=np.float32)
+    for entry, _, _ in rows:
+        model = load_reference_model(entry.family)
+        assert model.checkpoint_info["layout"] == "stylert-shipped"
+        ours = ReferenceStylizer(model, "cpu").stylize(content, [style])
+        adain = ReferenceStylizer(load_public_adain(), "cpu").stylize(content, [style])
+        assert ours.shape == content.shape and np.abs(ours - adain).max() > 1e-3
