@@ -17,6 +17,7 @@ any length. ``transform_video`` runs them one after another, a batch at a time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -197,6 +198,49 @@ def _copy_audio(audio, audio_src, out) -> None:
                 out.mux(packet)
 
 
+@dataclass
+class _Writer:
+    """An output video being written (``_writing``): ``put`` one upright uint8 [H, W, 3] frame at the
+    source's timestamp ``t`` (seconds, or None for the next tick)."""
+
+    av: object
+    info: "VideoInfo"
+    stream: object
+    out: object
+    time_base: Fraction
+    last: int = -1
+
+    def frame(self, frame: np.ndarray, t) -> object:
+        video_frame = _video_frame(self.av, frame, self.info, t, self.last, self.time_base)
+        self.last = video_frame.pts
+        return video_frame
+
+    def encode(self, video_frame) -> None:
+        for packet in self.stream.encode(video_frame):
+            self.out.mux(packet)
+
+
+@contextlib.contextmanager
+def _writing(src: Path, dst: Path, *, overwrite: bool, crf: int, notice) -> Iterator[_Writer]:
+    """Open ``dst`` for the frames of ``src`` (the phone-video rules: display rotation applied, yuv420p
+    at even sizes, the source's rate); on a normal exit flush the encoder and copy the first audio
+    stream; the file appears only then (``atomic_write``)."""
+    av = _av()
+    ext = _check_extension(dst)
+    info = probe(src)
+    _say_adjustments(src, info, notice)
+    with atomic_write(dst, overwrite=overwrite) as tmp, _open(src) as audio_src:
+        with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
+            stream, time_base = _open_output(out, ext, info, crf)
+            # Every stream must exist before the first packet is muxed (the header is written then).
+            audio = _audio_stream(audio_src, out) if info.has_audio else None
+            writer = _Writer(av, info, stream, out, time_base)
+            yield writer
+            for packet in stream.encode():
+                out.mux(packet)
+            _copy_audio(audio, audio_src, out)
+
+
 def stream_video(src: str | os.PathLike, dst: str | os.PathLike,
                  process: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]], *, overwrite: bool = False,
                  crf: int = 18, depth: int = 8, progress: Callable[[int], None] | None = None,
@@ -205,54 +249,36 @@ def stream_video(src: str | os.PathLike, dst: str | os.PathLike,
 
     ``process`` takes the iterator of decoded uint8 [H, W, 3] frames and yields one uint8 frame of
     the same size per input frame, in order (``Pipeline.stream`` pulls the decoder in a thread of
-    its own). Frames are encoded in another thread, at most ``depth`` waiting. The output keeps
-    the source's frame rate and first audio stream, and appears only when complete: an error or an
-    interrupt leaves no file, and no thread running.
+    its own). Frames are encoded in another thread, at most ``depth`` waiting. The output follows
+    ``transform_video``'s rules (upright, yuv420p, the source's timestamps and audio), and appears
+    only when complete: an error or an interrupt leaves no file, and no thread running.
     """
     from .stream import Drain
 
-    av = _av()
     src, dst = Path(src), Path(dst)
-    ext = _check_extension(dst)
-    info = probe(src)
-    _say_adjustments(src, info, notice)
     done = 0
-    with atomic_write(dst, overwrite=overwrite) as tmp, _open(src) as audio_src:
-        with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
-            stream, time_base = _open_output(out, ext, info, crf)
-            audio = _audio_stream(audio_src, out) if info.has_audio else None
-            times: deque = deque()  # decoded frames' timestamps, appended by the decoding thread
-            last = -1
-
-            def encode(video_frame):
-                for packet in stream.encode(video_frame):
-                    out.mux(packet)
-
-            writer = Drain(encode, depth)
-            results = process(iter_frames(src, times))
-            try:
-                expected = (info.height, info.width, 3)
-                for frame in results:
-                    if frame.shape != expected or frame.dtype != np.uint8:
-                        raise ValueError(f"frame function returned {frame.shape} {frame.dtype}, "
-                                         f"expected {expected} uint8")
-                    video_frame = _video_frame(av, frame, info, times.popleft() if times else None, last, time_base)
-                    last = video_frame.pts
-                    writer.put(video_frame)
-                    done += 1
-                    if progress is not None:
-                        progress(done)
-                writer.finish()
-            except BaseException:
-                writer.abort()
-                raise
-            finally:
-                close = getattr(results, "close", None)
-                if close is not None:
-                    close()
-            for packet in stream.encode():
-                out.mux(packet)
-            _copy_audio(audio, audio_src, out)
+    with _writing(src, dst, overwrite=overwrite, crf=crf, notice=notice) as writer:
+        times: deque = deque()  # decoded frames' timestamps, appended by the decoding thread
+        drain = Drain(writer.encode, depth)
+        results = process(iter_frames(src, times))
+        try:
+            expected = (writer.info.height, writer.info.width, 3)
+            for frame in results:
+                if frame.shape != expected or frame.dtype != np.uint8:
+                    raise ValueError(f"frame function returned {frame.shape} {frame.dtype}, "
+                                     f"expected {expected} uint8")
+                drain.put(writer.frame(frame, times.popleft() if times else None))
+                done += 1
+                if progress is not None:
+                    progress(done)
+            drain.finish()
+        except BaseException:
+            drain.abort()
+            raise
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
     return done
 
 
@@ -268,35 +294,19 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
     stream (copied, not re-encoded). ``progress(n)`` is called with the number of frames done after
     each batch.
     """
-    av = _av()
     src, dst = Path(src), Path(dst)
-    ext = _check_extension(dst)
-    info = probe(src)
-    _say_adjustments(src, info, notice)
     done = 0
-    with atomic_write(dst, overwrite=overwrite) as tmp, _open(src) as audio_src:
-        with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
-            stream, time_base = _open_output(out, ext, info, crf)
-            # Every stream must exist before the first packet is muxed (the header is written then).
-            audio = _audio_stream(audio_src, out) if info.has_audio else None
-            last = -1
-            for batch, times in _decode(src, batch_size):
-                result = fn(batch)
-                if result.shape != batch.shape or result.dtype != np.uint8:
-                    raise ValueError(f"frame function returned {result.shape} {result.dtype}, "
-                                     f"expected {batch.shape} uint8")
-                for frame, t in zip(result, times):
-                    # the source's timeline (which the copied audio keeps too)
-                    video_frame = _video_frame(av, frame, info, t, last, time_base)
-                    last = video_frame.pts
-                    for packet in stream.encode(video_frame):
-                        out.mux(packet)
-                done += len(batch)
-                if progress is not None:
-                    progress(done)
-            for packet in stream.encode():
-                out.mux(packet)
-            _copy_audio(audio, audio_src, out)
+    with _writing(src, dst, overwrite=overwrite, crf=crf, notice=notice) as writer:
+        for batch, times in _decode(src, batch_size):
+            result = fn(batch)
+            if result.shape != batch.shape or result.dtype != np.uint8:
+                raise ValueError(f"frame function returned {result.shape} {result.dtype}, "
+                                 f"expected {batch.shape} uint8")
+            for frame, t in zip(result, times):  # the source's timeline (which the copied audio keeps too)
+                writer.encode(writer.frame(frame, t))
+            done += len(batch)
+            if progress is not None:
+                progress(done)
     return done
 
 
