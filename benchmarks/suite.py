@@ -103,13 +103,12 @@ def largest_16x9(manifest, budget_bytes: float, fused: bool = False) -> tuple[in
 
 
 def _available_memory() -> int:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 * 2**30
+    """Bytes this process may still allocate (``stylert.core.budget.available_bytes``: free memory,
+    an address-space limit, STYLERT_MEMORY_BYTES); 8 GiB where none of them is known."""
+    from ..core.budget import available_bytes
+
+    free, _ = available_bytes()
+    return free if free is not None else 8 * 2**30
 
 
 # --------------------------------------------------------------------------------------
