@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -209,8 +210,11 @@ def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
     out = tmp_path / "demo"
     result = invoke("demo", "-o", out, "--size", 96, "--no-fetch", "--device", "cpu")
     assert result.exit_code == 0, result.output
-    assert outputs(out) == ["demo_content.png", "demo_grid.png", "demo_style.png", "demo_stylized.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["demo_content.png", "demo_grid.png", "demo_style.png",
+                                                     "demo_stylized.png", "export-adain"]
     from stylert.core.demo import demo_content, demo_style
+    from stylert.core.shipped import shipped_families
+    from stylert.export.manifest import load_manifest
     from stylert.models.pretrained import load_public_adain
     from stylert.models.stylize import ReferenceStylizer
 
@@ -221,7 +225,21 @@ def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
                                                                   [np.asarray(demo_style((96, 96)), np.float32) / 255])
     got = np.asarray(Image.open(out / "demo_stylized.png")).astype(np.float32) / 255
     assert got.shape == (96, 128, 3) and np.abs(got - np.clip(want, 0, 1)).max() <= 1 / 255 + 1e-6
+    # The export it ran through: the three graphs, validated at the demo's size.
+    manifest = load_manifest(out / "export-adain")
+    assert manifest.data["family"] == "adain" and manifest.data["validation"]["status"] == "passed"
+    assert manifest.data["validation"]["sizes"] == ["96x128"]
+    # Parity and latency are printed with their figures.
+    parity = next(line for line in result.output.splitlines() if line.startswith("ONNX Runtime"))
+    measured = re.search(r"image\s+(\S+)\s+(\S+)\s+(\S+) \(min 60\)\s+pass$", parity)
+    assert measured and float(measured[1]) <= 1e-4 and float(measured[3]) >= 100, parity  # max abs, PSNR
+    assert re.search(r"latency, content path .* median [0-9.]+ ms, p90 [0-9.]+ ms", result.output)
+    # Row 1: content, style and one tile per family with weights; row 2: the runtime's six variants.
     grid = np.asarray(Image.open(out / "demo_grid.png"))
-    assert grid.shape[0] > 2 * 96 and grid.shape[1] > 4 * 128 and grid.std() > 10  # 2 rows of 4 labelled tiles
+    assert grid.shape[0] > 2 * 96 and grid.shape[1] > 6 * 128 and grid.std() > 10
+    for family in ("sanet", "sanet-multilevel"):
+        assert (f"not in the grid: {family}" in result.output) == (family not in shipped_families())
+    for family in ("adain-multilevel", "sanet", "sanet-multilevel"):
+        assert (f"stylizing with {family}" in result.output) == (family in shipped_families())
     again = invoke("demo", "-o", out, "--size", 96, "--no-fetch")
     assert again.exit_code != 0 and "--overwrite" in again.output
