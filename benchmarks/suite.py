@@ -2,8 +2,9 @@
 
     python -m stylert.benchmarks.suite [--quick] [--family adain ...] [--size 512x512 ...] [--out DIR]
 
-For each family (``adain`` with the public weights, exported once into a temporary directory;
-the other families with synthetic He-initialised weights, which time the same as trained ones):
+For each family (``adain`` with the public weights, the others with their shipped trained weights
+or, where none are shipped, synthetic He-initialised ones, which time the same; each exported once
+into a temporary directory, and each table says which weights it ran):
 
 * the PyTorch float32 eager reference, style encoded on every call (as the public reference code);
 * the runtime (``Pipeline.stylize``, cached style, numpy in and out) on every backend of
@@ -59,14 +60,19 @@ GPU_MEMORY_BYTES = 80 * 10**9
 # Models
 # --------------------------------------------------------------------------------------
 def load_family(family: str):
-    """(model, weights description): the public weights for adain, synthetic for the others."""
+    """(model, weights description): the public weights for adain, the shipped trained weights for a
+    family that has them (``stylert weights list``), else synthetic He-initialised weights (which time
+    the same as trained ones; their accuracy figures say nothing about a trained model)."""
+    from ..core.shipped import shipped_families, shipped_file
     from ..models import create_model, he_init
+    from ..models.pretrained import load_public_adain, load_reference_model
 
     if family == "adain":
-        from ..models.pretrained import load_public_adain
-
         return load_public_adain(), "public AdaIN weights"
-    return he_init(create_model(family)), "synthetic (He init)"
+    if family in shipped_families():
+        path, entry = shipped_file(family)
+        return load_reference_model(family), f"shipped weights {path.name} (sha256 {entry.sha256[:12]}, {entry.budget})"
+    return he_init(create_model(family)), "synthetic (He init): no shipped weights"
 
 
 # --------------------------------------------------------------------------------------

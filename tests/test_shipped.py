@@ -160,3 +160,38 @@ def test_the_shipped_registry_verifies_and_its_model_stylizes(use_shared_weights
         ours = ReferenceStylizer(model, "cpu").stylize(content, [style])
         adain = ReferenceStylizer(load_public_adain(), "cpu").stylize(content, [style])
         assert ours.shape == content.shape and np.abs(ours - adain).max() > 1e-3
+
+
+@pytest.mark.parametrize("family", ["adain-multilevel", "sanet", "sanet-multilevel"])
+def test_shipped_model_exports_and_runs_at_fp32_and_fp16(family, tmp_path, use_shared_weights, shared_images):
+    """Parity and fp16 accuracy on the trained weights (not synthetic ones): the shipped model exported
+    at fp32 and fp16 (each validated at export), then run through the runtime on a real photo and
+    painting against the PyTorch reference: fp32 at the fp32 tolerance, fp16 at >= 30 dB."""
+    import numpy as np
+
+    from stylert.core.checks import MIN_PSNR_DB, TOLERANCES, check
+    from stylert.core.images import load_image
+    from stylert.export.exporter import export_model
+    from stylert.models.pretrained import load_reference_model
+    from stylert.models.stylize import ReferenceStylizer, StylizeOptions
+    from stylert.runtime.pipeline import Pipeline
+    from stylert.runtime.stylizer import RuntimeStylizer
+
+    if family not in registry.shipped_families():
+        pytest.skip(f"{family} has no shipped weights in this checkout")
+    model = load_reference_model(family)
+    content = load_image(shared_images / "content" / "sailboat.jpg", size=128)
+    style = load_image(shared_images / "style" / "la_muse.jpg", size=128)
+    want = np.clip(ReferenceStylizer(model, "cpu").stylize(content, [style], StylizeOptions(alpha=1.0)), 0, 1)
+    m = model.size_multiple
+    for precision in ("fp32", "fp16"):
+        out = tmp_path / precision
+        result = export_model(model, out, precision=precision, sizes=[(8 * m, 12 * m)])
+        assert result.report.status == "passed", result.report.format()
+        with Pipeline.open(out, "onnxruntime", "cpu") as pipeline:
+            got = RuntimeStylizer(pipeline).stylize(content, [style], StylizeOptions(alpha=1.0))
+        c = check("end-to-end", "image", f"{family} {precision}", got, want, TOLERANCES[precision]["end_to_end"],
+                  min_psnr=MIN_PSNR_DB[precision], image=True)
+        print(f"shipped {family}, {precision} runtime vs PyTorch float32 on sailboat.jpg + la_muse.jpg: "
+              f"max abs {c.max_abs:.2e} (allowed {c.allowed:.2e}), PSNR {c.psnr:.1f} dB (min {c.min_psnr:g})")
+        assert c.ok, c
