@@ -75,7 +75,7 @@ def _image_exts():
               "(0 = off; default 0.8 for the AdaIN families, no-op for the attention families).")
 @click.option("--temporal-blend", type=FINITE, default=None, metavar="W",
               help="Video: blend each output frame with the previous output warped by the input's optical flow, "
-              "weight W in [0, 0.95] (0 = off; default 0.6; every family; needs opencv-python-headless).")
+              "weight W in [0, 0.95] (0 = off; default 0.3; every family; needs opencv-python-headless).")
 @click.option("--model", "family", default=None, metavar="FAMILY",
               help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",

@@ -114,13 +114,16 @@ class StatisticsEMA:
 
 # ------------------------------------------------------------------ flow-guided blending of output frames
 #: Default ``--temporal-blend`` for videos (every family; chosen from measurement, README Video).
-DEFAULT_BLEND = 0.6
+DEFAULT_BLEND = 0.3
 MAX_BLEND = 0.95
 #: Fraction of reliable pixels (visible and with a matching input) below which a frame starts a new shot.
 BLEND_CUT_FRACTION = 0.3
 #: Mean absolute RGB difference (0..1) between the current input and the warped previous input at
 #: which a pixel's blend weight reaches 0 (lighting change, flow failure: no ghost of the last frame).
 INPUT_TOLERANCE = 0.1
+#: Detail restoration: Gaussian sigmas (pixels) of the low-pass that splits off the detail and of the
+#: window its local energy is measured over, and the largest gain (chosen on the pan/zoom clips).
+DETAIL_SIGMA, ENERGY_SIGMA, MAX_GAIN = 1.5, 3.0, 4.0
 
 
 def check_blend(weight) -> float:
@@ -207,6 +210,7 @@ class FlowBlend:
             else:
                 previous = warp(self._output, pair.backward)
                 out = stylized + (self.weight * weight)[..., None] * (previous - stylized)
+                out = np.clip(restore_detail(out, stylized, weight > 0), 0.0, 1.0)
         if new_shot:
             self.cuts.append(self.frames)
         self._input, self._output = frame, out
@@ -230,3 +234,23 @@ class FlowBlend:
         if np.asarray(stylized).dtype == np.uint8:
             return to_uint8(self.update(frame, stylized.astype(np.float32) * np.float32(1 / 255), cut))
         return self.update(frame, stylized, cut)
+
+
+def restore_detail(blended: np.ndarray, stylized: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``O_t = B + D_B (g - 1)`` of ``FlowBlend`` above: blended and stylized float32 [H, W, 3] 0..1,
+    ``where`` bool [H, W] (the pixels that were blended) -> float32 [H, W, 3]."""
+    from .flow import cv2_module
+
+    cv2 = cv2_module()
+
+    def blur(x, sigma):
+        return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+    detail_b = blended - blur(blended, DETAIL_SIGMA)
+    detail_s = stylized - blur(stylized, DETAIL_SIGMA)
+    energy_b = blur(np.ascontiguousarray((detail_b * detail_b).sum(axis=2)), ENERGY_SIGMA)
+    energy_s = blur(np.ascontiguousarray((detail_s * detail_s).sum(axis=2)), ENERGY_SIGMA)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.sqrt(energy_s / energy_b)
+    gain = np.where(where & (energy_b > 0), np.clip(np.nan_to_num(gain, nan=1.0), 1.0, MAX_GAIN), 1.0)
+    return (blended + detail_b * (gain.astype(np.float32) - np.float32(1))[..., None]).astype(np.float32)
