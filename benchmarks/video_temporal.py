@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-BLENDS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.85)
+BLENDS = (0.0, 0.2, 0.3, 0.5, 0.7)
 RESULTS = Path(__file__).resolve().parent / "results" / "video"
 
 
