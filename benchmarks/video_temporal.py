@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -271,7 +270,12 @@ def main(argv=None) -> None:
 
     from ..core.images import load_image
     from ..core.machine import machine_info
-    from ..core.temporal import BLEND_CUT_FRACTION, DEFAULT_BLEND, DEFAULT_STRENGTH, INPUT_TOLERANCE
+    from ..core.temporal import (
+        BLEND_CUT_FRACTION,
+        DEFAULT_BLEND,
+        DEFAULT_STRENGTH,
+        INPUT_TOLERANCE,
+    )
     from ..runtime.pipeline import Pipeline
 
     h, w = (int(v) for v in args.size.split("x"))

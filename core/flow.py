@@ -112,4 +112,6 @@ def pair_flow(previous: np.ndarray, current: np.ndarray) -> PairFlow:
 
 def clip_flows(frames) -> list[PairFlow]:
     """``pair_flow`` of every consecutive pair of a list of uint8 [H, W, 3] frames (len(frames) - 1 items)."""
-    return [pair_flow(a, b) for a, b in zip(frames, frames[1:])]
+    from itertools import pairwise
+
+    return [pair_flow(a, b) for a, b in pairwise(frames)]
