@@ -1,17 +1,19 @@
-"""Temporal smoothing and the streaming pipeline, measured: warping error at several strengths, the
-content/style losses of smoothed frames against unsmoothed ones, frames/s of the streaming
-pipeline against the batch-after-batch one. Writes ``benchmarks/results/video/``.
+"""Temporal smoothing, flow-guided blending and the streaming pipeline, measured: warping error for
+blend weights W (with the content statistics unsmoothed, and smoothed at the default strength),
+the content/style losses of those frames relative to the plain ones, frames of each clip around
+its cut, and frames/s of the streaming pipeline against the batch-after-batch one with blending
+off and on. Writes ``benchmarks/results/video/``.
 
     PYTHONPATH=.. STYLERT_WEIGHTS=../shared/weights python -m stylert.benchmarks.video_temporal \\
         --engine EXPORT_DIR --clip ../shared/video/cutBunny.mp4 --style ../shared/images/style/la_muse.jpg
 
-Warping error (Lai et al., ECCV 2018), as defined for ``stylert evaluate video``: optical flow
-between consecutive *input* frames (OpenCV DIS, preset medium, on grayscale), pixels failing the
-forward-backward consistency check (Sundaram et al. 2010: |f_b + f_f(warped)|^2 > 0.01
-(|f_b|^2 + |f_f(warped)|^2) + 0.5) masked out, then the mean over unmasked pixels and RGB channels
-of the squared difference (0..1) between the previous output frame warped to the current one
-and the current output frame; averaged over all consecutive pairs. The input's own warping
-error is reported beside it. Needs ``opencv-python-headless``.
+Warping error: ``stylert.evaluation.warping`` (Lai et al., ECCV 2018: DIS flow on the *input*
+frames, forward-backward occlusion mask, mean masked squared RGB difference 0..1 between each
+output frame and the previous output warped to it). The input flows are computed once per clip
+(``stylert.core.flow.clip_flows``) and serve every configuration, and the blending itself
+(``FlowBlend.update(..., flow=)``, what ``--temporal-blend`` computes frame by frame). The
+blending and the metric use the same flow, so the metric cannot see that flow's errors: the
+frame strips (``cut_*.jpg``) are there to show them. Needs ``opencv-python-headless``.
 
 Losses (pytorch-AdaIN's, with the public normalised VGG): content loss = mean squared
 difference at relu4_1 between the stylized frame and the content frame; style loss = sum over
@@ -23,55 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
-STRENGTHS = (0.0, 0.6, 0.8, 0.9)
+BLENDS = (0.0, 0.2, 0.3, 0.5, 0.7)
 RESULTS = Path(__file__).resolve().parent / "results" / "video"
-
-
-# ---------------------------------------------------------------------- warping error
-def _gray(frame: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-
-
-def _flows(inputs: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each pair (t-1, t): (warp grid sampling frame t-1 at frame t's pixels [H,W,2], valid mask [H,W])."""
-    import cv2
-
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    grays = [_gray(f) for f in inputs]
-    h, w = grays[0].shape
-    xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    out = []
-    for prev, cur in zip(grays, grays[1:]):
-        back = dis.calc(cur, prev, None)  # pixel of t -> its place in t-1
-        fwd = dis.calc(prev, cur, None)  # pixel of t-1 -> its place in t
-        mx, my = xx + back[..., 0], yy + back[..., 1]
-        fwd_at = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        err = ((back + fwd_at) ** 2).sum(-1)
-        bound = 0.01 * ((back ** 2).sum(-1) + (fwd_at ** 2).sum(-1)) + 0.5
-        inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-        out.append((np.stack([mx, my], -1), (err <= bound) & inside))
-    return out
-
-
-def warping_error(outputs: list[np.ndarray], flows) -> float:
-    """uint8 [H,W,3] output frames + ``_flows`` of their inputs -> mean masked squared difference (0..1 RGB)."""
-    import cv2
-
-    errors = []
-    for (grid, valid), prev, cur in zip(flows, outputs, outputs[1:]):
-        warped = cv2.remap(prev.astype(np.float32) / 255, grid[..., 0], grid[..., 1], cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
-        diff = ((warped - cur.astype(np.float32) / 255) ** 2).sum(-1)
-        errors.append(float((diff * valid).sum() / max(3 * valid.sum(), 1)))
-    return float(np.mean(errors))
 
 
 # ---------------------------------------------------------------------- clips
@@ -138,18 +99,31 @@ def clip_frames(path: Path, hw, frames: int, start: int = 0) -> list[np.ndarray]
     return out
 
 
-# ---------------------------------------------------------------------- stylizing and losses
+# ---------------------------------------------------------------------- stylizing, blending, losses
 def stylize_all(pipeline, code, frames: list[np.ndarray], strength: float, batch: int = 8):
-    """uint8 frames -> (uint8 outputs, the smoothing state (cuts, statistics changes) or None at 0)."""
-    from ..core.images import to_uint8
+    """uint8 frames -> (float32 [H, W, 3] 0..1 outputs, the smoothing state (its cuts) or None at 0)."""
     from ..core.temporal import StatisticsEMA
 
     state = StatisticsEMA(strength) if strength > 0 else None
     outs = []
     for i in range(0, len(frames), batch):
         x = np.stack(frames[i:i + batch]).astype(np.float32) / 255
-        outs += [to_uint8(f) for f in pipeline.stylize(x, [code], temporal=state)]
+        outs += list(pipeline.stylize(x, [code], temporal=state))
     return outs, state
+
+
+def blend_all(frames, stylized, flows, weight: float, statistics_cuts=()):
+    """``FlowBlend`` over a clip with its precomputed flows, as ``Pipeline.stream(temporal_blend=)``
+    runs it (statistics cuts passed on) -> (uint8 frames, the blender (cuts, reliable fractions) or None)."""
+    from ..core.images import to_uint8
+    from ..core.temporal import FlowBlend
+
+    if weight == 0:
+        return [to_uint8(s) for s in stylized], None
+    blender = FlowBlend(weight)
+    outs = [to_uint8(blender.update(f, s, cut=i in statistics_cuts, flow=flows[i - 1] if i else None))
+            for i, (f, s) in enumerate(zip(frames, stylized))]
+    return outs, blender
 
 
 class Losses:
@@ -197,28 +171,85 @@ def _write_clip(path: Path, frames: list[np.ndarray], fps: int = 24) -> Path:
     return path
 
 
-def speed(pipeline, code, src: Path, tmp: Path, batch: int, strength: float, passes: int = 1) -> dict:
-    """frames/s of the batch-after-batch path (transform_video) and of the streaming path, same clip."""
+def speed(pipeline, code, src: Path, tmp: Path, batch: int, strength: float, blend: float, runs: int) -> dict:
+    """frames/s of the batch-after-batch path (``transform_video``) and of the streaming path
+    (``stream_video`` + ``Pipeline.stream``), each with blending off and at ``blend``, smoothing
+    ``strength`` in all four; runs interleaved (each configuration once per round), median kept."""
     from ..core.images import to_uint8
+    from ..core.temporal import StatisticsEMA
     from ..runtime.video import stream_video, transform_video
 
-    def old(b):
-        return np.stack([to_uint8(f) for f in pipeline.stylize(b.astype(np.float32) / 255, [code])])
+    configs = [("batch", 0.0), ("stream", 0.0), ("batch", blend), ("stream", blend)]
+    rates: dict[str, list[float]] = {}
+    n = 0
+    for _ in range(runs):
+        for path, w in configs:
+            dst = tmp / f"{path}_{w}.mp4"
+            start = time.perf_counter()
+            if path == "batch":
+                state = StatisticsEMA(strength) if strength > 0 else None
 
-    times = {}
-    for name in ("old", "stream") * passes:  # interleaved, best of the passes
-        dst = tmp / f"{name}.mp4"
-        start = time.perf_counter()
-        if name == "old":
-            n = transform_video(src, dst, old, batch_size=batch, overwrite=True)
-        else:
-            n = stream_video(src, dst, lambda fr: pipeline.stream(fr, [code], temporal_smoothing=strength,
-                                                                  batch_size=batch), overwrite=True)
-        times.setdefault(name, []).append(n / (time.perf_counter() - start))
-    return {k: max(v) for k, v in times.items()} | {"frames": n, "runs": times}
+                def fn(b, state=state):
+                    return np.stack([to_uint8(f) for f in
+                                     pipeline.stylize(b.astype(np.float32) / 255, [code], temporal=state)])
+
+                n = transform_video(src, dst, fn, batch_size=batch, overwrite=True, temporal_blend=w)
+            else:
+                n = stream_video(src, dst, lambda fr, w=w: pipeline.stream(
+                    fr, [code], temporal_smoothing=strength, temporal_blend=w, batch_size=batch), overwrite=True)
+            rates.setdefault(f"{path} W={w}", []).append(n / (time.perf_counter() - start))
+    return {"median": {k: statistics.median(v) for k, v in rates.items()}, "runs": rates, "frames": n}
 
 
 # ---------------------------------------------------------------------- main
+def _strip(rows: list[list[np.ndarray]], around: int, count: int) -> np.ndarray:
+    """Frames around-3 .. around+2 (the first frame after the cut is the 4th) of each row, rows top to bottom."""
+    picks = range(max(around - 3, 0), min(around + 3, count))
+    return np.concatenate([np.concatenate([row[i] for i in picks], 1) for row in rows], 0)
+
+
+def measure_clip(pipeline, code, frames, cut, losses, loss_every: int, strength: float) -> tuple[dict, dict]:
+    """One clip: every (smoothing, blend) configuration -> (report row, uint8 outputs per configuration)."""
+    from ..core.flow import clip_flows
+    from ..evaluation.warping import warping_error
+
+    start = time.perf_counter()
+    flows = clip_flows(frames)
+    row = {"known_cut": cut, "flow_seconds": time.perf_counter() - start,
+           "visible_fraction": [p.visible_fraction for p in flows], "configs": {}}
+    outputs, base = {}, None
+    picks = list(range(loss_every - 1, len(frames), loss_every))  # not shot starts (never blended)
+    for s in (0.0, strength):
+        stylized, state = stylize_all(pipeline, code, frames, s)
+        statistics_cuts = set(state.cuts[1:]) if state is not None else set()
+        if state is not None:
+            row["statistics_cuts"] = state.cuts
+        for w in BLENDS:
+            start = time.perf_counter()
+            outs, blender = blend_all(frames, stylized, flows, w, statistics_cuts)
+            blend_seconds = time.perf_counter() - start
+            result = warping_error(frames, outs, flows=flows)
+            lc = [losses(outs[i], frames[i]) for i in picks]
+            entry = {"smoothing": s, "blend": w, "warping_error": result.warping_error,
+                     "content_loss": float(np.mean([c for c, _ in lc])),
+                     "style_loss": float(np.mean([st for _, st in lc])), "blend_seconds": blend_seconds}
+            row["input_warping_error"] = result.input_warping_error
+            if blender is not None:
+                entry["blend_cuts"] = blender.cuts
+                entry["reliable_fraction"] = blender.reliable
+            if base is None:
+                base = entry
+            for k in ("warping_error", "content_loss", "style_loss"):
+                entry[f"{k}_ratio"] = entry[k] / base[k]
+            key = f"S={s},W={w}"
+            row["configs"][key] = entry
+            outputs[key] = outs
+            print(f"  S={s:.1f} W={w:.2f}: warping error {entry['warping_error']:.5f} "
+                  f"({entry['warping_error_ratio']:.3f}x), content {entry['content_loss_ratio']:.3f}x, "
+                  f"style {entry['style_loss_ratio']:.3f}x, blend cuts {entry.get('blend_cuts', '-')}", flush=True)
+    return row, outputs
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", required=True, type=Path)
@@ -229,15 +260,22 @@ def main(argv=None) -> None:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--clip-start", type=int, default=0)
     ap.add_argument("--loss-every", type=int, default=8)
-    ap.add_argument("--speed-frames", default="288x512:8,720x1280:3", help="HxW:frames,... (frames/s comparison)")
-    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--speed-frames", default="288x512:4,720x1280:2", help="HxW:frames,... (frames/s comparison)")
+    ap.add_argument("--runs", type=int, default=3, help="interleaved runs of each speed configuration (median kept)")
     ap.add_argument("--speed-only", action="store_true", help="only the frames/s comparison -> speed.json")
-    ap.add_argument("--passes", type=int, default=1, help="interleaved old/streaming passes per size (best kept)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
+    from PIL import Image
+
     from ..core.images import load_image
-    from ..core.temporal import CUT_THRESHOLD, DEFAULT_STRENGTH
+    from ..core.machine import machine_info
+    from ..core.temporal import (
+        BLEND_CUT_FRACTION,
+        DEFAULT_BLEND,
+        DEFAULT_STRENGTH,
+        INPUT_TOLERANCE,
+    )
     from ..runtime.pipeline import Pipeline
 
     h, w = (int(v) for v in args.size.split("x"))
@@ -245,53 +283,12 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     style = load_image(args.style, size=256)
     style_u8 = (style * 255 + 0.5).astype(np.uint8)
-    losses = None if args.speed_only else Losses(style_u8)
-    clips = {}
-    if not args.speed_only:
-        clips["shared clip"] = (clip_frames(args.clip, (h, w), args.frames, args.clip_start), None)
-        clips.update(synthetic_clips(images, (h, w), args.frames))
-    report = {"machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
-              "size": [h, w], "frames": args.frames, "style": args.style.name, "strengths": list(STRENGTHS),
-              "cut_threshold": CUT_THRESHOLD, "clips": {}}
+    report = {"machine": machine_info(), "style": args.style.name, "smoothing": DEFAULT_STRENGTH,
+              "default_blend": DEFAULT_BLEND, "blend_cut_fraction": BLEND_CUT_FRACTION,
+              "input_tolerance": INPUT_TOLERANCE}
     with Pipeline.open(args.engine, device="cpu") as pipeline:
-        import os
-
-        report["machine"]["cores"] = os.cpu_count()
         code = pipeline.encode_style(style)
-        for name, (frames, cut) in clips.items():
-            flows = _flows(frames)
-            row = {"input_warping_error": warping_error(frames, flows), "known_cut": cut, "strengths": {}}
-            base = None
-            for s in STRENGTHS:
-                start = time.perf_counter()
-                outs, state = stylize_all(pipeline, code, frames, s)
-                entry = {"warping_error": warping_error(outs, flows), "seconds": time.perf_counter() - start}
-                if state is not None:
-                    entry["cuts"] = state.cuts
-                    row["statistics_changes"] = state.changes  # the same at every strength
-                picks = list(range(0, len(frames), args.loss_every))
-                lc = [losses(outs[i], frames[i]) for i in picks]
-                entry["content_loss"] = float(np.mean([c for c, _ in lc]))
-                entry["style_loss"] = float(np.mean([st for _, st in lc]))
-                if base is None:
-                    base = entry
-                for k in ("warping_error", "content_loss", "style_loss"):
-                    entry[f"{k}_ratio"] = entry[k] / base[k]
-                row["strengths"][str(s)] = entry
-                print(f"{name:12s} S={s:.1f}: warping error {entry['warping_error']:.5f} "
-                      f"({entry['warping_error_ratio']:.3f}x), content {entry['content_loss_ratio']:.3f}x, "
-                      f"style {entry['style_loss_ratio']:.3f}x, cuts {entry.get('cuts', '-')}", flush=True)
-                if s in (0.0, DEFAULT_STRENGTH):
-                    found = entry.get("cuts", row.get("strengths", {}).get("0.5", {}).get("cuts", [0]))
-                    around = cut if cut is not None else (found[1] if len(found) > 1 else len(frames) // 2)
-                    strip = np.concatenate([np.concatenate([frames[i], outs[i]], 0)
-                                            for i in range(max(around - 2, 0), min(around + 3, len(frames)))], 1)
-                    from PIL import Image
-
-                    slug = name.replace(" ", "_").replace("+", "_")
-                    Image.fromarray(strip).save(args.out / f"cut_{slug}_S{s}.jpg", quality=88)
-            report["clips"][name] = row
-        if not args.skip_speed:
+        if args.speed_only:
             import tempfile
 
             report["speed"] = {}
@@ -302,14 +299,28 @@ def main(argv=None) -> None:
                     size, n = spec.split(":")
                     sh, sw = (int(v) for v in size.split("x"))
                     src = _write_clip(tmp / f"src_{size}.mp4", pan(src_img, (sh, sw), int(n), 2.0))
-                    r = speed(pipeline, code, src, tmp, 4, DEFAULT_STRENGTH, args.passes)
+                    r = speed(pipeline, code, src, tmp, 4, DEFAULT_STRENGTH, DEFAULT_BLEND, args.runs)
                     report["speed"][size] = r
-                    print(f"{size}: old {r['old']:.3f} frames/s, streaming {r['stream']:.3f} frames/s "
-                          f"({r['stream'] / r['old']:.2f}x)", flush=True)
-    if args.speed_only:
-        speed_report = {k: report[k] for k in ("machine", "speed")}
-        (args.out / "speed.json").write_text(json.dumps(speed_report, indent=2) + "\n")
-        return
+                    m = r["median"]
+                    print(f"{size}: " + ", ".join(f"{k} {v:.3f} frames/s" for k, v in m.items()), flush=True)
+            report.update(batch=4, runs=args.runs)
+            (args.out / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
+            return
+        losses = Losses(style_u8)
+        clips = {"shared clip": (clip_frames(args.clip, (h, w), args.frames, args.clip_start), None)}
+        clips.update(synthetic_clips(images, (h, w), args.frames))
+        report.update(size=[h, w], frames=args.frames, clip_start=args.clip_start, blends=list(BLENDS), clips={})
+        for old in args.out.glob("cut_*.jpg"):
+            old.unlink()
+        for name, (frames, cut) in clips.items():
+            print(name, flush=True)
+            row, outputs = measure_clip(pipeline, code, frames, cut, losses, args.loss_every, DEFAULT_STRENGTH)
+            report["clips"][name] = row
+            around = cut if cut is not None else (row["statistics_cuts"][1:] or [len(frames) // 2])[0]
+            s = DEFAULT_STRENGTH
+            rows = [frames] + [outputs[f"S={s},W={wt}"] for wt in BLENDS]  # input, then W from 0 up
+            slug = name.replace(" ", "_").replace("+", "_")
+            Image.fromarray(_strip(rows, around, len(frames))).save(args.out / f"cut_{slug}.jpg", quality=90)
     (args.out / "temporal.json").write_text(json.dumps(report, indent=2) + "\n")
     _chart(report, args.out)
 
@@ -317,10 +328,13 @@ def main(argv=None) -> None:
 def _chart(report: dict, out: Path) -> None:
     from ..core.chart import line_chart
 
-    series = {name: [(f"S={s}", row["strengths"][str(s)]["warping_error_ratio"], None) for s in report["strengths"]]
-              for name, row in report["clips"].items()}
-    img = line_chart(series, title="warping error relative to no smoothing (lower is steadier)",
-                     ylabel="ratio to S=0")
+    series = {}
+    for name, row in report["clips"].items():
+        for s in (0.0, report["smoothing"]):
+            series[f"{name} S={s}"] = [(f"W={w}", row["configs"][f"S={s},W={w}"]["warping_error_ratio"], None)
+                                      for w in report["blends"]]
+    img = line_chart(series, title="warping error relative to no blending, no smoothing (lower is steadier)",
+                     ylabel="ratio", size=(820, 440))
     img.save(out / "warping_error.png")
 
 

@@ -73,6 +73,9 @@ def _image_exts():
 @click.option("--temporal-smoothing", type=FINITE, default=None, metavar="S",
               help="Video: smooth the AdaIN content statistics over frames with strength S in [0, 0.99] "
               "(0 = off; default 0.8 for the AdaIN families, no-op for the attention families).")
+@click.option("--temporal-blend", type=FINITE, default=None, metavar="W",
+              help="Video: blend each output frame with the previous output warped by the input's optical flow, "
+              "weight W in [0, 0.95] (0 = off; default 0.3; every family; needs opencv-python-headless).")
 @click.option("--model", "family", default=None, metavar="FAMILY",
               help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
@@ -101,7 +104,8 @@ def _image_exts():
 @click.option("--memory-check/--no-memory-check", default=True, show_default=True,
               help="Refuse, before any compute, work whose estimated memory exceeds what is free.")
 @click.pass_obj
-def stylize(settings, contents, styles, output, engine, server, backend, batch_size, temporal_smoothing, family,
+def stylize(settings, contents, styles, output, engine, server, backend, batch_size, temporal_smoothing,
+            temporal_blend, family,
             checkpoints, alpha, weights, mask, preserve_color, content_size, style_size, crop, device, ext, overwrite,
             max_pixels, memory_check):
     """Stylize every content with every style (or with all styles at once, given --weights or --mask).
@@ -116,9 +120,12 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
     """
     from ..core.images import check_outputs, collect_images, load_image, load_mask
     from ..core.stylize import check_alpha, check_weights
+    from ..core.temporal import check_blend
     from ..runtime.video import is_video, probe
 
     alphas = parse_numbers(alpha, "--alpha", check_alpha)
+    if temporal_blend is not None:
+        temporal_blend = check_blend(temporal_blend)
     interp = parse_numbers(weights, "--weights", check_weights)
     if not ext.startswith("."):
         ext = "." + ext
@@ -149,6 +156,10 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
             if mask is not None:
                 raise click.BadParameter("masks apply to images, not videos", param_hint="--mask")
             info = probe(p)
+            if temporal_blend is None or temporal_blend > 0:
+                from ..core.flow import cv2_module
+
+                cv2_module()  # blending needs OpenCV: said before anything is stylized
             content_hw[p] = (info.height, info.width)
         else:
             content_hw[p] = load_image(p, size=content_size, crop=crop, max_pixels=max_pixels).shape[:2]
@@ -208,7 +219,7 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
                                      preserve_color=preserve_color)
             if is_video(job.content):
                 _stylize_video(runner, job, styles_for_job, options, overwrite, settings.quiet, batch_size,
-                               temporal_smoothing)
+                               temporal_smoothing, temporal_blend)
             else:
                 content = load_image(job.content, size=content_size, crop=crop, max_pixels=max_pixels)
                 if mask is not None:
@@ -261,16 +272,18 @@ def _open_stylizer(engine, backend, device, family, checkpoints, say):
 
 
 def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bool, batch_size: int,
-                   smoothing: float | None) -> None:
+                   smoothing: float | None, blend: float | None = None) -> None:
     """Every frame at the video's own size, the style encoded once; progress in frames/s and ETA.
 
     Decoding, stylizing and encoding overlap (``stylert.runtime.video.stream_video``). The runtime
     stylizes ``batch_size`` frames per pass (``Pipeline.stream``); the reference, and colour
     preservation (which depends on each frame), one frame at a time. ``smoothing``: the temporal
-    smoothing strength, None for the default of the family (``stylert.core.temporal``).
+    smoothing strength, None for the default of the family (``stylert.core.temporal``). ``blend``: the
+    flow-guided blend weight, None for the default (``DEFAULT_BLEND``), the same on both paths
+    (``stylert.core.temporal.FlowBlend``; a statistics cut restarts it too).
     """
     from ..core.images import to_uint8
-    from ..core.temporal import DEFAULT_STRENGTH
+    from ..core.temporal import DEFAULT_BLEND, DEFAULT_STRENGTH, FlowBlend
     from ..runtime.stream import Prefetcher, Progress
     from ..runtime.stylizer import RuntimeStylizer
     from ..runtime.video import probe, stream_video
@@ -278,6 +291,8 @@ def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bo
     info = probe(job.content)
     if smoothing is None:
         smoothing = DEFAULT_STRENGTH if runner.smooths_statistics else 0.0
+    if blend is None:
+        blend = DEFAULT_BLEND
     options = dataclasses.replace(options, temporal_smoothing=smoothing)
     keys = list(job.styles)
     meter = Progress(info.frames)
@@ -295,15 +310,20 @@ def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bo
 
         def process(frames):
             return runner.pipeline.stream(frames, codes, alpha=options.alpha, weights=options.weights,
-                                          temporal_smoothing=smoothing, batch_size=batch_size)
+                                          temporal_smoothing=smoothing, temporal_blend=blend, batch_size=batch_size)
     else:
         temporal = runner.temporal_state(options)
+        blender = FlowBlend(blend) if blend > 0 else None
 
         def process(frames):
             source = Prefetcher(frames, 1)
             try:
                 for batch, _ in source:
-                    yield to_uint8(runner.stylize(batch[0], styles, options, style_keys=keys, temporal=temporal))
+                    out = runner.stylize(batch[0], styles, options, style_keys=keys, temporal=temporal)
+                    if blender is not None:
+                        cut = temporal is not None and temporal.cuts[-1] == temporal.frames - 1
+                        out = blender.update(to_uint8(batch[0]), out, cut=cut)
+                    yield to_uint8(out)
             finally:
                 source.close()
 

@@ -110,3 +110,147 @@ class StatisticsEMA:
                 out[lv][0][i], out[lv][1][i] = a_m, a_s
             self.frames += 1
         return out
+
+
+# ------------------------------------------------------------------ flow-guided blending of output frames
+#: Default ``--temporal-blend`` for videos (every family; chosen from measurement, README Video).
+DEFAULT_BLEND = 0.3
+MAX_BLEND = 0.95
+#: Fraction of reliable pixels (visible and with a matching input) below which a frame starts a new shot.
+BLEND_CUT_FRACTION = 0.3
+#: Mean absolute RGB difference (0..1) between the current input and the warped previous input at
+#: which a pixel's blend weight reaches 0 (lighting change, flow failure: no ghost of the last frame).
+INPUT_TOLERANCE = 0.1
+#: Detail restoration: Gaussian sigmas (pixels) of the low-pass that splits off the detail and of the
+#: window its local energy is measured over, and the largest gain (chosen on the pan/zoom clips).
+DETAIL_SIGMA, ENERGY_SIGMA, MAX_GAIN = 1.5, 3.0, 4.0
+
+
+def check_blend(weight) -> float:
+    """A blend weight -> float in [0, MAX_BLEND]; ModelError otherwise."""
+    try:
+        value = float(weight)
+    except (TypeError, ValueError):
+        raise ModelError(f"temporal blend must be a number, got {weight!r}",
+                         fix=f"--temporal-blend takes a number from 0 (off) to {MAX_BLEND}") from None
+    if not math.isfinite(value) or not 0.0 <= value <= MAX_BLEND:
+        raise ModelError(f"temporal blend must be in [0, {MAX_BLEND}], got {weight}",
+                         fix=f"--temporal-blend takes a number from 0 (off) to {MAX_BLEND}")
+    return value
+
+
+class FlowBlend:
+    """Flow-guided temporal blending of stylized frames, no retraining: the blind temporal-consistency
+    baseline of Lai et al. (ECCV 2018, Sec. 4; after Bonneel et al., SIGGRAPH Asia 2015).
+
+    For input frames I_t (uint8 [H, W, 3] RGB) and their stylized frames S_t (float32 [H, W, 3]
+    RGB 0..1), the output is O_0 = S_0 and
+
+        O_t(x) = S_t(x) + w_t(x) * (O_{t-1}(x + b_t(x)) - S_t(x))
+
+    with ``b_t`` the backward DIS flow t -> t-1 on the *input* frames and, per pixel,
+
+        w_t(x) = W * M_t(x) * max(0, 1 - d_t(x) / INPUT_TOLERANCE),
+        d_t(x) = mean over RGB of |I_t(x) - I_{t-1}(x + b_t(x))|   (0..1)
+
+    ``M_t`` the forward-backward visibility mask (``stylert.core.flow.visible_mask``, the one the
+    warping error uses): occluded pixels take S_t; pixels whose input does not match the warped
+    previous input (a lighting change, a flow failure) are down-weighted linearly, so they cannot
+    ghost. ``W`` in [0, MAX_BLEND] (0: off; the caller then skips the blender). Written as a step
+    towards the previous output, so where that equals S_t the frame comes back bit for bit (a
+    still video is unchanged by any weight). O_{t-1} is kept in float32, before any rounding.
+
+    A frame starts a new shot (O_t = S_t, the history dropped) when it is the first, when its size
+    differs from the last, when the caller says so (``cut=True``: the statistics cut detector of
+    ``StatisticsEMA``), or when fewer than ``cut_fraction`` of its pixels have weight above zero
+    (most pixels occluded or unmatched: a scene cut). ``cuts`` lists those frame indices
+    (0-based, over all frames given), ``reliable`` the fraction of pixels with weight above zero
+    of every frame after the first of a shot (the measurement ``cut_fraction`` was chosen from).
+    """
+
+    def __init__(self, weight: float, cut_fraction: float = BLEND_CUT_FRACTION,
+                 input_tolerance: float = INPUT_TOLERANCE):
+        self.weight = check_blend(weight)
+        if not (math.isfinite(cut_fraction) and 0 <= cut_fraction < 1):
+            raise ModelError(f"the cut fraction must be in [0, 1), got {cut_fraction}")
+        if not (math.isfinite(input_tolerance) and input_tolerance > 0):
+            raise ModelError(f"the input tolerance must be a positive number, got {input_tolerance}")
+        self.cut_fraction = float(cut_fraction)
+        self.input_tolerance = float(input_tolerance)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the history: the next frame starts a new shot."""
+        self.frames = 0
+        self.cuts: list[int] = []
+        self.reliable: list[float] = []
+        self._input: np.ndarray | None = None
+        self._output: np.ndarray | None = None
+
+    def update(self, frame: np.ndarray, stylized: np.ndarray, cut: bool = False, flow=None) -> np.ndarray:
+        """One frame: input uint8 [H, W, 3], its stylized frame float [H, W, 3] 0..1 -> the blended
+        frame, float32 [H, W, 3] 0..1. ``flow``: the ``stylert.core.flow.PairFlow`` of (previous
+        input, this input) when already computed; None computes it."""
+        from .flow import pair_flow, warp
+
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"input frames must be uint8 [H, W, 3], got {frame.dtype} {frame.shape}")
+        stylized = np.asarray(stylized, dtype=np.float32)
+        if stylized.shape != frame.shape:
+            raise ValueError(f"the stylized frame is {stylized.shape}, its input {frame.shape}")
+        out = stylized
+        new_shot = cut or self._input is None or self._input.shape != frame.shape
+        if not new_shot:
+            pair = flow if flow is not None else pair_flow(self._input, frame)
+            weight = self.weights(frame, self._input, pair)
+            self.reliable.append(float(np.mean(weight > 0)))
+            if self.reliable[-1] < self.cut_fraction:
+                new_shot = True
+            else:
+                previous = warp(self._output, pair.backward)
+                out = stylized + (self.weight * weight)[..., None] * (previous - stylized)
+                out = np.clip(restore_detail(out, stylized, weight > 0), 0.0, 1.0)
+        if new_shot:
+            self.cuts.append(self.frames)
+        self._input, self._output = frame, out
+        self.frames += 1
+        return out
+
+    def weights(self, frame: np.ndarray, previous: np.ndarray, pair) -> np.ndarray:
+        """``M_t(x) * max(0, 1 - d_t(x) / input_tolerance)`` above (without W): float32 [H, W] in [0, 1]."""
+        from .flow import warp
+
+        current = frame.astype(np.float32) * np.float32(1 / 255)
+        warped = warp(previous.astype(np.float32) * np.float32(1 / 255), pair.backward)
+        d = np.abs(current - warped).mean(axis=2)
+        return pair.mask * np.maximum(np.float32(0), np.float32(1) - d / np.float32(self.input_tolerance))
+
+    def apply(self, frame: np.ndarray, stylized: np.ndarray, cut: bool = False) -> np.ndarray:
+        """``update`` for a stylized frame of either kind: uint8 in -> uint8 out (``to_uint8``), float in
+        -> float32 out."""
+        from .images import to_uint8
+
+        if np.asarray(stylized).dtype == np.uint8:
+            return to_uint8(self.update(frame, stylized.astype(np.float32) * np.float32(1 / 255), cut))
+        return self.update(frame, stylized, cut)
+
+
+def restore_detail(blended: np.ndarray, stylized: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``O_t = B + D_B (g - 1)`` of ``FlowBlend`` above: blended and stylized float32 [H, W, 3] 0..1,
+    ``where`` bool [H, W] (the pixels that were blended) -> float32 [H, W, 3]."""
+    from .flow import cv2_module
+
+    cv2 = cv2_module()
+
+    def blur(x, sigma):
+        return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+    detail_b = blended - blur(blended, DETAIL_SIGMA)
+    detail_s = stylized - blur(stylized, DETAIL_SIGMA)
+    energy_b = blur(np.ascontiguousarray((detail_b * detail_b).sum(axis=2)), ENERGY_SIGMA)
+    energy_s = blur(np.ascontiguousarray((detail_s * detail_s).sum(axis=2)), ENERGY_SIGMA)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.sqrt(energy_s / energy_b)
+    gain = np.where(where & (energy_b > 0), np.clip(np.nan_to_num(gain, nan=1.0), 1.0, MAX_GAIN), 1.0)
+    return (blended + detail_b * (gain.astype(np.float32) - np.float32(1))[..., None]).astype(np.float32)

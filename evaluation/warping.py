@@ -18,57 +18,21 @@ flickers no more than its input would reach (it is not 0: flow is not exact, lig
 Pairs where every pixel is occluded (scene cuts) are skipped and counted.
 
 Units: squared RGB differences in 0..1 (multiply by 255^2 for 8-bit levels squared).
+
+The flow, warp and occlusion primitives live in ``stylert.core.flow`` (temporal blending uses the
+same ones). ``warping_error(..., flows=...)`` takes them precomputed (``core.flow.clip_flows``),
+so several stylizations of one input are measured with one flow computation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..core.flow import PairFlow, dis_flow, pair_flow, visible_mask, warp  # noqa: F401 (the one implementation)
 from ..errors import ImageError
-from .metrics import optional_import
-
-
-def _cv2():
-    return optional_import("cv2", "opencv-python-headless", "optical flow")
-
-
-def dis_flow(frame_from: np.ndarray, frame_to: np.ndarray) -> np.ndarray:
-    """DIS optical flow (preset MEDIUM) between two uint8 [H, W, 3] RGB frames -> float32 [H, W, 2]
-    (dx, dy) in pixels, such that ``frame_from(x) ~ frame_to(x + flow(x))``."""
-    cv2 = _cv2()
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    a = cv2.cvtColor(frame_from, cv2.COLOR_RGB2GRAY)
-    b = cv2.cvtColor(frame_to, cv2.COLOR_RGB2GRAY)
-    return dis.calc(a, b, None)
-
-
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``out(x) = image(x + flow(x))``, bilinear, edges replicated. image [H, W, C] float32, flow [H, W, 2]."""
-    cv2 = _cv2()
-    h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(np.ascontiguousarray(image, dtype=np.float32), gx + flow[..., 0], gy + flow[..., 1],
-                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def visible_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
-    """Forward-backward check -> float32 [H, W], 1 where pixel x of frame t is visible in frame t-1.
-
-    backward: flow t -> t-1 [H, W, 2]; forward: flow t-1 -> t [H, W, 2]. Occluded (0) where
-    ``|b + f_w|^2 > 0.01 (|b|^2 + |f_w|^2) + 0.5`` with ``f_w = warp(forward, backward)``, or
-    where x + b(x) is outside the frame.
-    """
-    h, w = backward.shape[:2]
-    f_w = warp(forward, backward)
-    lhs = np.sum((backward + f_w) ** 2, axis=2)
-    rhs = 0.01 * (np.sum(backward**2, axis=2) + np.sum(f_w**2, axis=2)) + 0.5
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    tx, ty = gx + backward[..., 0], gy + backward[..., 1]
-    inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
-    return ((lhs <= rhs) & inside).astype(np.float32)
 
 
 def pair_error(previous: np.ndarray, current: np.ndarray, backward: np.ndarray, mask: np.ndarray) -> float | None:
@@ -100,13 +64,16 @@ class WarpingResult:
 
 
 def warping_error(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray],
-                  progress: Callable[[int], None] | None = None, paths=(None, None)) -> WarpingResult:
+                  progress: Callable[[int], None] | None = None, paths=(None, None),
+                  flows: Sequence[PairFlow] | None = None) -> WarpingResult:
     """Warping error of ``outputs`` against ``inputs``: two iterables of uint8 [H, W, 3] RGB frames
     of equal count and size (frame i of the output stylizes frame i of the input).
 
     Raises ImageError for fewer than two frames, different counts or different sizes.
     ``progress(frames done)`` is called after each frame; ``paths`` (input, stylized) name the
-    files in errors.
+    files in errors. ``flows``: the ``PairFlow`` of every consecutive pair of ``inputs``
+    (``stylert.core.flow.clip_flows``), computed once for several outputs of the same input;
+    None computes them here. ImageError when their count or size does not match the frames.
     """
     input_path, stylized_path = paths
     errors, input_errors, visible = [], [], []
@@ -119,9 +86,8 @@ def warping_error(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray],
                              f"the input frame {frame_in.shape[1]}x{frame_in.shape[0]}", path=stylized_path,
                              fix="pass the stylized video made from this input, at the input's size")
         if prev_in is not None:
-            backward = dis_flow(frame_in, prev_in)
-            forward = dis_flow(prev_in, frame_in)
-            mask = visible_mask(backward, forward)
+            pair = pair_flow(prev_in, frame_in) if flows is None else _given_flow(flows, count - 1, frame_in)
+            backward, mask = pair.backward, pair.mask
             e = pair_error(_unit(prev_out), _unit(frame_out), backward, mask)
             if e is None:
                 skipped += 1
@@ -136,11 +102,27 @@ def warping_error(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray],
     if count < 2:
         raise ImageError(f"has {count} frame(s); the warping error needs at least 2", path=input_path,
                          fix="pass a video with at least two frames")
+    if flows is not None and len(flows) != count - 1:
+        raise ImageError(f"{len(flows)} precomputed flows for {count} frames (one per consecutive pair: {count - 1})",
+                         path=input_path, fix="compute the flows of these frames: stylert.core.flow.clip_flows(frames)")
     if not errors:
         raise ImageError("every pair of frames is fully occluded (no pixel can be followed from frame to frame)",
                          path=input_path, fix="evaluate a video without a cut at every frame")
     return WarpingResult(float(np.mean(errors)), float(np.mean(input_errors)), count, len(errors), skipped,
                          float(np.mean(visible)))
+
+
+def _given_flow(flows: Sequence[PairFlow], index: int, frame: np.ndarray) -> PairFlow:
+    """The precomputed flow of pair ``index`` (frames index, index + 1), checked against the frame's size."""
+    if index >= len(flows):
+        raise ImageError(f"{len(flows)} precomputed flows, but the frames go on past frame {len(flows)}",
+                         fix="compute the flows of these frames: stylert.core.flow.clip_flows(frames)")
+    pair = flows[index]
+    if pair.backward.shape[:2] != frame.shape[:2] or pair.mask.shape != frame.shape[:2]:
+        raise ImageError(f"precomputed flow {index} is {pair.backward.shape[1]}x{pair.backward.shape[0]}, "
+                         f"the frames {frame.shape[1]}x{frame.shape[0]}",
+                         fix="compute the flows of these frames: stylert.core.flow.clip_flows(frames)")
+    return pair
 
 
 def _unit(frame: np.ndarray) -> np.ndarray:

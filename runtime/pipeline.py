@@ -20,7 +20,9 @@ transform graph the style code ``std' = std * sigma / s``, ``mean' = mean + std 
 (``fold_content_statistics``; the manifest's ``style.content_statistics``). No other graph is
 needed, and exports made before this work as they are. ``stream(frames, styles)`` runs a
 sequence of frames (a camera, a network, a decoder) with the style encoded once, decoding in a
-thread ahead of inference, in bounded memory.
+thread ahead of inference, in bounded memory; ``stream(..., temporal_blend=W)`` blends each
+output frame with the previous one warped by the input's optical flow
+(``stylert.core.temporal.FlowBlend``, every family).
 """
 
 from __future__ import annotations
@@ -197,7 +199,7 @@ class Pipeline:
         return {k: self._host(graph, v) for k, v in values.items()}
 
     def stream(self, frames: Iterable[np.ndarray], styles: list, *, alpha=1.0, weights: list[float] | None = None,
-               temporal_smoothing: float = 0.0, batch_size: int = 8, prefetch: int = 2,
+               temporal_smoothing: float = 0.0, temporal_blend: float = 0.0, batch_size: int = 8, prefetch: int = 2,
                progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
         """Stylize a sequence of frames, in order, as they come (a camera, a network, a decoder).
 
@@ -207,9 +209,13 @@ class Pipeline:
         pulled in a thread, ``prefetch`` batches of up to ``batch_size`` ahead of inference (bounded
         memory for any length); a change of frame size starts a new batch and a new shot.
         ``temporal_smoothing``: as ``StylizeOptions`` (a no-op for the attention families).
+        ``temporal_blend``: the weight W in [0, 0.95] of flow-guided blending of each output frame
+        with the previous one (``stylert.core.temporal.FlowBlend``, every family; 0 = off); a cut
+        found by the statistics (with smoothing on) or by the flow, or a change of size, restarts it.
         ``progress(n)``: frames done so far, after each batch.
         """
         from ..core.images import to_uint8
+        from ..core.temporal import FlowBlend, check_blend
         from .stream import Prefetcher
 
         codes = [s if isinstance(s, StyleCode) else self.encode_style(np.asarray(s, np.float32)) for s in styles]
@@ -219,6 +225,12 @@ class Pipeline:
             code.check_for(self.family, self.encoder_sha256)
         strength = options.temporal_smoothing
         temporal = StatisticsEMA(strength) if strength > 0 and self.smooths_statistics else None
+        blend = check_blend(temporal_blend)
+        blender = FlowBlend(blend) if blend > 0 else None
+        if blender is not None:
+            from ..core.flow import cv2_module
+
+            cv2_module()  # a missing OpenCV stops here, before the first frame
         source = Prefetcher(frames, batch_size, prefetch)
         done, shape = 0, None
         try:
@@ -226,7 +238,11 @@ class Pipeline:
                 if temporal is not None and shape is not None and batch.shape[1:] != shape:
                     temporal.reset()
                 shape = batch.shape[1:]
+                first = temporal.frames if temporal is not None else 0
                 out = self.stylize(batch, codes, alpha=options.alpha, weights=options.weights, temporal=temporal)
+                if blender is not None:
+                    cuts = {c - first for c in temporal.cuts if c >= first} if temporal is not None else set()
+                    out = [blender.update(to_uint8(x), y, cut=i in cuts) for i, (x, y) in enumerate(zip(batch, out))]
                 done += len(out)
                 if progress is not None:
                     progress(done)

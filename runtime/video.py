@@ -285,16 +285,26 @@ def stream_video(src: str | os.PathLike, dst: str | os.PathLike,
 def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
                     fn: Callable[[np.ndarray], np.ndarray], *, batch_size: int = 8, overwrite: bool = False,
                     crf: int = 18, progress: Callable[[int], None] | None = None,
-                    notice: Callable[[str], None] | None = None) -> int:
+                    notice: Callable[[str], None] | None = None, temporal_blend: float = 0.0) -> int:
     """Write ``fn`` applied to every batch of ``src``'s frames as ``dst``; returns the frame count.
 
     ``fn``: uint8 [N, H, W, 3] -> uint8 [N, H, W, 3] of the same size, frames upright (the source's
     display rotation applied). The output is yuv420p (an odd size padded by one pixel, said through
     ``notice``), keeps the source's frame rate and every frame's timestamp, and its first audio
     stream (copied, not re-encoded). ``progress(n)`` is called with the number of frames done after
-    each batch.
+    each batch. ``temporal_blend``: the weight W in [0, 0.95] of flow-guided blending of each output
+    frame with the previous output (``stylert.core.temporal.FlowBlend``; 0 = off), across batches;
+    ``Pipeline.stream(..., temporal_blend=W)`` does the same for ``stream_video``.
     """
+    from ..core.temporal import FlowBlend, check_blend
+
     src, dst = Path(src), Path(dst)
+    blend = check_blend(temporal_blend)
+    blender = FlowBlend(blend) if blend > 0 else None
+    if blender is not None:
+        from ..core.flow import cv2_module
+
+        cv2_module()  # a missing OpenCV stops here, before any file is opened
     done = 0
     with _writing(src, dst, overwrite=overwrite, crf=crf, notice=notice) as writer:
         for batch, times in _decode(src, batch_size):
@@ -302,6 +312,8 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
             if result.shape != batch.shape or result.dtype != np.uint8:
                 raise ValueError(f"frame function returned {result.shape} {result.dtype}, "
                                  f"expected {batch.shape} uint8")
+            if blender is not None:
+                result = [blender.apply(x, y) for x, y in zip(batch, result)]
             for frame, t in zip(result, times):  # the source's timeline (which the copied audio keeps too)
                 writer.encode(writer.frame(frame, t))
             done += len(batch)
