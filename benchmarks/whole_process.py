@@ -51,7 +51,7 @@ def _shared_images() -> Path:
 
 
 def stylize_command(variant_dir: Path | None, contents, style, out: Path, size: int) -> list[str]:
-    cmd = [sys.executable, "-m", "stylert", "--quiet", "stylize", *sum((["-c", str(c)] for c in contents), []),
+    cmd = [sys.executable, "-m", "stylert", "--quiet", "stylize", *[a for c in contents for a in ("-c", str(c))],
            "-s", str(style), "-o", str(out), "--content-size", str(size), "--style-size", str(size), "--crop",
            "--overwrite", "--device", "cpu"]
     if variant_dir is not None:
@@ -196,7 +196,7 @@ def main(argv=None) -> int:
             interp = [run_process([sys.executable, "-c", "pass"], env) for _ in range(3)]
             for name, d in variants:
                 cmd = [sys.executable, "-m", "stylert.benchmarks.whole_process", "--int8", str(args.int8),
-                       *sum((["-c", str(c)] for c in contents), []), "-s", str(style), "--size", str(args.size),
+                       *[a for c in contents for a in ("-c", str(c))], "-s", str(style), "--size", str(args.size),
                        "--phases-of", str(d) if d else "-", str(tmp / name)]
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
                 if proc.returncode != 0:
@@ -224,8 +224,8 @@ def main(argv=None) -> int:
         (args.out / f"whole-process-{name}.json").write_text(json.dumps(report, indent=2) + "\n")
         lines = [f"# pytorch-AdaIN job ({len(contents)} contents x 1 style at {args.size}x{args.size}) as whole "
                  f"processes ({info.get('cpu', '')}, {info.get('cores')} cores), {args.rounds} interleaved rounds", "",
-                 "| variant | median s | p90 s | min s | max s | speed-up vs reference | " +
-                 " | ".join(PHASES) + " |", "|---|---|---|---|---|---|" + "---|" * len(PHASES)]
+                 "| variant | median s | p90 s | min s | max s | speed-up vs reference | " + " | ".join(PHASES) + " |",
+                 "|---|---|---|---|---|---|" + "---|" * len(PHASES)]
         for r in rows:
             s, p = r["summary_s"], r["phases_s"] or {}
             lines.append(f"| {r['variant']} | {s['median']:.2f} | {s['p90']:.2f} | {s['min']:.2f} | {s['max']:.2f} | "
