@@ -222,8 +222,9 @@ def main(argv=None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         name = machine_name(info)
         (args.out / f"whole-process-{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-        lines = [f"# pytorch-AdaIN job ({len(contents)} contents x 1 style at {args.size}x{args.size}) as whole "
-                 f"processes ({info.get('cpu', '')}, {info.get('cores')} cores), {args.rounds} interleaved rounds", "",
+        title = (f"# pytorch-AdaIN job ({len(contents)} contents x 1 style at {args.size}x{args.size}) as whole "
+                 f"processes ({info.get('cpu', '')}, {info.get('cores')} cores), {args.rounds} interleaved rounds")
+        lines = [title, "",
                  "| variant | median s | p90 s | min s | max s | speed-up vs reference | " + " | ".join(PHASES) + " |",
                  "|---|---|---|---|---|---|" + "---|" * len(PHASES)]
         for r in rows:
