@@ -149,12 +149,13 @@ def _chart(rows: list[dict], path: Path, title: str) -> None:
         d.text((px(v) - 10, h - bottom + 6), f"{v:.2f}", fill="black")
     for key, color, labelled in (("psnr_db_mean", (31, 119, 180), True), ("psnr_db_min", (255, 127, 14), False)):
         pts = [(px(r["speedup"]), py(r[key])) for r in rows]
-        if len(pts) > 1:
-            d.line(pts, fill=color, width=2)
+        curve = [p for r, p in zip(rows, pts) if r["variant"].endswith(" float")]  # the 0..K points, joined
+        if len(curve) > 1:
+            d.line(curve, fill=color, width=2)
         for r, (cx, cy) in zip(rows, pts):
             d.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], fill=color)
             if labelled:
-                d.text((cx + 6, cy - 14), r["variant"], fill="black")
+                d.text((cx + 6, cy - 14 if r["variant"].endswith(" float") else cy + 4), r["variant"], fill="black")
     img.save(path)
 
 
