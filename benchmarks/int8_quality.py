@@ -1,9 +1,11 @@
 """INT8 against float32 in one run: speed of the content path, PSNR, content and style losses.
 
     python -m stylert.benchmarks.int8_quality --fp32 exports/adain --int8 exports/adain-int8 \\
-        --holdout DIR/holdout [--pairs 8] [--size 512] [--rounds 5] [--curve 4] [-o benchmarks/results]
+        --holdout DIR/holdout [--pairs 8] [--size 512] [--rounds 5] [--curve 4] [--also LABEL=DIR] \\
+        [-o benchmarks/results/int8]
 
-Variants: the float32 export, the int8 export and, with ``--curve K``, int8 graphs rebuilt with
+Variants: the float32 export, the int8 export, other int8 exports (``--also``, e.g. an earlier
+calibration) and, with ``--curve K``, int8 graphs rebuilt with
 the first k = 0..K layers of the int8 export's sensitivity ranking kept in float (same
 calibration images, from its manifest). Each runs with the runtime's ONNX Runtime CPU session
 (``SessionFromOnnx``).
@@ -12,10 +14,9 @@ calibration images, from its manifest). Each runs with the runtime's ONNX Runtim
   once) at SIZE x SIZE, the variants interleaved round by round in one process, so that the
   machine's drift hits them alike; medians and ratios to float32.
 - Quality, on holdout pairs (never calibration images), each variant against float32: PSNR of
-  the clamped images; the AdaIN losses of the output through the PyTorch VGG (content: MSE of
-  relu4_1 against the float32 transform's target; style: MSE of the mean and std
-  (``models.adain.calc_mean_std``) at relu1_1..relu4_1 against the style image's), as ratios
-  to float32's.
+  the clamped images (mean and worst pair); the losses of ``stylert evaluate``
+  (``evaluation.metrics``: content loss at relu4_1 against the content, style loss = mean/std at
+  relu1_1..relu4_1 against the style) as ratios to float32's, of the means and the worst pair.
 
 Writes ``int8-<machine>.json``, ``.md`` and, with ``--curve``, ``int8-tradeoff-<machine>.png``.
 """
@@ -79,21 +80,18 @@ def _pairs(holdout: Path, count: int, size: int):
             for i in range(min(count, len(contents)))]
 
 
-def _losses(model, image: np.ndarray, target: np.ndarray, style: np.ndarray) -> tuple[float, float]:
-    import torch
+def _hwc(image: np.ndarray) -> np.ndarray:
+    """[1, 3, H, W] (not clamped) -> [H, W, 3] in 0..1, as ``evaluation.metrics`` takes images."""
+    return np.ascontiguousarray(np.clip(image[0], 0, 1).transpose(1, 2, 0), dtype=np.float32)
 
-    from ..models.adain import calc_mean_std
 
-    mse = torch.nn.functional.mse_loss
-    with torch.no_grad():
-        out = model.encoder(torch.from_numpy(np.clip(image, 0, 1)), STYLE_TAPS)
-        ref = model.encoder(torch.from_numpy(style), STYLE_TAPS)
-        content = float(mse(out["relu4_1"], torch.from_numpy(target)))
-        style_loss = 0.0
-        for tap in STYLE_TAPS:
-            (om, os_), (sm, ss) = calc_mean_std(out[tap]), calc_mean_std(ref[tap])
-            style_loss += float(mse(om, sm) + mse(os_, ss))
-    return content, style_loss
+def _losses(encoder, image: np.ndarray, content_feats: dict, style_targets) -> tuple[float, float]:
+    """(content loss at relu4_1, style loss) of ``stylert evaluate`` (``evaluation.metrics``)."""
+    from ..evaluation.metrics import StyleTargets, content_loss, style_loss
+
+    feats = encoder.features(_hwc(image))
+    return content_loss(feats, content_feats, ("relu4_1",))["relu4_1"], style_loss(StyleTargets.of(feats),
+                                                                                   style_targets)
 
 
 def curve_variants(fp32_dir: Path, int8_manifest: dict, k_max: int, tmp: Path, log) -> list[Variant]:
@@ -151,12 +149,13 @@ def _chart(rows: list[dict], path: Path, title: str) -> None:
         d.text((px(v) - 10, h - bottom + 6), f"{v:.2f}", fill="black")
     for key, color, labelled in (("psnr_db_mean", (31, 119, 180), True), ("psnr_db_min", (255, 127, 14), False)):
         pts = [(px(r["speedup"]), py(r[key])) for r in rows]
-        if len(pts) > 1:
-            d.line(pts, fill=color, width=2)
+        curve = [p for r, p in zip(rows, pts) if r["variant"].endswith(" float")]  # the 0..K points, joined
+        if len(curve) > 1:
+            d.line(curve, fill=color, width=2)
         for r, (cx, cy) in zip(rows, pts):
             d.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], fill=color)
             if labelled:
-                d.text((cx + 6, cy - 14), r["variant"], fill="black")
+                d.text((cx + 6, cy - 14 if r["variant"].endswith(" float") else cy + 4), r["variant"], fill="black")
     img.save(path)
 
 
@@ -169,33 +168,40 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--curve", type=int, default=0, help="also int8 with 0..K sensitive layers in float")
-    ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    ap.add_argument("--also", action="append", default=[], metavar="LABEL=DIR", help="another int8 export to compare")
+    ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "int8")
+    ap.add_argument("--tag", default="", help="suffix of the result files (int8-<machine><tag>.json)")
     args = ap.parse_args(argv)
     log = lambda m: print(m, flush=True)
 
-    from ..models.pretrained import load_reference_model
+    from ..evaluation.metrics import CONTENT_TAPS, MetricEncoder, StyleTargets
 
     int8_manifest = load_manifest(args.int8).data
     fp32_manifest = load_manifest(args.fp32)
     routing = fp32_manifest.routing
     alpha = np.ones(len(fp32_manifest.data["alpha"]["levels"]), np.float32)
-    model = load_reference_model(None, ()).eval()
+    encoder = MetricEncoder()
+    also = []
+    for value in args.also:
+        label, sep, folder = value.partition("=")
+        if not sep or not (Path(folder) / "manifest.json").is_file():
+            raise SystemExit(f"--also {value}: expected LABEL=DIR with DIR an export (manifest.json)")
+        also.append((label, Path(folder)))
     tmp = Path(tempfile.mkdtemp(prefix="stylert-int8-bench-"))
     try:
         variants = [Variant("fp32", {g: args.fp32 / f"{g}.onnx" for g in GRAPHS}),
                     Variant("int8 (export)", {g: args.int8 / f"{g}.onnx" for g in GRAPHS},
                             int8_manifest["quantization"]["float_layers"])]
+        variants += [Variant(label, {g: d / f"{g}.onnx" for g in GRAPHS},
+                             load_manifest(d).data["quantization"]["float_layers"]) for label, d in also]
         if args.curve:
             variants += curve_variants(args.fp32, int8_manifest, args.curve, tmp, log)
         pairs = _pairs(args.holdout, args.pairs, args.size)
         log(f"quality on {len(pairs)} holdout pairs at {args.size}x{args.size} ...")
         quality = {v.name: {"psnr": [], "content": [], "style": []} for v in variants}
         for cpath, spath, content, style in pairs:
-            ref = variants[0]
-            code = {k: v for k, v in ref("encoder", {"image": style}).items()}
-            target = ref("transform", {**{f"content_{k}": v for k, v in ref("encoder", {"image": content}).items()},
-                                       **{f"style_{k}": v for k, v in code.items()}, "alpha": alpha})
-            target = next(iter(target.values()))
+            content_feats = encoder.features(_hwc(content), CONTENT_TAPS)
+            style_targets = StyleTargets.of(encoder.features(_hwc(style)))
             want = None
             for v in variants:
                 v.cache = {}
@@ -203,7 +209,7 @@ def main(argv=None) -> int:
                 if want is None:
                     want = image
                 quality[v.name]["psnr"].append(psnr(np.clip(image, 0, 1), np.clip(want, 0, 1)))
-                c, s = _losses(model, image, target, style)
+                c, s = _losses(encoder, image, content_feats, style_targets)
                 quality[v.name]["content"].append(c)
                 quality[v.name]["style"].append(s)
         log(f"speed: content path at {args.size}x{args.size}, {args.rounds} interleaved rounds ...")
@@ -231,6 +237,8 @@ def main(argv=None) -> int:
                 "psnr_db_per_pair": [round(float(p), 2) if np.isfinite(p) else None for p in q["psnr"]],
                 "content_loss_ratio": round(float(np.mean(q["content"]) / np.mean(base["content"])), 4),
                 "style_loss_ratio": round(float(np.mean(q["style"]) / np.mean(base["style"])), 4),
+                "style_loss_ratio_per_pair": [round(a / b, 4) for a, b in zip(q["style"], base["style"])],
+                "content_loss_ratio_per_pair": [round(a / b, 4) for a, b in zip(q["content"], base["content"])],
             })
         info = machine_info()
         try:
@@ -243,18 +251,20 @@ def main(argv=None) -> int:
                   "machine": info, "rows": rows}
         args.out.mkdir(parents=True, exist_ok=True)
         name = machine_name(info)
-        (args.out / f"int8-{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+        (args.out / f"int8-{name}{args.tag}.json").write_text(json.dumps(report, indent=2) + "\n")
         lines = [(f"# INT8 vs float32 ({info.get('cpu', '')}), {args.size}x{args.size}, {len(pairs)} holdout pairs, "
                   f"{args.rounds} interleaved rounds"), "",
-                 "| variant | median ms | speed-up | PSNR mean / min dB | content loss / fp32 | style loss / fp32 |",
-                 "|---|---|---|---|---|---|"]
+                 ("| variant | median ms | speed-up | PSNR mean / min dB | content loss / fp32 | style loss / fp32 "
+                  "| style loss / fp32, worst pair |"),
+                 "|---|---|---|---|---|---|---|"]
         for r in rows:
             lines.append(f"| {r['variant']} | {r['median_ms']} | {r['speedup']:.2f}x | {r['psnr_db_mean']} / "
-                         f"{r['psnr_db_min']} | {r['content_loss_ratio']:.3f} | {r['style_loss_ratio']:.3f} |")
-        (args.out / f"int8-{name}.md").write_text("\n".join(lines) + "\n")
+                         f"{r['psnr_db_min']} | {r['content_loss_ratio']:.3f} | {r['style_loss_ratio']:.3f} | "
+                         f"{max(r['style_loss_ratio_per_pair'], key=lambda x: abs(x - 1)):.3f} |")
+        (args.out / f"int8-{name}{args.tag}.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
         if args.curve:
-            _chart([r for r in rows if r["variant"].startswith("int8, ")], args.out / f"int8-tradeoff-{name}.png",
+            _chart([r for r in rows if r["variant"].startswith("int8, ")], args.out / f"int8-tradeoff-{name}{args.tag}.png",
                    f"int8 trade-off: layers kept in float ({args.size}x{args.size}, {name})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,7 @@
 """The README's performance section from one command: every family, the reference and every backend.
 
     python -m stylert.benchmarks.suite [--quick] [--family adain ...] [--size 512x512 ...] [--out DIR]
+        [--precision fp32 --precision fp16 --precision int8 [--calibration DIR] [--int8-float-layers LIST]]
 
 For each family (``adain`` with the public weights, the others with their shipped trained weights
 or, where none are shipped, synthetic He-initialised ones, which time the same; each exported once
@@ -10,6 +11,12 @@ into a temporary directory, and each table says which weights it ran):
 * the runtime (``Pipeline.stylize``, cached style, numpy in and out) on every backend of
   ``stylert.runtime.pipeline.BACKENDS`` that opens here (ONNX Runtime CPU, torch programs,
   and the engines: TensorRT, inductor... where the machine runs them);
+
+at each ``--precision`` (default fp32; fp16 and int8 exports run on the ONNX Runtime backends
+only, in rows beside the float32 ones with the same statistics; int8 is calibrated on
+``--calibration``, by default the shared train-v1 set, with ``--calibration-size`` pairs, and
+keeps float the layers of ``--int8-float-layers`` or, without it, those the sensitivity pass
+picks, as ``stylert export`` does),
 
 at 256x256, 512x512, 1024x1024 and 1920x1080 (``--quick``: 256 and 512, shorter), with the ratio
 to the reference, FLOPs of the graphs at that shape and the fraction of the measured peak, and
@@ -157,7 +164,10 @@ def runtime_entry(r: dict) -> dict:
 
 
 def _label(e: dict) -> str:
-    return "reference" if e["engine"] == "reference" else f"{e['engine']}:{e['device']}"
+    if e["engine"] == "reference":
+        return "reference"
+    precision = e.get("precision")
+    return f"{e['engine']}:{e['device']}" + (f" {precision}" if precision and precision != "fp32" else "")
 
 
 def _row(e: dict, ref_ms: float | None) -> str:
@@ -196,22 +206,47 @@ def build_engines_for(export_dir, backends, say) -> list[dict]:
     return problems
 
 
-def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backends, peaks, say,
-               attention_limit: float | None = None) -> dict:
+DEFAULT_CALIBRATION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "train-v1"
+
+
+def export_precisions(model, tmp: Path, family: str, precisions, backends, say, calibration=None,
+                      float_layers=None) -> list[tuple[str, Path, list]]:
+    """(precision, export dir, its backends) for each precision: float32 on every backend asked for,
+    fp16 and int8 on the ONNX Runtime ones (the torch backend runs float32 programs of any export)."""
     from ..export import export_model
+
+    m = model.size_multiple
+    exports = []
+    for precision in precisions:
+        export_dir = tmp / f"{family}-{precision}"
+        say(f"\n== {family}: exporting {precision} ...")
+        started = time.perf_counter()
+        export_model(model, export_dir, sizes=[(4 * m, 6 * m)], precision=precision,
+                     calibration=calibration if precision == "int8" else None,
+                     float_layers=float_layers if precision == "int8" else None)
+        say(f"  exported in {time.perf_counter() - started:.0f} s")
+        on = backends if precision == "fp32" else [b for b in backends if b[0] == "onnxruntime"]
+        exports.append((precision, export_dir, on))
+    return exports
+
+
+def run_family(family: str, sizes, batches, batch_size, cfg: BenchConfig, backends, peaks, say,
+               attention_limit: float | None = None, precisions=("fp32",), calibration=None,
+               float_layers=None) -> dict:
 
     model, weights = load_family(family)
     record = {"family": family, "weights": weights, "cases": [], "batch_scaling": [], "skipped": [],
               "unavailable": []}
     with tempfile.TemporaryDirectory(prefix=f"stylert-suite-{family}-") as tmp:
-        export_dir = Path(tmp) / family
-        m = model.size_multiple
-        say(f"\n== {family} ({weights}): exporting ...")
-        export_model(model, export_dir, sizes=[(4 * m, 6 * m)])
-        failed_builds = build_engines_for(export_dir, backends, say)
-        failed = {(f["backend"], f["device"]) for f in failed_builds}
-        pipes, record["unavailable"] = open_backends(export_dir, [b for b in backends if b not in failed], notice=say)
-        record["unavailable"] += failed_builds
+        say(f"\n== {family} ({weights})")
+        pipes = []
+        for precision, export_dir, on in export_precisions(model, Path(tmp), family, precisions, backends, say,
+                                                           calibration, float_layers):
+            failed_builds = build_engines_for(export_dir, on, say) if precision == "fp32" else []
+            failed = {(f["backend"], f["device"]) for f in failed_builds}
+            opened, unavailable = open_backends(export_dir, [b for b in on if b not in failed], notice=say)
+            pipes += opened
+            record["unavailable"] += unavailable + failed_builds
         manifest = pipes[0].manifest if pipes else None
         try:
             if manifest is not None:
@@ -433,7 +468,26 @@ def main(argv=None) -> dict:
     parser.add_argument("--attention-limit-gb", type=float, default=None,
                         help="skip sizes whose attention matrices exceed this (a time budget; default: memory only)")
     parser.add_argument("--out", type=Path, default=None, help="folder (default: benchmarks/results/<machine>)")
+    parser.add_argument("--precision", action="append", choices=("fp32", "fp16", "int8"), default=None,
+                        help="export precisions measured, repeatable (default: fp32); fp16/int8 on ONNX Runtime")
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help=f"int8 calibration images (default: {DEFAULT_CALIBRATION})")
+    parser.add_argument("--calibration-size", type=int, default=8, help="int8 calibration pairs")
+    parser.add_argument("--int8-float-layers", default=None, metavar="LIST",
+                        help="int8: layers kept float (as stylert export --float-layers; default: the sensitivity "
+                             "pass)")
     args = parser.parse_args(argv)
+    precisions = list(dict.fromkeys(args.precision or ["fp32"]))
+    if precisions[0] != "fp32":
+        precisions = ["fp32"] + [p for p in precisions if p != "fp32"]  # the float32 rows come first
+    calibration = None
+    if "int8" in precisions:
+        from ..export.quantize import calibration_set, read_layers
+
+        calibration = calibration_set(args.calibration or DEFAULT_CALIBRATION, args.calibration_size)
+        float_layers = read_layers(args.int8_float_layers)
+    else:
+        float_layers = None
 
     started = time.time()
     quick = args.quick
@@ -464,7 +518,8 @@ def main(argv=None) -> dict:
     for family in args.family or list_families():
         try:
             families.append(run_family(family, sizes, batches, batch_size, cfg, backends, peaks, print,
-                                       attention_limit=args.attention_limit_gb and args.attention_limit_gb * 1e9))
+                                       attention_limit=args.attention_limit_gb and args.attention_limit_gb * 1e9,
+                                       precisions=precisions, calibration=calibration, float_layers=float_layers))
         except StylertError as err:
             print(f"{family}: not measured ({err})")
             families.append({"family": family, "weights": "-", "cases": [], "batch_scaling": [], "skipped": [],
@@ -478,7 +533,8 @@ def main(argv=None) -> dict:
               "settings": {"seconds": cfg.seconds, "warmup": cfg.warmup, "min_iterations": cfg.min_iterations,
                            "quick": quick, "batches": batches, "batch_size": list(batch_size),
                            "figures": list(cfg.figures), "attention_limit_gb": args.attention_limit_gb,
-                           "torch_threads": torch_threads()},
+                           "torch_threads": torch_threads(), "precisions": precisions,
+                           "int8_calibration": calibration.to_json() if calibration else None},
               "sizes": [hw_text(s) for s in sizes], "families": families, "duration_s": time.time() - started}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "suite.json", report)

@@ -147,6 +147,8 @@ def _split_label(value: str, option: str) -> tuple[str | None, str]:
 @click.option("--style-size", default=512, show_default=True, type=click.IntRange(min=0),
               help="Resize the style's short side to this (0 keeps the size).")
 @click.option("--crop", is_flag=True, help="Center-crop content and style to size x size after resizing.")
+@click.option("--paired", is_flag=True,
+              help="Content i with style i (sorted, as many of each) instead of every content x style.")
 @click.option("--grid-rows", default=6, show_default=True, type=click.IntRange(min=1),
               help="Content/style pairs shown in grid.png.")
 @click.option("--save-images/--no-save-images", default=True, show_default=True,
@@ -157,13 +159,15 @@ def _split_label(value: str, option: str) -> tuple[str | None, str]:
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @click.pass_obj
 def run_cmd(settings, contents, styles, output, models, checkpoints, engines, backends, baseline, alpha,
-            content_size, style_size, crop, grid_rows, save_images, vgg, device, overwrite):
+            content_size, style_size, crop, paired, grid_rows, save_images, vgg, device, overwrite):
     """Stylize every content x style pair with each model at each alpha, and report the metrics.
 
     \b
     stylert evaluate run -c photos/ -s styles/ -o report/ --alpha 0,0.5,1
     stylert evaluate run -c photos/ -s styles/ -o report/ --engine fp32=exp32 --engine fp16=exp16
     stylert evaluate run -c photos/ -s styles/ -o report/ --model adain --checkpoint mine=run/final.pt
+    stylert evaluate run -c holdout/content -s holdout/style --paired -o report/ \\
+        --engine fp32=exports/adain --engine int8=exports/adain-int8
     """
     from ..core.images import collect_images
     from ..core.stylize import check_alpha
@@ -185,6 +189,9 @@ def run_cmd(settings, contents, styles, output, models, checkpoints, engines, ba
         raise OutputError("already exists", path=output, fix="pass --overwrite or choose another -o")
     content_paths = collect_images(contents)
     style_paths = collect_images(styles)
+    if paired and len(content_paths) != len(style_paths):
+        raise click.BadParameter(f"--paired needs as many contents as styles, got {len(content_paths)} content and "
+                                 f"{len(style_paths)} style image(s)", param_hint="--paired")
 
     specs = []  # (label, kind, args)
     for value in models or (() if checkpoints or engines else ("adain",)):
@@ -223,16 +230,16 @@ def run_cmd(settings, contents, styles, output, models, checkpoints, engines, ba
                        + (f"export ({info['precision']}) on {info['backend']} {info['device']}" if kind == "engine"
                           else f"PyTorch reference ({info['layout']}) on {info['device']}"))
     encoder = MetricEncoder(vgg, str(resolve_device(device)))
-    inputs = Inputs(content_paths, style_paths, alphas, content_size, style_size, crop)
-    total = len(content_paths) * len(style_paths) * len(alphas) * len(entries)
-    _say(settings, f"{len(content_paths)} content x {len(style_paths)} style x {len(alphas)} alpha x "
+    inputs = Inputs(content_paths, style_paths, alphas, content_size, style_size, crop, paired)
+    total = len(inputs.pairs()) * len(alphas) * len(entries)
+    _say(settings, f"{len(inputs.pairs())} content/style pair(s) x {len(alphas)} alpha x "
                    f"{len(entries)} model(s) = {total} stylizations")
     with _Progress(settings, "evaluating", total) as bar:
         report = run_evaluation(entries, inputs, output, encoder, overwrite=overwrite, save_images=save_images,
                                 grid_rows=grid_rows, progress=lambda done, _total: bar.update(done))
     for m in report["means"]:
         x = m["metrics"]
-        psnr = "" if x["psnr"] is None else f"  psnr {x['psnr']:.2f} dB"
+        psnr = "" if x["psnr"] is None else f"  psnr {x['psnr']:.2f} dB (worst pair {x['psnr_min']:.2f})"
         click.echo(f"{m['model']:>12s} alpha {m['alpha']:<4g} content relu4_1 {x['content_loss']['relu4_1']:.4g}  "
                    f"style {x['style_loss']:.4g}  gram {x['gram_loss']:.4g}  ssim {x['ssim']:.3f}{psnr}")
     click.echo(str(output / "report.md"))

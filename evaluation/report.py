@@ -56,6 +56,16 @@ class Inputs:
     content_size: int = 512
     style_size: int = 512
     crop: bool = False
+    paired: bool = False  # content i with style i (lists of the same length) instead of every combination
+
+    def pairs(self) -> list[tuple[Path, Path]]:
+        if self.paired:
+            if len(self.contents) != len(self.styles):
+                raise ModelError(f"paired evaluation needs as many contents as styles, got {len(self.contents)} "
+                                 f"and {len(self.styles)}", fix="give the same number of -c and -s images, or "
+                                                                  "drop --paired")
+            return list(zip(self.contents, self.styles))
+        return [(c, s) for c in self.contents for s in self.styles]
 
 
 def file_record(path: Path, image: np.ndarray | None = None) -> dict:
@@ -121,6 +131,7 @@ def _mean_metrics(rows: list[dict]) -> dict:
         mean[name] = float(np.mean([r[name] for r in rows]))
     values = [r["psnr"] for r in rows if r["psnr"] is not None]
     mean["psnr"] = float(np.mean(values)) if values else None
+    mean["psnr_min"] = float(np.min(values)) if values else None  # the worst pair
     return mean
 
 
@@ -166,6 +177,7 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
 
     if not models:
         raise ModelError("no model to evaluate")
+    pairs = inputs.pairs()
     labels = [m.label for m in models]
     if len(set(labels)) != len(labels):
         raise ModelError(f"model labels must differ, got {labels}", fix="label each model: --engine fp16=DIR")
@@ -189,36 +201,43 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
     try:
         results = []
         outputs: dict[tuple, np.ndarray] = {}  # (label, content, style, alpha) -> uint8, grid pairs only
-        shown = {(inputs.contents[i], inputs.styles[j]) for i, j in grid_pairs(len(contents), len(styles), grid_rows)}
+        if inputs.paired:
+            shown = set(pairs[:grid_rows])
+        else:
+            shown = {(inputs.contents[i], inputs.styles[j])
+                     for i, j in grid_pairs(len(contents), len(styles), grid_rows)}
         style_targets = {p: StyleTargets.of(encoder.features(img)) for p, img in styles.items()}
-        total = len(contents) * len(styles) * len(inputs.alphas) * len(models)
+        total = len(pairs) * len(inputs.alphas) * len(models)
         done = 0
-        for cpath, content in contents.items():
-            content_feats = encoder.features(content, CONTENT_TAPS)
-            for spath, style in styles.items():
-                for alpha in inputs.alphas:
-                    baseline_out = None
-                    for model in models:
-                        raw = model.stylizer.stylize(content, [style], StylizeOptions(alpha=alpha),
-                                                     style_keys=[str(spath)])
-                        pixels = to_uint8(raw)
-                        out = pixels.astype(np.float32) / np.float32(255.0)
-                        metrics = score_features(encoder.features(out), out, content_feats, content,
-                                                 style_targets[spath], baseline_out)
-                        if baseline_out is None:
-                            baseline_out = out
-                        row = {"model": model.label, "content": cpath.name, "style": spath.name, "alpha": alpha,
-                               "metrics": metrics}
-                        if save_images:
-                            rel = Path("images") / model.label / output_name(cpath, spath, alpha)
-                            save_image(pixels, tmp / rel)
-                            row["output"] = str(rel)
-                        results.append(row)
-                        if (cpath, spath) in shown:
-                            outputs[(model.label, cpath, spath, alpha)] = pixels
-                        done += 1
-                        if progress is not None:
-                            progress(done, total)
+        features_of = None  # (content path, its features): pairs come grouped by content
+        for cpath, spath in pairs:
+            content, style = contents[cpath], styles[spath]
+            if features_of is None or features_of[0] != cpath:
+                features_of = (cpath, encoder.features(content, CONTENT_TAPS))
+            content_feats = features_of[1]
+            for alpha in inputs.alphas:
+                baseline_out = None
+                for model in models:
+                    raw = model.stylizer.stylize(content, [style], StylizeOptions(alpha=alpha),
+                                                 style_keys=[str(spath)])
+                    pixels = to_uint8(raw)
+                    out = pixels.astype(np.float32) / np.float32(255.0)
+                    metrics = score_features(encoder.features(out), out, content_feats, content,
+                                             style_targets[spath], baseline_out)
+                    if baseline_out is None:
+                        baseline_out = out
+                    row = {"model": model.label, "content": cpath.name, "style": spath.name, "alpha": alpha,
+                           "metrics": metrics}
+                    if save_images:
+                        rel = Path("images") / model.label / output_name(cpath, spath, alpha)
+                        save_image(pixels, tmp / rel)
+                        row["output"] = str(rel)
+                    results.append(row)
+                    if (cpath, spath) in shown:
+                        outputs[(model.label, cpath, spath, alpha)] = pixels
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
 
         means = []
         for model in models:
@@ -243,6 +262,7 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
                 "content_size": inputs.content_size,
                 "style_size": inputs.style_size,
                 "crop": inputs.crop,
+                "paired": inputs.paired,
             },
             "models": [{"label": m.label, **m.info} for m in models],
             "metric_encoder": {"file": str(encoder.path.resolve()), "sha256": encoder.sha256,
@@ -257,7 +277,7 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
 
         columns = [(m.label, a) for m in models for a in inputs.alphas]
         tiles, tile_labels = [], []
-        for cpath, spath in sorted(shown, key=lambda cs: (inputs.contents.index(cs[0]), inputs.styles.index(cs[1]))):
+        for cpath, spath in sorted(shown, key=pairs.index):
             tiles += [contents[cpath], styles[spath]]
             tile_labels += [f"content {cpath.stem}", f"style {spath.stem}"]
             for label, alpha in columns:
@@ -294,11 +314,12 @@ def format_markdown(report: dict) -> str:
     machine = report["machine"]
     baseline = report["baseline"]
     head = ("| alpha | pairs | content relu2_1 | content relu3_1 | content relu4_1 | style | style relu5_1 "
-            "| Gram | SSIM | PSNR dB |\n|---|---|---|---|---|---|---|---|---|---|\n")
+            "| Gram | SSIM | PSNR dB | PSNR worst pair |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = [
         "# Evaluation report",
         "",
-        f"{len(inputs['contents'])} content x {len(inputs['styles'])} style images, alpha "
+        (f"{len(inputs['contents'])} content/style pairs (content i with style i)" if inputs.get("paired") else
+         f"{len(inputs['contents'])} content x {len(inputs['styles'])} style images") + ", alpha "
         f"{', '.join(f'{a:g}' for a in inputs['alphas'])}; content resized to {inputs['content_size'] or 'its own size'}, "
         f"style to {inputs['style_size'] or 'its own size'}{', center-cropped' if inputs['crop'] else ''}. "
         f"Baseline (ratios, PSNR): **{baseline}**. Created {report['created']}, stylert "
@@ -317,7 +338,7 @@ def format_markdown(report: dict) -> str:
             cl = x["content_loss"]
             lines.append(f"| {m['alpha']:g} | {m['pairs']} | {_fmt(cl['relu2_1'])} | {_fmt(cl['relu3_1'])} | "
                          f"{_fmt(cl['relu4_1'])} | {_fmt(x['style_loss'])} | {_fmt(x['style_loss_relu5_1'])} | "
-                         f"{_fmt(x['gram_loss'])} | {_fmt(x['ssim'])} | {_fmt(x['psnr'], 3)} |")
+                         f"{_fmt(x['gram_loss'])} | {_fmt(x['ssim'])} | {_fmt(x['psnr'], 3)} | {_fmt(x.get('psnr_min'), 3)} |")
         if label != baseline:
             lines += ["", f"Ratios to {baseline} (same alpha):", "",
                       "| alpha | content relu2_1 | content relu3_1 | content relu4_1 | style | style relu5_1 | Gram | SSIM |",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -383,3 +384,53 @@ def test_grid_pairs_cover_contents_and_styles():
     assert len(pairs) == len(set(pairs)) == 4
     assert {c for c, _ in pairs} == {0, 1, 2} and len({s for _, s in pairs}) == 4
     assert len(grid_pairs(2, 2, 10)) == 4  # every pair, once
+
+
+class _Shift:
+    """A stand-in stylizer: the content plus a per-style offset (no model needed)."""
+
+    def __init__(self, offsets: dict):
+        self.offsets = offsets
+
+    def stylize(self, content, styles, options, style_keys=None):
+        return np.clip(content + self.offsets.get(Path(style_keys[0]).name, 0.0), 0, 1)
+
+
+def test_paired_run_scores_content_i_with_style_i_and_reports_the_worst_psnr(tmp_path, monkeypatch):
+    from stylert.evaluation.report import Inputs, ModelEntry, run_evaluation
+
+    rng = np.random.default_rng(0)
+    paths = {}
+    for kind in ("c", "s"):
+        for i in range(3):
+            paths[f"{kind}{i}"] = tmp_path / f"{kind}{i}.png"
+            Image.fromarray(rng.integers(0, 200, (24, 24, 3), dtype=np.uint8)).save(paths[f"{kind}{i}"])
+
+    class Encoder:  # features of the image itself at every tap: the losses stay defined and cheap
+        path, sha256 = tmp_path / "vgg", "0" * 64
+
+        def features(self, image, taps=M.GRAM_TAPS):
+            t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+            return {tap: t for tap in taps}
+
+    inputs = Inputs([paths[f"c{i}"] for i in range(3)], [paths[f"s{i}"] for i in range(3)], (1.0,), 0, 0,
+                    paired=True)
+    models = [ModelEntry("ref", _Shift({}), {"kind": "reference"}),
+              ModelEntry("q", _Shift({"s1.png": 0.1, "s2.png": 0.01}), {"kind": "reference"})]
+    report = run_evaluation(models, inputs, tmp_path / "r", Encoder(), save_images=False)
+    assert [(r["content"], r["style"]) for r in report["results"] if r["model"] == "q"] == \
+        [("c0.png", "s0.png"), ("c1.png", "s1.png"), ("c2.png", "s2.png")]
+    q = next(m for m in report["means"] if m["model"] == "q")["metrics"]
+    per_pair = [r["metrics"]["psnr"] for r in report["results"] if r["model"] == "q"]
+    assert per_pair[0] == math.inf and per_pair[1] < per_pair[2] < 60
+    assert q["psnr_min"] == per_pair[1]
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "3 content/style pairs (content i with style i)" in md and "PSNR worst pair" in md
+    # Unequal lists are refused before anything is written.
+    with pytest.raises(Exception, match="as many contents as styles"):
+        run_evaluation(models, Inputs(inputs.contents, inputs.styles[:2], (1.0,), 0, 0, paired=True),
+                       tmp_path / "r2", Encoder())
+    assert not (tmp_path / "r2").exists()
+    result = invoke("evaluate", "run", "-c", paths["c0"], "-c", paths["c1"], "-s", paths["s0"], "--paired",
+                    "-o", tmp_path / "r3")
+    assert result.exit_code == 2 and "--paired needs as many contents as styles" in result.output

@@ -148,6 +148,9 @@ def test_int8_export_manifest(int8_export):
     q = m["quantization"]
     assert q["calibration"]["count"] == 3
     assert q["calibration"]["method"]["encoder"]["method"] == "Percentile"
+    # the decoder: the 99.999th percentile (the worst-pair fix), on the pairs' transform outputs
+    assert q["calibration"]["method"]["decoder"] == {"method": "Percentile", "CalibPercentile": 99.999}
+    assert q["calibration"]["feeds"]["decoder"] == "the transform's output for each pair"
     assert [e["sha256"] for e in q["calibration"]["content"]] == [sha256_of(p) for p in cal.content]
     # the sensitivity pass tried every conv of the encoder (10) and the decoder (9)
     assert len(q["sensitivity"]) == 19
@@ -194,3 +197,70 @@ def test_int8_runs_in_the_runtime_and_compare(int8_export):
     assert checks and all(c.ok for c in checks), [(c.graph, c.psnr, c.max_abs, c.allowed, c.error) for c in checks]
     e2e = [c for c in checks if c.graph == "end-to-end"]
     assert e2e and e2e[0].min_psnr is not None and np.isfinite(e2e[0].psnr)
+
+
+def test_cross_decoder_feeds_are_every_content_with_every_other_style(int8_export):
+    from stylert.export.manifest import load_manifest
+    from stylert.export.quantize import _Graphs, cross_decoder_feeds
+
+    result, cal = int8_export
+    manifest = load_manifest(result.out_dir)
+    files = {g: result.out_dir / f"{g}.onnx" for g in ("encoder", "transform", "decoder")}
+    pairs = cal.pairs()
+    alpha = np.ones(len(manifest.data["alpha"]["levels"]), np.float32)
+    feeds = cross_decoder_feeds(files, manifest.routing, pairs, alpha)
+    assert len(feeds) == len(pairs) * (len(pairs) - 1) == 6
+    # feed 0 is content 0 with style 1: the transform of their encodings
+    g = _Graphs(files)
+    content, style = g("encoder", {"image": pairs[0][0]}), g("encoder", {"image": pairs[1][1]})
+    t = g("transform", {"content_relu4_1": content["relu4_1"], "style_relu4_1_mean": style["relu4_1_mean"],
+                        "style_relu4_1_std": style["relu4_1_std"], "alpha": alpha})
+    np.testing.assert_allclose(feeds[0]["relu4_1"], next(iter(t.values())), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(feeds[0]["relu4_1"], feeds[1]["relu4_1"])
+
+
+def test_whole_process_benchmark_writes_its_results(int8_export, tmp_path):
+    from PIL import Image
+    from stylert.benchmarks import whole_process
+
+    result, cal = int8_export
+    out = tmp_path / "results"
+    contents = cal.content[:2]
+    assert whole_process.main(["--int8", str(result.out_dir), *[a for c in contents for a in ("-c", str(c))],
+                               "-s", str(cal.style[0]), "--size", "64", "--rounds", "1", "--no-phases",
+                               "-o", str(out)]) == 0
+    report = json.loads(next(out.glob("whole-process-*.json")).read_text())
+    assert [r["variant"] for r in report["rows"]] == ["reference", "int8"]
+    ref, int8 = report["rows"]
+    assert ref["speedup"] == 1.0 and len(int8["times_s"]) == 1 and int8["times_s"][0] > 0
+    assert abs(int8["speedup"] - ref["summary_s"]["median"] / int8["summary_s"]["median"]) < 0.01
+    assert "--engine" in int8["command"] and "--engine" not in ref["command"]
+    assert report["machine"]["cores"]
+    assert "| int8 |" in next(out.glob("whole-process-*.md")).read_text()
+    with Image.open(next(out.glob("whole-process-*.png"))) as img:
+        assert img.width > 300
+    # where the time goes: the phases of one in-process run of the engine
+    phases = whole_process.phases_in_process(str(result.out_dir), [str(c) for c in contents], str(cal.style[0]),
+                                             str(tmp_path), 64)
+    assert set(phases) == set(whole_process.PHASES) - {"interpreter"} and all(v >= 0 for v in phases.values())
+    assert len(list(tmp_path.glob("*_stylized_*.png"))) == 2
+    # an export directory that is not one: a clear message before any process runs
+    with pytest.raises(SystemExit, match="not an export directory"):
+        whole_process.main(["--int8", str(tmp_path), "--size", "64", "--rounds", "1"])
+
+
+def test_suite_has_int8_rows_beside_fp32(int8_export, tmp_path):
+    from stylert.benchmarks import suite
+
+    _, cal = int8_export
+    report = suite.main(["--quick", "--family", "adain", "--shape", "64x64", "--backend", "onnxruntime",
+                         "--precision", "int8", "--int8-float-layers", "none", "--calibration", str(cal.directory),
+                         "--calibration-size", "2", "--seconds", "0.1", "--min-iterations", "2",
+                         "--out", str(tmp_path)])
+    cases = report["families"][0]["cases"]
+    assert [(c["engine"], c.get("precision")) for c in cases] == [("reference", None), ("onnxruntime", "fp32"),
+                                                                   ("onnxruntime", "int8")]
+    assert all(c["summary"]["count"] >= 2 and c["summary"]["median"] > 0 for c in cases)
+    assert report["settings"]["precisions"] == ["fp32", "int8"]
+    assert report["settings"]["int8_calibration"]["count"] == 2
+    assert "onnxruntime:cpu int8" in (tmp_path / "suite.md").read_text()

@@ -1,0 +1,246 @@
+"""The public pytorch-AdaIN job as whole processes: PyTorch reference against exports, interleaved.
+
+    python -m stylert.benchmarks.whole_process --int8 exports/adain-int8 --fp32 exports/adain \\
+        [-c IMG ... (4)] [-s STYLE] [--size 512] [--rounds 5] [-o benchmarks/results/int8]
+
+The job of pytorch-AdaIN's ``test.py`` (4 contents x 1 style at SIZE x SIZE, one process that
+starts, loads the model, stylizes and writes every image) is run as a fresh process per round
+for each variant:
+
+- ``reference``: ``stylert stylize`` without ``--engine`` (the PyTorch reference model with the
+  public weights: pytorch-AdaIN's code path);
+- ``fp32``: ``stylert stylize --engine FP32`` (ONNX Runtime CPU);
+- ``int8``: ``stylert stylize --engine INT8``.
+
+Variants run in rotating order round by round, so that drift hits them alike; each process's
+wall time (start to exit) is kept; medians, percentiles and ratios to the reference.
+
+Where the time goes (``--phases``, default on): once per variant, a process runs the same job
+with a clock around each phase (interpreter start-up is ``python -c pass``; import of the
+stylize command and of the backend; model load; reading the images; compute; writing PNGs).
+
+Writes ``whole-process-<machine>.json``, ``.md`` and ``.png`` (median seconds per variant, with
+the phases stacked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..core.machine import machine_info, machine_name
+from .stats import summarize
+
+DEFAULT_CONTENTS = ("chicago.jpg", "cornell.jpg", "golden_gate.jpg", "sailboat.jpg")
+DEFAULT_STYLE = "la_muse.jpg"
+PHASES = ("interpreter", "import", "load", "read", "compute", "write")
+
+
+def _shared_images() -> Path:
+    return Path(__file__).resolve().parents[2] / "shared" / "images"
+
+
+def stylize_command(variant_dir: Path | None, contents, style, out: Path, size: int) -> list[str]:
+    cmd = [sys.executable, "-m", "stylert", "--quiet", "stylize", *[a for c in contents for a in ("-c", str(c))],
+           "-s", str(style), "-o", str(out), "--content-size", str(size), "--style-size", str(size), "--crop",
+           "--overwrite", "--device", "cpu"]
+    if variant_dir is not None:
+        cmd += ["--engine", str(variant_dir)]
+    return cmd
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def run_process(cmd: list[str], env: dict) -> float:
+    """Wall seconds of one process from spawn to exit; a failure stops the benchmark with its output."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return wall
+
+
+def phases_in_process(engine: str | None, contents: list[str], style: str, out: str, size: int) -> dict:
+    """The job with a clock around each phase (what ``stylert stylize`` does, in the same order)."""
+    t = {}
+    start = time.perf_counter()
+    import stylert.commands.stylize  # noqa: F401  the CLI module, as the command loads it
+    from stylert.core.images import load_image, save_image
+    from stylert.core.stylize import StylizeOptions
+
+    if engine is not None:
+        from stylert.runtime.pipeline import Pipeline
+        from stylert.runtime.stylizer import RuntimeStylizer
+    else:
+        from stylert.models.pretrained import load_reference_model
+        from stylert.models.stylize import ReferenceStylizer
+    t["import"] = time.perf_counter() - start
+    start = time.perf_counter()
+    if engine is not None:
+        runner = RuntimeStylizer(Pipeline.open(engine, "onnxruntime", "cpu").activate())
+    else:
+        runner = ReferenceStylizer(load_reference_model(None, ()), "cpu")
+    t["load"] = time.perf_counter() - start
+    start = time.perf_counter()
+    images = [load_image(Path(c), size=size, crop=True) for c in contents]
+    style_image = load_image(Path(style), size=size, crop=True)
+    t["read"] = time.perf_counter() - start
+    start = time.perf_counter()
+    results = [runner.stylize(c, [style_image], StylizeOptions(alpha=1.0), style_keys=[Path(style)]) for c in images]
+    t["compute"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for c, r in zip(contents, results):
+        save_image(r, Path(out) / f"{Path(c).stem}_stylized_{Path(style).stem}.png", overwrite=True)
+    t["write"] = time.perf_counter() - start
+    return t
+
+
+def _chart(rows: list[dict], path: Path, title: str) -> None:
+    """One bar per variant: median whole-process seconds, the phases stacked inside it."""
+    from PIL import Image, ImageDraw
+
+    colors = {"interpreter": (150, 150, 150), "import": (31, 119, 180), "load": (255, 127, 14),
+              "read": (140, 86, 75), "compute": (44, 160, 44), "write": (214, 39, 40)}
+    w, h, left, bottom, top = 760, 440, 80, 60, 70
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    d.text((left, 10), title, fill="black")
+    d.text((left, 28), "bar: median wall time of the whole process; inside: phases measured in one "
+                       "timed process", fill="black")
+    y_max = max(r["summary_s"]["p90"] for r in rows) * 1.1
+    py = lambda v: h - bottom - (h - top - bottom) * v / y_max
+    d.line([(left, top), (left, h - bottom), (w - 20, h - bottom)], fill="black")
+    for v in np.linspace(0, y_max, 6):
+        d.text((8, py(v) - 6), f"{v:.1f} s", fill="black")
+    bw = (w - left - 40) / len(rows)
+    for k, r in enumerate(rows):
+        x0 = left + 20 + k * bw
+        x1 = x0 + bw * 0.6
+        d.rectangle([x0, py(r["summary_s"]["median"]), x1, py(0)], outline="black")
+        base = 0.0
+        for name in PHASES:
+            v = (r.get("phases_s") or {}).get(name)
+            if v is None:
+                continue
+            d.rectangle([x0 + 4, py(base + v), x1 - 4, py(base)], fill=colors[name])
+            base += v
+        d.text((x0, h - bottom + 6), r["variant"], fill="black")
+        d.text((x0, h - bottom + 22), f"{r['summary_s']['median']:.1f} s, {r['speedup']:.2f}x", fill="black")
+    lx = w - 150
+    for i, name in enumerate(PHASES):
+        d.rectangle([lx, top + 16 * i, lx + 10, top + 16 * i + 10], fill=colors[name])
+        d.text((lx + 16, top + 16 * i - 2), name, fill="black")
+    img.save(path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--int8", type=Path, required=True, help="int8 export directory")
+    ap.add_argument("--fp32", type=Path, default=None, help="float32 export directory (optional)")
+    ap.add_argument("-c", "--content", dest="contents", action="append", type=Path, default=None)
+    ap.add_argument("-s", "--style", type=Path, default=None)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-phases", dest="phases", action="store_false")
+    ap.add_argument("--phases-of", nargs=2, metavar=("ENGINE|-", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "int8")
+    args = ap.parse_args(argv)
+    images = _shared_images()
+    contents = args.contents or [images / "content" / n for n in DEFAULT_CONTENTS]
+    style = args.style or images / "style" / DEFAULT_STYLE
+    for p in [*contents, style]:
+        if not Path(p).is_file():
+            raise SystemExit(f"{p}: not found; pass the images with -c (4 times) and -s")
+    if args.phases_of:  # the timed child process
+        engine, out = args.phases_of
+        print(json.dumps(phases_in_process(None if engine == "-" else engine, [str(c) for c in contents],
+                                           str(style), out, args.size)))
+        return 0
+    for d in [args.int8, *([args.fp32] if args.fp32 else [])]:
+        if not (d / "manifest.json").is_file():
+            raise SystemExit(f"{d}: not an export directory (no manifest.json); make one with "
+                             f"stylert export --precision int8 --calibration DIR -o {d}")
+
+    variants = [("reference", None)] + ([("fp32", args.fp32)] if args.fp32 else []) + [("int8", args.int8)]
+    env = _env()
+    tmp = Path(tempfile.mkdtemp(prefix="stylert-whole-process-"))
+    log = lambda m: print(m, flush=True)
+    try:
+        times = {name: [] for name, _ in variants}
+        log(f"warm-up: one process per variant (file cache), {len(contents)} contents x 1 style at {args.size}")
+        for name, d in variants:
+            run_process(stylize_command(d, contents, style, tmp / name, args.size), env)
+        for r in range(args.rounds):
+            order = variants[r % len(variants):] + variants[:r % len(variants)]
+            for name, d in order:
+                times[name].append(run_process(stylize_command(d, contents, style, tmp / name, args.size), env))
+            log(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n, _ in variants))
+        phases = {}
+        if args.phases:
+            interp = [run_process([sys.executable, "-c", "pass"], env) for _ in range(3)]
+            for name, d in variants:
+                cmd = [sys.executable, "-m", "stylert.benchmarks.whole_process", "--int8", str(args.int8),
+                       *[a for c in contents for a in ("-c", str(c))], "-s", str(style), "--size", str(args.size),
+                       "--phases-of", str(d) if d else "-", str(tmp / name)]
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+                if proc.returncode != 0:
+                    raise SystemExit(f"phase timing of {name} failed:\n{proc.stderr[-2000:]}")
+                phases[name] = {"interpreter": statistics.median(interp),
+                                **json.loads(proc.stdout.strip().splitlines()[-1])}
+        ref = statistics.median(times["reference"])
+        rows = []
+        for name, d in variants:
+            s = summarize(times[name]).as_dict()  # seconds here (the function is unit-free)
+            rows.append({"variant": name, "export": str(d) if d else None,
+                         "command": " ".join(stylize_command(d, ["C1", "C2", "C3", "C4"], "S", Path("OUT"),
+                                                             args.size)[1:]),
+                         "times_s": [round(t, 3) for t in times[name]],
+                         "summary_s": {k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()},
+                         "speedup": round(ref / s["median"], 3),
+                         "phases_s": {k: round(v, 3) for k, v in phases.get(name, {}).items()} or None})
+        info = machine_info()
+        report = {"benchmark": "pytorch-AdaIN job as whole processes, interleaved", "size": args.size,
+                  "contents": [str(c) for c in contents], "style": str(style), "rounds": args.rounds,
+                  "machine": info, "rows": rows,
+                  "note": "speedup: the reference's median / the variant's median, from the same run"}
+        args.out.mkdir(parents=True, exist_ok=True)
+        name = machine_name(info)
+        (args.out / f"whole-process-{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+        title = (f"# pytorch-AdaIN job ({len(contents)} contents x 1 style at {args.size}x{args.size}) as whole "
+                 f"processes ({info.get('cpu', '')}, {info.get('cores')} cores), {args.rounds} interleaved rounds")
+        lines = [title, "",
+                 "| variant | median s | p90 s | min s | max s | speed-up vs reference | " + " | ".join(PHASES) + " |",
+                 "|---|---|---|---|---|---|" + "---|" * len(PHASES)]
+        for r in rows:
+            s, p = r["summary_s"], r["phases_s"] or {}
+            lines.append(f"| {r['variant']} | {s['median']:.2f} | {s['p90']:.2f} | {s['min']:.2f} | {s['max']:.2f} | "
+                         f"{r['speedup']:.2f}x | " + " | ".join(f"{p[k]:.2f}" if k in p else "-" for k in PHASES)
+                         + " |")
+        lines += ["", "Phases (seconds) from one extra timed process per variant; interpreter = `python -c pass`."]
+        (args.out / f"whole-process-{name}.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        _chart(rows, args.out / f"whole-process-{name}.png",
+               f"whole-process pytorch-AdaIN job, {args.size}x{args.size} ({name})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
