@@ -139,7 +139,11 @@ def _jpeg_bytes():
         (["-c", "{missing}"], "missing.png"),
     ],
 )
-def test_bad_arguments(args, expected, images, tmp_path, use_shared_weights):
+def test_bad_arguments(args, expected, images, tmp_path, use_shared_weights, monkeypatch):
+    from stylert.core import shipped as registry
+
+    # A checkout without shipped weights (every family ships some here): the refusal must still be clear.
+    monkeypatch.setattr(registry, "SHIPPED_DIR", tmp_path / "no-shipped-weights")
     content, style = images
     args = [a.format(style=style, missing=tmp_path / "missing.png") for a in args]
     result = invoke("stylize", "-c", content, "-s", style, "-o", tmp_path / "out", *args)
