@@ -219,7 +219,7 @@ def test_cross_decoder_feeds_are_every_content_with_every_other_style(int8_expor
     assert not np.allclose(feeds[0]["relu4_1"], feeds[1]["relu4_1"])
 
 
-def test_whole_process_benchmark_writes_its_results(int8_export, tmp_path):
+def test_whole_process_benchmark_writes_its_results(int8_export, tmp_path, use_shared_weights):
     from PIL import Image
     from stylert.benchmarks import whole_process
 
@@ -249,7 +249,7 @@ def test_whole_process_benchmark_writes_its_results(int8_export, tmp_path):
         whole_process.main(["--int8", str(tmp_path), "--size", "64", "--rounds", "1"])
 
 
-def test_suite_has_int8_rows_beside_fp32(int8_export, tmp_path):
+def test_suite_has_int8_rows_beside_fp32(int8_export, tmp_path, use_shared_weights):
     from stylert.benchmarks import suite
 
     _, cal = int8_export
