@@ -68,6 +68,7 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
 
     import numpy as np
 
+    from ..benchmarks.stats import summarize
     from ..core.checks import MIN_PSNR_DB, TOLERANCES, check, format_checks
     from ..core.grid import make_grid
     from ..errors import ModelError
@@ -76,7 +77,6 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
     from ..models.stylize import ReferenceStylizer, StylizeOptions
     from ..runtime.pipeline import Pipeline
     from ..runtime.stylizer import RuntimeStylizer
-    from ..benchmarks.stats import summarize
 
     content = np.asarray(demo_content((size * 4 // 3, size)), np.float32) / 255.0
     style = np.asarray(demo_style((size, size)), np.float32) / 255.0

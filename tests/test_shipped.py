@@ -145,7 +145,6 @@ def test_the_shipped_registry_verifies_and_its_model_stylizes(use_shared_weights
     """What the package ships: every registered file is present, of its size and SHA-256, and the
     model it holds loads without --checkpoint and stylizes differently from AdaIN (it is trained)."""
     import numpy as np
-
     from stylert.models.pretrained import load_public_adain, load_reference_model
     from stylert.models.stylize import ReferenceStylizer
 
@@ -168,7 +167,6 @@ def test_shipped_model_exports_and_runs_at_fp32_and_fp16(family, tmp_path, use_s
     at fp32 and fp16 (each validated at export), then run through the runtime on a real photo and
     painting against the PyTorch reference: fp32 at the fp32 tolerance, fp16 at >= 30 dB."""
     import numpy as np
-
     from stylert.core.checks import MIN_PSNR_DB, TOLERANCES, check
     from stylert.core.images import load_image
     from stylert.export.exporter import export_model
