@@ -68,7 +68,7 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
 
     import numpy as np
 
-    from ..benchmarks.stats import summarize
+    from ..benchmarks.stats import measure
     from ..core.checks import MIN_PSNR_DB, TOLERANCES, check, format_checks
     from ..core.grid import make_grid
     from ..errors import ModelError
@@ -109,12 +109,8 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
     parity = check("end-to-end", "image", f"{h}x{w}, alpha 1", stylized, want, TOLERANCES["fp32"]["end_to_end"],
                    min_psnr=MIN_PSNR_DB["fp32"], image=True, backend=provider)
     code = runtime.style_code(style, "demo")
-    samples = []
-    for _ in range(LATENCY_RUNS):
-        t0 = time.perf_counter()
-        pipeline.stylize(content, [code])
-        samples.append((time.perf_counter() - t0) * 1000.0)
-    latency = summarize(samples)
+    latency = measure(lambda: pipeline.stylize(content, [code]), warmup_s=0.0, min_duration_s=0.0,
+                      min_iterations=LATENCY_RUNS, max_iterations=LATENCY_RUNS).summary
     pipeline.deactivate()
 
     # 3. Every family with weights on the same pair (PyTorch reference).
