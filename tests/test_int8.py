@@ -249,6 +249,29 @@ def test_whole_process_benchmark_writes_its_results(int8_export, tmp_path, use_s
         whole_process.main(["--int8", str(tmp_path), "--size", "64", "--rounds", "1"])
 
 
+def test_int8_graphs_benchmark_times_graphs_and_schedules(int8_export, adain_export, tmp_path):
+    from PIL import Image
+    from stylert.benchmarks import int8_graphs
+
+    result, _ = int8_export
+    out = tmp_path / "results"
+    assert int8_graphs.main(["--fp32", str(adain_export), "--int8", str(result.out_dir), "--size", "64",
+                             "--images", "2", "--rounds", "2", "-o", str(out)]) == 0
+    report = json.loads(next(out.glob("int8-graphs-*.json")).read_text())
+    rows = {r["name"]: r for r in report["rows"]}
+    assert set(rows) == {"fp32 encoder", "fp32 decoder", "int8 encoder", "int8 decoder", "int8 job: sequential",
+                         "int8 job: batch", "int8 job: parallel 2 x 1 thread"}
+    assert all(r["runs"] == 2 and 0 < r["min_ms"] <= r["median_ms"] <= r["p90_ms"] for r in rows.values())
+    assert rows["int8 job: sequential"]["time_vs_sequential"] == 1.0
+    assert abs(rows["int8 encoder"]["fp32_over_int8"]
+               - rows["fp32 encoder"]["median_ms"] / rows["int8 encoder"]["median_ms"]) < 1e-9
+    assert "| int8 job: batch |" in next(out.glob("int8-graphs-*.md")).read_text()
+    with Image.open(next(out.glob("int8-graphs-*.png"))) as img:
+        assert img.width > 300
+    with pytest.raises(SystemExit):
+        int8_graphs.main(["--fp32", str(tmp_path), "--int8", str(result.out_dir)])
+
+
 def test_suite_has_int8_rows_beside_fp32(int8_export, tmp_path, use_shared_weights):
     from stylert.benchmarks import suite
 

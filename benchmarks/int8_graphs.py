@@ -1,0 +1,159 @@
+"""Where the int8 job's compute goes: each graph at float32 and int8, and ways to schedule the job.
+
+    python -m stylert.benchmarks.int8_graphs --fp32 exports/adain --int8 exports/adain-int8 \\
+        [--size 512] [--images 4] [--rounds 5] [-o benchmarks/results/int8]
+
+Two questions about the pytorch-AdaIN job (4 contents x 1 style, ``benchmarks/whole_process.py``),
+answered in one interleaved run on ONNX Runtime's CPU provider:
+
+- **per graph**: the encoder and the decoder of each export, one SIZE x SIZE image, the median
+  of ``stats.measure`` (warm-up excluded, at least 5 calls);
+- **schedules** of the content path (encoder, then decoder, the transform left out: it is
+  float32 in both exports and takes milliseconds) over ``--images`` images of the int8 export:
+  ``sequential`` (one image after another, one session with ONNX Runtime's default intra-op
+  threads, what ``stylert stylize`` does), ``batch`` (all images as one batch), ``parallel``
+  (two single-thread sessions, each taking half of the images, in two Python threads: ONNX
+  Runtime releases the GIL while it runs).
+
+Images are uniform random in 0..1 (the time of these graphs does not depend on the pixels).
+Writes ``int8-graphs-<machine>.json`` and ``.md`` (medians, p90, ratios) and ``.png`` (bars).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..core.machine import machine_info, machine_name
+from .stats import measure, summarize
+
+
+def _sessions(export: Path, threads: int | None = None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return tuple(ort.InferenceSession(str(export / f"{g}.onnx"), options, providers=["CPUExecutionProvider"])
+                 for g in ("encoder", "decoder"))
+
+
+def _content_path(sessions, image: np.ndarray) -> np.ndarray:
+    """Encoder then decoder on relu4_1 (the AdaIN routing); ``image`` N x 3 x H x W float32."""
+    encoder, decoder = sessions
+    feature = encoder.run(["relu4_1"], {encoder.get_inputs()[0].name: image})[0]
+    return decoder.run(None, {decoder.get_inputs()[0].name: feature})[0]
+
+
+def _chart(rows: list[dict], path: Path, title: str) -> None:
+    """One horizontal bar per measurement, its median in ms (the p90 as a tick)."""
+    from PIL import Image, ImageDraw
+
+    w, left, row_h, top = 820, 260, 26, 50
+    h = top + row_h * len(rows) + 30
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    d.text((10, 10), title, fill="black")
+    d.text((10, 26), "bar: median ms; tick: p90", fill="black")
+    x_max = max(r["p90_ms"] for r in rows) * 1.1
+    px = lambda v: left + (w - left - 90) * v / x_max
+    for k, r in enumerate(rows):
+        y = top + k * row_h
+        color = (44, 160, 44) if "int8" in r["name"] else (31, 119, 180)
+        d.rectangle([left, y + 4, px(r["median_ms"]), y + row_h - 4], fill=color)
+        d.line([(px(r["p90_ms"]), y + 2), (px(r["p90_ms"]), y + row_h - 2)], fill="black")
+        d.text((10, y + 7), r["name"], fill="black")
+        d.text((px(r["p90_ms"]) + 6, y + 7), f"{r['median_ms']:.0f} ms", fill="black")
+    img.save(path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stylert.benchmarks.int8_graphs", description=__doc__.split("\n")[0])
+    ap.add_argument("--fp32", type=Path, required=True, help="float32 export directory (AdaIN routing)")
+    ap.add_argument("--int8", type=Path, required=True, help="int8 export directory of the same model")
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--images", type=int, default=4, help="contents in the scheduled job (even)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "int8")
+    args = ap.parse_args(argv)
+    if args.images < 2 or args.images % 2:
+        ap.error("--images must be even and at least 2 (the parallel schedule halves it)")
+    for d in (args.fp32, args.int8):
+        if not all((d / f"{g}.onnx").is_file() for g in ("encoder", "decoder")):
+            ap.error(f"{d} is not an export directory (no encoder.onnx/decoder.onnx): pass `stylert export -o` folders")
+
+    rng = np.random.default_rng(0)
+    one = rng.random((1, 3, args.size, args.size), dtype=np.float32)
+    images = [rng.random((1, 3, args.size, args.size), dtype=np.float32) for _ in range(args.images)]
+    graphs = {"fp32": _sessions(args.fp32), "int8": _sessions(args.int8)}
+    feature = {p: s[0].run(["relu4_1"], {s[0].get_inputs()[0].name: one})[0] for p, s in graphs.items()}
+    single = (_sessions(args.int8, threads=1), _sessions(args.int8, threads=1))
+    half = args.images // 2
+
+    def parallel():
+        workers = [threading.Thread(target=lambda s=s, part=part: [_content_path(s, x) for x in part])
+                   for s, part in zip(single, (images[:half], images[half:]))]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+
+    jobs = {}
+    for p, (encoder, decoder) in graphs.items():
+        jobs[f"{p} encoder"] = lambda e=encoder: e.run(["relu4_1"], {e.get_inputs()[0].name: one})
+        jobs[f"{p} decoder"] = lambda d=decoder, p=p: d.run(None, {d.get_inputs()[0].name: feature[p]})
+    jobs["int8 job: sequential"] = lambda: [_content_path(graphs["int8"], x) for x in images]
+    jobs["int8 job: batch"] = lambda: _content_path(graphs["int8"], np.concatenate(images))
+    jobs["int8 job: parallel 2 x 1 thread"] = parallel
+
+    samples = {name: [] for name in jobs}
+    for r in range(args.rounds):
+        order = list(jobs)[r % len(jobs):] + list(jobs)[:r % len(jobs)]
+        for name in order:
+            samples[name] += measure(jobs[name], warmup_s=0.0, min_duration_s=0.0, min_iterations=1).samples_ms
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {samples[n][-1]:.0f} ms" for n in jobs), flush=True)
+
+    rows = []
+    for name, s in samples.items():
+        summary = summarize(s)
+        rows.append({"name": name, "median_ms": summary.median, "p90_ms": summary.p90, "min_ms": summary.min,
+                     "runs": summary.count})
+    by = {r["name"]: r for r in rows}
+    for r in rows:
+        p, _, what = r["name"].partition(" ")
+        if what in ("encoder", "decoder"):
+            r["fp32_over_int8"] = by[f"fp32 {what}"]["median_ms"] / by[f"int8 {what}"]["median_ms"]
+        if r["name"].startswith("int8 job"):
+            r["time_vs_sequential"] = r["median_ms"] / by["int8 job: sequential"]["median_ms"]
+
+    info = machine_info()
+    name = machine_name(info)
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = {"benchmark": "int8_graphs", "size": args.size, "images": args.images, "rounds": args.rounds,
+              "fp32": str(args.fp32), "int8": str(args.int8), "machine": info, "rows": rows,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (args.out / f"int8-graphs-{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    title = (f"# int8 graphs and job schedules, {args.size}x{args.size}, {args.rounds} interleaved rounds "
+             f"({info.get('cpu', name)})")
+    lines = [title, "",
+             "| measurement | median ms | p90 ms | min ms | fp32 / int8 | time / sequential |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = f"{r['fp32_over_int8']:.2f}x" if "fp32_over_int8" in r else ""
+        rel = f"{r['time_vs_sequential']:.2f}x" if "time_vs_sequential" in r else ""
+        lines.append(f"| {r['name']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['min_ms']:.1f} | {ratio} | {rel} |")
+    lines += ["", (f"The job: {args.images} contents, encoder + decoder each (the transform left out). "
+                   "`python -m stylert.benchmarks.int8_graphs --fp32 ... --int8 ...`")]
+    (args.out / f"int8-graphs-{name}.md").write_text("\n".join(lines) + "\n")
+    _chart(rows, args.out / f"int8-graphs-{name}.png",
+           f"int8 graphs and schedules at {args.size}x{args.size} ({name})")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
