@@ -19,13 +19,7 @@ from stylert.models import trained
 from stylert.models.checkpoints import load_model
 from stylert.training.run import RunOptions, TrainConfig, train
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

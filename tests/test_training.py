@@ -16,7 +16,12 @@ from stylert.models.checkpoints import load_model, read_state
 from stylert.training.data import PairDataset, list_images, make_loader
 from stylert.training.initial import initial_model
 from stylert.training.logs import read_log
-from stylert.training.losses import LossWeights, compute_losses, default_loss_weights, mean_std_loss
+from stylert.training.losses import (
+    LossWeights,
+    compute_losses,
+    default_loss_weights,
+    mean_std_loss,
+)
 from stylert.training.run import RunOptions, TrainConfig, resume_config, train
 from stylert.training.step import OptimConfig, TrainStep
 
@@ -24,14 +29,7 @@ FAMILIES = list_families()
 EPS = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small CPU training steps run in one thread: with OpenMP's busy-waiting, two threads on a machine whose
-    cores are shared with other work are up to 10x slower than one (the results are the same either way)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _he(family, seed=0):

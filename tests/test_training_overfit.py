@@ -16,13 +16,7 @@ MAX_STEPS = 150
 LR = 5e-4  # above the reference's 1e-4: this is one batch, seen again and again
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """See tests/test_training.py: one thread is steadier on shared CPU cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,7 @@ from stylert.models import list_families
 from stylert.models.checkpoints import load_model, read_state, save_checkpoint
 from stylert.training.initial import initial_model
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _quiet(_):
