@@ -41,6 +41,9 @@ from ..export.manifest import Manifest, load_manifest
 from .backends import BaseRunner, make_runners
 from .codes import StyleCode, blend
 
+#: ``stylize(..., decoder_hook=)``: (decoder inputs name -> float32 [N, C, h, w], padded (H', W')) -> the inputs to decode.
+DecoderHook = Callable[[dict, tuple], dict]
+
 
 def resolve_device(backend: str, device: str, notice=None) -> str:
     """``auto`` -> cuda where the backend really runs there, else cpu (said through ``notice``); an
@@ -139,11 +142,14 @@ class Pipeline:
 
     def stylize(self, contents: np.ndarray, codes: list[StyleCode], *, alpha=1.0,
                 weights: list[float] | None = None, mask: np.ndarray | None = None,
-                temporal: StatisticsEMA | None = None) -> np.ndarray:
+                temporal: StatisticsEMA | None = None, decoder_hook: DecoderHook | None = None) -> np.ndarray:
         """contents [H,W,3] or [N,H,W,3] (one size) + style codes -> stylized, same shape, clamped 0..1.
 
         ``temporal``: the smoothing state of the video the frames belong to ([N,...]: N consecutive
-        frames, oldest first); None, or a family without content statistics: frames independent."""
+        frames, oldest first); None, or a family without content statistics: frames independent.
+        ``decoder_hook(inputs, padded)``: called between the transform and the decoder with the
+        decoder's inputs (name -> float32 [N, C, h, w] on the host) and the padded image size (H', W');
+        the decoder runs on what it returns (``FeatureBlend.update_batch``: feature-space blending)."""
         single = contents.ndim == 3
         batch = contents[None] if single else contents
         n, h, w = batch.shape[:3]
@@ -186,14 +192,24 @@ class Pipeline:
         else:
             parts = [self._to_host_dict("transform", transform(c, False)) for c in codes]
             t = {k: sum(np.float32(wt) * p[k] for wt, p in zip(weights, parts)) for k in parts[0]}
-        dec = self._run("decoder", self.route.decoder_feeds(t))
+        feeds = self.route.decoder_feeds(t)
+        if decoder_hook is not None:
+            feeds = decoder_hook({k: np.asarray(self._host("transform", v), dtype=np.float32)
+                                  for k, v in feeds.items()}, size)
+        out = self.decode(feeds, (h, w))
+        return out[0] if single else out
+
+    def decode(self, feeds: dict, hw: tuple[int, int]) -> np.ndarray:
+        """The decoder on its inputs (name -> [N, C, h, w], as ``route.decoder_feeds`` names them) -> images
+        float32 [N, H, W, 3] clamped to 0..1 and cropped to hw = (H, W) (the size before padding)."""
+        dec = self._run("decoder", feeds)
         image = self._host("decoder", dec[self.route.result])
         image = np.clip(image, 0.0, 1.0).transpose(0, 2, 3, 1)
-        out = np.stack([crop_to(img, (h, w)) for img in image]).astype(np.float32)
+        out = np.stack([crop_to(img, hw) for img in image]).astype(np.float32)
         if not np.isfinite(out).all():
             raise ModelError(f"the {self.backend} backend produced NaN or Inf (decoder output)",
                              fix="run `stylert compare DIR` to find the graph; fp16 exports may overflow")
-        return out[0] if single else out
+        return out
 
     def _to_host_dict(self, graph: str, values: dict) -> dict:
         return {k: self._host(graph, v) for k, v in values.items()}
