@@ -139,6 +139,33 @@ def check_blend(weight) -> float:
     return value
 
 
+#: Where ``--temporal-blend`` blends: ``image`` (the output frames, ``FlowBlend``) or ``feature`` (the
+#: decoder's inputs, ``FeatureBlend``).
+BLEND_SPACES = ("image", "feature")
+#: Default ``--temporal-blend-space`` (chosen from measurement, README Video).
+DEFAULT_BLEND_SPACE = "image"
+
+
+def check_blend_space(space) -> str:
+    """A blend space -> one of ``BLEND_SPACES``; ModelError otherwise."""
+    if space not in BLEND_SPACES:
+        raise ModelError(f"temporal blend space must be one of {', '.join(BLEND_SPACES)}, got {space!r}",
+                         fix=f"--temporal-blend-space takes {' or '.join(BLEND_SPACES)}")
+    return space
+
+
+def make_blender(weight, space: str = DEFAULT_BLEND_SPACE):
+    """The blender of one video: ``FlowBlend`` (image) or ``FeatureBlend`` (feature), None at weight 0;
+    the weight and the space checked, and OpenCV imported (a missing one stops here, before any frame)."""
+    weight, space = check_blend(weight), check_blend_space(space)
+    if weight == 0:
+        return None
+    from .flow import cv2_module
+
+    cv2_module()
+    return FlowBlend(weight) if space == "image" else FeatureBlend(weight)
+
+
 def _check_frame(frame) -> np.ndarray:
     frame = np.asarray(frame)
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
