@@ -1,8 +1,9 @@
 """Temporal smoothing, flow-guided blending and the streaming pipeline, measured: warping error for
 blend weights W (with the content statistics unsmoothed, and smoothed at the default strength),
-the content/style losses of those frames relative to the plain ones, frames of each clip around
-its cut, and frames/s of the streaming pipeline against the batch-after-batch one with blending
-off and on. Writes ``benchmarks/results/video/``.
+in both blend spaces (``image``: output frames, ``FlowBlend``; ``feature``: the decoder's inputs,
+``FeatureBlend``), the content/style losses of those frames relative to the plain ones, frames of
+each clip around its cut, and frames/s of the streaming pipeline against the batch-after-batch one
+with blending off and on. Writes ``benchmarks/results/video/``.
 
     PYTHONPATH=.. STYLERT_WEIGHTS=../shared/weights python -m stylert.benchmarks.video_temporal \\
         --engine EXPORT_DIR --clip ../shared/video/cutBunny.mp4 --style ../shared/images/style/la_muse.jpg
@@ -14,6 +15,11 @@ output frame and the previous output warped to it). The input flows are computed
 (``FlowBlend.update(..., flow=)``, what ``--temporal-blend`` computes frame by frame). The
 blending and the metric use the same flow, so the metric cannot see that flow's errors: the
 frame strips (``cut_*.jpg``) are there to show them. Needs ``opencv-python-headless``.
+
+Feature-space blending: each frame's decoder inputs are recorded once per smoothing strength
+(``Pipeline.stylize(..., decoder_hook=)``), blended with ``FeatureBlend`` (the same flows) for
+each W, and decoded (``Pipeline.decode``), which is what ``Pipeline.stream(...,
+temporal_blend_space="feature")`` runs frame by frame.
 
 Losses (pytorch-AdaIN's, with the public normalised VGG): content loss = mean squared
 difference at relu4_1 between the stylized frame and the content frame; style loss = sum over
@@ -31,7 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-BLENDS = (0.0, 0.2, 0.3, 0.5, 0.7)
+BLENDS = (0.0, 0.2, 0.3, 0.5, 0.7, 0.9)
+#: The image-space weights of the ``cut_*.jpg`` strips (as before the feature space was measured).
+STRIP_BLENDS = (0.0, 0.2, 0.3, 0.5, 0.7)
+FEATURE_BLENDS = (0.3, 0.5, 0.7, 0.9)
 RESULTS = Path(__file__).resolve().parent / "results" / "video"
 
 
@@ -101,15 +110,22 @@ def clip_frames(path: Path, hw, frames: int, start: int = 0) -> list[np.ndarray]
 
 # ---------------------------------------------------------------------- stylizing, blending, losses
 def stylize_all(pipeline, code, frames: list[np.ndarray], strength: float, batch: int = 8):
-    """uint8 frames -> (float32 [H, W, 3] 0..1 outputs, the smoothing state (its cuts) or None at 0)."""
+    """uint8 frames -> (float32 [H, W, 3] 0..1 outputs, the smoothing state (its cuts) or None at 0,
+    each frame's decoder inputs {name: [C, h, w]}, the padded size they were computed at)."""
     from ..core.temporal import StatisticsEMA
 
     state = StatisticsEMA(strength) if strength > 0 else None
-    outs = []
+    outs, feeds, padded = [], [], []
+
+    def record(inputs, size):
+        feeds.extend({k: v[i] for k, v in inputs.items()} for i in range(len(next(iter(inputs.values())))))
+        padded.append(size)
+        return inputs
+
     for i in range(0, len(frames), batch):
         x = np.stack(frames[i:i + batch]).astype(np.float32) / 255
-        outs += list(pipeline.stylize(x, [code], temporal=state))
-    return outs, state
+        outs += list(pipeline.stylize(x, [code], temporal=state, decoder_hook=record))
+    return outs, state, feeds, padded[0]
 
 
 def blend_all(frames, stylized, flows, weight: float, statistics_cuts=()):
@@ -124,6 +140,27 @@ def blend_all(frames, stylized, flows, weight: float, statistics_cuts=()):
     outs = [to_uint8(blender.update(f, s, cut=i in statistics_cuts, flow=flows[i - 1] if i else None))
             for i, (f, s) in enumerate(zip(frames, stylized))]
     return outs, blender
+
+
+def feature_blend_all(pipeline, frames, feeds, padded, flows, weight: float, statistics_cuts=(), batch: int = 8):
+    """``FeatureBlend`` over a clip's recorded decoder inputs with its precomputed flows, then the decoder,
+    as ``Pipeline.stream(temporal_blend=W, temporal_blend_space="feature")`` runs it -> (uint8 frames,
+    the blender, seconds blending, seconds decoding)."""
+    from ..core.images import to_uint8
+    from ..core.temporal import FeatureBlend
+
+    blender = FeatureBlend(weight)
+    start = time.perf_counter()
+    blended = [blender.update(f, x, padded, cut=i in statistics_cuts, flow=flows[i - 1] if i else None)
+               for i, (f, x) in enumerate(zip(frames, feeds))]
+    blend_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    outs = []
+    for i in range(0, len(frames), batch):
+        part = blended[i:i + batch]
+        outs += [to_uint8(o) for o in pipeline.decode({k: np.stack([b[k] for b in part]) for k in part[0]},
+                                                      frames[0].shape[:2])]
+    return outs, blender, blend_seconds, time.perf_counter() - start
 
 
 class Losses:
@@ -220,19 +257,25 @@ def measure_clip(pipeline, code, frames, cut, losses, loss_every: int, strength:
     outputs, base = {}, None
     picks = list(range(loss_every - 1, len(frames), loss_every))  # not shot starts (never blended)
     for s in (0.0, strength):
-        stylized, state = stylize_all(pipeline, code, frames, s)
+        stylized, state, feeds, padded = stylize_all(pipeline, code, frames, s)
         statistics_cuts = set(state.cuts[1:]) if state is not None else set()
         if state is not None:
             row["statistics_cuts"] = state.cuts
-        for w in BLENDS:
+        runs = [("image", w) for w in BLENDS] + [("feature", w) for w in FEATURE_BLENDS]
+        for space, w in runs:
             start = time.perf_counter()
-            outs, blender = blend_all(frames, stylized, flows, w, statistics_cuts)
-            blend_seconds = time.perf_counter() - start
+            if space == "image":
+                outs, blender = blend_all(frames, stylized, flows, w, statistics_cuts)
+                timing = {"blend_seconds": time.perf_counter() - start}
+            else:
+                outs, blender, blend_s, decode_s = feature_blend_all(pipeline, frames, feeds, padded, flows, w,
+                                                                     statistics_cuts)
+                timing = {"blend_seconds": blend_s, "decode_seconds": decode_s}
             result = warping_error(frames, outs, flows=flows)
             lc = [losses(outs[i], frames[i]) for i in picks]
-            entry = {"smoothing": s, "blend": w, "warping_error": result.warping_error,
+            entry = {"smoothing": s, "blend": w, "space": space, "warping_error": result.warping_error,
                      "content_loss": float(np.mean([c for c, _ in lc])),
-                     "style_loss": float(np.mean([st for _, st in lc])), "blend_seconds": blend_seconds}
+                     "style_loss": float(np.mean([st for _, st in lc])), **timing}
             row["input_warping_error"] = result.input_warping_error
             if blender is not None:
                 entry["blend_cuts"] = blender.cuts
@@ -241,13 +284,19 @@ def measure_clip(pipeline, code, frames, cut, losses, loss_every: int, strength:
                 base = entry
             for k in ("warping_error", "content_loss", "style_loss"):
                 entry[f"{k}_ratio"] = entry[k] / base[k]
-            key = f"S={s},W={w}"
+            key = config_key(s, w, space)
             row["configs"][key] = entry
             outputs[key] = outs
-            print(f"  S={s:.1f} W={w:.2f}: warping error {entry['warping_error']:.5f} "
+            print(f"  S={s:.1f} W={w:.2f} {space:7s}: warping error {entry['warping_error']:.5f} "
                   f"({entry['warping_error_ratio']:.3f}x), content {entry['content_loss_ratio']:.3f}x, "
                   f"style {entry['style_loss_ratio']:.3f}x, blend cuts {entry.get('blend_cuts', '-')}", flush=True)
     return row, outputs
+
+
+def config_key(strength: float, weight: float, space: str = "image") -> str:
+    """The key of one configuration in ``temporal.json``: ``S=0.8,W=0.3`` (image space, the keys of
+    the runs before the feature space existed), ``S=0.8,W=0.3,space=feature``."""
+    return f"S={strength},W={weight}" + ("" if space == "image" else f",space={space}")
 
 
 def main(argv=None) -> None:
@@ -309,7 +358,8 @@ def main(argv=None) -> None:
         losses = Losses(style_u8)
         clips = {"shared clip": (clip_frames(args.clip, (h, w), args.frames, args.clip_start), None)}
         clips.update(synthetic_clips(images, (h, w), args.frames))
-        report.update(size=[h, w], frames=args.frames, clip_start=args.clip_start, blends=list(BLENDS), clips={})
+        report.update(size=[h, w], frames=args.frames, clip_start=args.clip_start, blends=list(BLENDS),
+                      feature_blends=list(FEATURE_BLENDS), clips={})
         for old in args.out.glob("cut_*.jpg"):
             old.unlink()
         for name, (frames, cut) in clips.items():
@@ -318,9 +368,13 @@ def main(argv=None) -> None:
             report["clips"][name] = row
             around = cut if cut is not None else (row["statistics_cuts"][1:] or [len(frames) // 2])[0]
             s = DEFAULT_STRENGTH
-            rows = [frames] + [outputs[f"S={s},W={wt}"] for wt in BLENDS]  # input, then W from 0 up
+            rows = [frames] + [outputs[config_key(s, wt)] for wt in STRIP_BLENDS]  # input, then W from 0 up
             slug = name.replace(" ", "_").replace("+", "_")
             Image.fromarray(_strip(rows, around, len(frames))).save(args.out / f"cut_{slug}.jpg", quality=90)
+            # feature space: input, W=0, image W=0.3, then feature W from 0.3 up
+            rows = [frames, outputs[config_key(s, 0.0)], outputs[config_key(s, 0.3)]] + \
+                [outputs[config_key(s, wt, "feature")] for wt in FEATURE_BLENDS]
+            Image.fromarray(_strip(rows, around, len(frames))).save(args.out / f"cut_feature_{slug}.jpg", quality=85)
     (args.out / "temporal.json").write_text(json.dumps(report, indent=2) + "\n")
     _chart(report, args.out)
 
@@ -336,6 +390,17 @@ def _chart(report: dict, out: Path) -> None:
     img = line_chart(series, title="warping error relative to no blending, no smoothing (lower is steadier)",
                      ylabel="ratio", size=(820, 440))
     img.save(out / "warping_error.png")
+    if "feature_blends" not in report:
+        return
+    s = report["smoothing"]
+    series = {}
+    for name, row in report["clips"].items():
+        for space, weights in (("image", report["blends"]), ("feature", report["feature_blends"])):
+            series[f"{name} {space}"] = [(f"W={w}", row["configs"][config_key(s, w, space)]["style_loss_ratio"], None)
+                                         for w in weights if w > 0]
+    img = line_chart(series, title=f"style loss relative to no blending (S={s}), image vs feature space",
+                     ylabel="ratio", size=(820, 440))
+    img.save(out / "style_loss_spaces.png")
 
 
 if __name__ == "__main__":

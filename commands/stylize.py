@@ -76,6 +76,9 @@ def _image_exts():
 @click.option("--temporal-blend", type=FINITE, default=None, metavar="W",
               help="Video: blend each output frame with the previous output warped by the input's optical flow, "
               "weight W in [0, 0.95] (0 = off; default 0.3; every family; needs opencv-python-headless).")
+@click.option("--temporal-blend-space", type=click.Choice(["image", "feature"]), default=None,
+              help="Video: blend the output frames (image, default) or the decoder's inputs before the decoder "
+              "renders them (feature).")
 @click.option("--model", "family", default=None, metavar="FAMILY",
               help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
@@ -105,7 +108,7 @@ def _image_exts():
               help="Refuse, before any compute, work whose estimated memory exceeds what is free.")
 @click.pass_obj
 def stylize(settings, contents, styles, output, engine, server, backend, batch_size, temporal_smoothing,
-            temporal_blend, family,
+            temporal_blend, temporal_blend_space, family,
             checkpoints, alpha, weights, mask, preserve_color, content_size, style_size, crop, device, ext, overwrite,
             max_pixels, memory_check):
     """Stylize every content with every style (or with all styles at once, given --weights or --mask).
@@ -166,6 +169,9 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
     if server is not None and (engine is not None or family or checkpoints):
         raise click.BadParameter("--server runs on the server's model: not with --engine/--model/--checkpoint",
                                  param_hint="--server")
+    if server is not None and temporal_blend_space == "feature":
+        raise click.BadParameter("the server runs its model whole: its decoder's inputs cannot be blended "
+                                 "(--temporal-blend-space image, or --engine DIR)", param_hint="--temporal-blend-space")
     if server is not None and combine:
         raise click.BadParameter("the server's stylize model takes one style image per output: not with "
                                  "--weights/--mask (run them with --engine DIR)", param_hint="--server")
@@ -219,7 +225,7 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
                                      preserve_color=preserve_color)
             if is_video(job.content):
                 _stylize_video(runner, job, styles_for_job, options, overwrite, settings.quiet, batch_size,
-                               temporal_smoothing, temporal_blend)
+                               temporal_smoothing, temporal_blend, temporal_blend_space)
             else:
                 content = load_image(job.content, size=content_size, crop=crop, max_pixels=max_pixels)
                 if mask is not None:
@@ -272,7 +278,7 @@ def _open_stylizer(engine, backend, device, family, checkpoints, say):
 
 
 def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bool, batch_size: int,
-                   smoothing: float | None, blend: float | None = None) -> None:
+                   smoothing: float | None, blend: float | None = None, space: str | None = None) -> None:
     """Every frame at the video's own size, the style encoded once; progress in frames/s and ETA.
 
     Decoding, stylizing and encoding overlap (``stylert.runtime.video.stream_video``). The runtime
@@ -280,10 +286,17 @@ def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bo
     preservation (which depends on each frame), one frame at a time. ``smoothing``: the temporal
     smoothing strength, None for the default of the family (``stylert.core.temporal``). ``blend``: the
     flow-guided blend weight, None for the default (``DEFAULT_BLEND``), the same on both paths
-    (``stylert.core.temporal.FlowBlend``; a statistics cut restarts it too).
+    (``stylert.core.temporal.FlowBlend``; a statistics cut restarts it too). ``space``: where it blends,
+    ``image`` or ``feature`` (``FeatureBlend``, the decoder's inputs), None for ``DEFAULT_BLEND_SPACE``.
     """
     from ..core.images import to_uint8
-    from ..core.temporal import DEFAULT_BLEND, DEFAULT_STRENGTH, FlowBlend
+    from ..core.temporal import (
+        DEFAULT_BLEND,
+        DEFAULT_BLEND_SPACE,
+        DEFAULT_STRENGTH,
+        FeatureBlend,
+        make_blender,
+    )
     from ..runtime.stream import Prefetcher, Progress
     from ..runtime.stylizer import RuntimeStylizer
     from ..runtime.video import probe, stream_video
@@ -293,6 +306,8 @@ def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bo
         smoothing = DEFAULT_STRENGTH if runner.smooths_statistics else 0.0
     if blend is None:
         blend = DEFAULT_BLEND
+    if space is None:
+        space = DEFAULT_BLEND_SPACE
     options = dataclasses.replace(options, temporal_smoothing=smoothing)
     keys = list(job.styles)
     meter = Progress(info.frames)
@@ -310,19 +325,29 @@ def _stylize_video(runner, job: Job, styles, options, overwrite: bool, quiet: bo
 
         def process(frames):
             return runner.pipeline.stream(frames, codes, alpha=options.alpha, weights=options.weights,
-                                          temporal_smoothing=smoothing, temporal_blend=blend, batch_size=batch_size)
+                                          temporal_smoothing=smoothing, temporal_blend=blend,
+                                          temporal_blend_space=space, batch_size=batch_size)
     else:
         temporal = runner.temporal_state(options)
-        blender = FlowBlend(blend) if blend > 0 else None
+        blender = make_blender(blend, space)
+        features = isinstance(blender, FeatureBlend)
+
+        def statistics_cut():  # the frame just smoothed started a new shot
+            return temporal is not None and temporal.cuts[-1] == temporal.frames - 1
 
         def process(frames):
             source = Prefetcher(frames, 1)
             try:
                 for batch, _ in source:
-                    out = runner.stylize(batch[0], styles, options, style_keys=keys, temporal=temporal)
-                    if blender is not None:
-                        cut = temporal is not None and temporal.cuts[-1] == temporal.frames - 1
-                        out = blender.update(to_uint8(batch[0]), out, cut=cut)
+                    frame = to_uint8(batch[0])
+                    hook = None
+                    if features:
+                        def hook(inputs, padded, frame=frame):
+                            return blender.update_batch([frame], inputs, padded, {0} if statistics_cut() else ())
+                    out = runner.stylize(batch[0], styles, options, style_keys=keys, temporal=temporal,
+                                         decoder_hook=hook)
+                    if blender is not None and not features:
+                        out = blender.update(frame, out, cut=statistics_cut())
                     yield to_uint8(out)
             finally:
                 source.close()

@@ -61,15 +61,42 @@ def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
 
 
+#: ``cv2.remap`` returns wrong shapes above this many channels: wider images are warped in slices.
+_REMAP_CHANNELS = 128
+
+
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """``out(x) = image(x + flow(x))``, bilinear, edges replicated. image [H, W, C] (any real dtype,
-    computed in float32), flow float32 [H, W, 2] -> float32 [H, W, C]. A zero flow returns the
-    image's values exactly (bilinear weights 1, 0, 0, 0)."""
+    computed in float32; any C, feature maps included), flow float32 [H, W, 2] -> float32 [H, W, C].
+    A zero flow returns the image's values exactly (bilinear weights 1, 0, 0, 0)."""
     cv2 = cv2_module()
     h, w = flow.shape[:2]
     gx, gy = _grid(h, w)
-    return cv2.remap(np.ascontiguousarray(image, dtype=np.float32), gx + flow[..., 0], gy + flow[..., 1],
-                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
+    image = np.asarray(image, dtype=np.float32)
+
+    def remap(part):
+        out = cv2.remap(np.ascontiguousarray(part), map_x, map_y, interpolation=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+        return out.reshape(h, w, part.shape[2]) if part.ndim == 3 else out
+
+    if image.ndim == 3 and image.shape[2] > _REMAP_CHANNELS:
+        return np.concatenate([remap(image[..., i:i + _REMAP_CHANNELS])
+                               for i in range(0, image.shape[2], _REMAP_CHANNELS)], axis=2)
+    return remap(image)
+
+
+def resize_flow(flow: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """A flow [H, W, 2] (pixels) -> the same motion on a grid of hw = (h, w): area-averaged, the
+    vectors scaled by w / W and h / H (feature pixels). The identity at the same size."""
+    cv2 = cv2_module()
+    h, w = int(hw[0]), int(hw[1])
+    if flow.shape[:2] == (h, w):
+        return np.asarray(flow, np.float32)
+    out = cv2.resize(np.ascontiguousarray(flow, dtype=np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    out[..., 0] *= np.float32(w / flow.shape[1])
+    out[..., 1] *= np.float32(h / flow.shape[0])
+    return out
 
 
 def visible_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:

@@ -161,10 +161,12 @@ class Stylizer:
         raise NotImplementedError
 
     def apply(self, content: np.ndarray, codes: list, options: StylizeOptions,
-              temporal: StatisticsEMA | None = None) -> np.ndarray:
+              temporal: StatisticsEMA | None = None, decoder_hook=None) -> np.ndarray:
         """content [H, W, 3] + codes -> stylized [H, W, 3] float32. ``options`` come from
         ``check_options`` (alpha per level, normalised weights); preserve_color is already handled.
-        ``temporal``: the video's smoothing state, or None (frames independent)."""
+        ``temporal``: the video's smoothing state, or None (frames independent). ``decoder_hook``:
+        as ``stylert.runtime.pipeline.Pipeline.stylize``'s (the decoder's inputs [1, C, h, w] on the
+        host, rewritten before the decoder runs); a stylizer that cannot reach them refuses it."""
         raise NotImplementedError
 
     def is_code(self, style) -> bool:
@@ -187,8 +189,10 @@ class Stylizer:
         return StatisticsEMA(strength) if strength > 0 and self.smooths_statistics else None
 
     def stylize(self, content: np.ndarray, styles: list, options: StylizeOptions = StylizeOptions(),
-                style_keys: list | None = None, temporal: StatisticsEMA | None = None) -> np.ndarray:
-        """``temporal``: the state of the video this frame belongs to (``temporal_state``), frames in order."""
+                style_keys: list | None = None, temporal: StatisticsEMA | None = None,
+                decoder_hook=None) -> np.ndarray:
+        """``temporal``: the state of the video this frame belongs to (``temporal_state``), frames in order.
+        ``decoder_hook``: see ``apply`` (``FeatureBlend``: feature-space temporal blending)."""
         options = check_options(options, len(styles), self.alpha_levels, content.shape[:2], self.family)
         if temporal is not None and temporal.strength != options.temporal_smoothing:
             raise ModelError(f"the smoothing state has strength {temporal.strength}, the options "
@@ -207,7 +211,9 @@ class Stylizer:
             content, styles = pairs[0][0], [p[1] for p in pairs]
         try:
             codes = [self.style_code(s, k) for s, k in zip(styles, keys)]
-            result = self.apply(content, codes, options, temporal if self.smooths_statistics else None)
+            temporal = temporal if self.smooths_statistics else None
+            result = (self.apply(content, codes, options, temporal) if decoder_hook is None
+                      else self.apply(content, codes, options, temporal, decoder_hook=decoder_hook))
         except Exception as err:  # an allocator's error, whatever the backend, becomes one line
             if not out_of_memory(err):
                 raise

@@ -139,7 +139,92 @@ def check_blend(weight) -> float:
     return value
 
 
-class FlowBlend:
+#: Where ``--temporal-blend`` blends: ``image`` (the output frames, ``FlowBlend``) or ``feature`` (the
+#: decoder's inputs, ``FeatureBlend``).
+BLEND_SPACES = ("image", "feature")
+#: Default ``--temporal-blend-space`` (chosen from measurement, README Video).
+DEFAULT_BLEND_SPACE = "image"
+
+
+def check_blend_space(space) -> str:
+    """A blend space -> one of ``BLEND_SPACES``; ModelError otherwise."""
+    if space not in BLEND_SPACES:
+        raise ModelError(f"temporal blend space must be one of {', '.join(BLEND_SPACES)}, got {space!r}",
+                         fix=f"--temporal-blend-space takes {' or '.join(BLEND_SPACES)}")
+    return space
+
+
+def make_blender(weight, space: str = DEFAULT_BLEND_SPACE):
+    """The blender of one video: ``FlowBlend`` (image) or ``FeatureBlend`` (feature), None at weight 0;
+    the weight and the space checked, and OpenCV imported (a missing one stops here, before any frame)."""
+    weight, space = check_blend(weight), check_blend_space(space)
+    if weight == 0:
+        return None
+    from .flow import cv2_module
+
+    cv2_module()
+    return FlowBlend(weight) if space == "image" else FeatureBlend(weight)
+
+
+def _check_frame(frame) -> np.ndarray:
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"input frames must be uint8 [H, W, 3], got {frame.dtype} {frame.shape}")
+    return frame
+
+
+class _FlowHistory:
+    """What flow-guided blending keeps of a video, whatever it blends: the previous input frame, the
+    shots (``cuts``), and the per-pixel weight rule of ``FlowBlend`` (its docstring)."""
+
+    def __init__(self, weight: float, cut_fraction: float = BLEND_CUT_FRACTION,
+                 input_tolerance: float = INPUT_TOLERANCE):
+        self.weight = check_blend(weight)
+        if not (math.isfinite(cut_fraction) and 0 <= cut_fraction < 1):
+            raise ModelError(f"the cut fraction must be in [0, 1), got {cut_fraction}")
+        if not (math.isfinite(input_tolerance) and input_tolerance > 0):
+            raise ModelError(f"the input tolerance must be a positive number, got {input_tolerance}")
+        self.cut_fraction = float(cut_fraction)
+        self.input_tolerance = float(input_tolerance)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the history: the next frame starts a new shot."""
+        self.frames = 0
+        self.cuts: list[int] = []
+        self.reliable: list[float] = []
+        self._input: np.ndarray | None = None
+
+    def _step(self, frame: np.ndarray, cut: bool, flow, same_shape: bool = True):
+        """Advance by one input frame -> (PairFlow, weight [H, W] without W) to blend with, or None where
+        the frame starts a new shot (recorded in ``cuts``). ``same_shape``: whether what is blended has
+        the previous frame's shape (False starts a new shot)."""
+        from .flow import pair_flow
+
+        step = None
+        if not (cut or not same_shape or self._input is None or self._input.shape != frame.shape):
+            pair = flow if flow is not None else pair_flow(self._input, frame)
+            weight = self.weights(frame, self._input, pair)
+            self.reliable.append(float(np.mean(weight > 0)))
+            if self.reliable[-1] >= self.cut_fraction:
+                step = pair, weight
+        if step is None:
+            self.cuts.append(self.frames)
+        self._input = frame
+        self.frames += 1
+        return step
+
+    def weights(self, frame: np.ndarray, previous: np.ndarray, pair) -> np.ndarray:
+        """``M_t(x) * max(0, 1 - d_t(x) / input_tolerance)`` above (without W): float32 [H, W] in [0, 1]."""
+        from .flow import warp
+
+        current = frame.astype(np.float32) * np.float32(1 / 255)
+        warped = warp(previous.astype(np.float32) * np.float32(1 / 255), pair.backward)
+        d = np.abs(current - warped).mean(axis=2)
+        return pair.mask * np.maximum(np.float32(0), np.float32(1) - d / np.float32(self.input_tolerance))
+
+
+class FlowBlend(_FlowHistory):
     """Flow-guided temporal blending of stylized frames, no retraining: the blind temporal-consistency
     baseline of Lai et al. (ECCV 2018, Sec. 4; after Bonneel et al., SIGGRAPH Asia 2015).
 
@@ -168,63 +253,30 @@ class FlowBlend:
     of every frame after the first of a shot (the measurement ``cut_fraction`` was chosen from).
     """
 
-    def __init__(self, weight: float, cut_fraction: float = BLEND_CUT_FRACTION,
-                 input_tolerance: float = INPUT_TOLERANCE):
-        self.weight = check_blend(weight)
-        if not (math.isfinite(cut_fraction) and 0 <= cut_fraction < 1):
-            raise ModelError(f"the cut fraction must be in [0, 1), got {cut_fraction}")
-        if not (math.isfinite(input_tolerance) and input_tolerance > 0):
-            raise ModelError(f"the input tolerance must be a positive number, got {input_tolerance}")
-        self.cut_fraction = float(cut_fraction)
-        self.input_tolerance = float(input_tolerance)
-        self.reset()
-
     def reset(self) -> None:
         """Forget the history: the next frame starts a new shot."""
-        self.frames = 0
-        self.cuts: list[int] = []
-        self.reliable: list[float] = []
-        self._input: np.ndarray | None = None
+        super().reset()
         self._output: np.ndarray | None = None
 
     def update(self, frame: np.ndarray, stylized: np.ndarray, cut: bool = False, flow=None) -> np.ndarray:
         """One frame: input uint8 [H, W, 3], its stylized frame float [H, W, 3] 0..1 -> the blended
         frame, float32 [H, W, 3] 0..1. ``flow``: the ``stylert.core.flow.PairFlow`` of (previous
         input, this input) when already computed; None computes it."""
-        from .flow import pair_flow, warp
+        from .flow import warp
 
-        frame = np.asarray(frame)
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"input frames must be uint8 [H, W, 3], got {frame.dtype} {frame.shape}")
+        frame = _check_frame(frame)
         stylized = np.asarray(stylized, dtype=np.float32)
         if stylized.shape != frame.shape:
             raise ValueError(f"the stylized frame is {stylized.shape}, its input {frame.shape}")
         out = stylized
-        new_shot = cut or self._input is None or self._input.shape != frame.shape
-        if not new_shot:
-            pair = flow if flow is not None else pair_flow(self._input, frame)
-            weight = self.weights(frame, self._input, pair)
-            self.reliable.append(float(np.mean(weight > 0)))
-            if self.reliable[-1] < self.cut_fraction:
-                new_shot = True
-            else:
-                previous = warp(self._output, pair.backward)
-                out = stylized + (self.weight * weight)[..., None] * (previous - stylized)
-                out = np.clip(restore_detail(out, stylized, weight > 0), 0.0, 1.0)
-        if new_shot:
-            self.cuts.append(self.frames)
-        self._input, self._output = frame, out
-        self.frames += 1
+        step = self._step(frame, cut, flow)
+        if step is not None:
+            pair, weight = step
+            previous = warp(self._output, pair.backward)
+            out = stylized + (self.weight * weight)[..., None] * (previous - stylized)
+            out = np.clip(restore_detail(out, stylized, weight > 0), 0.0, 1.0)
+        self._output = out
         return out
-
-    def weights(self, frame: np.ndarray, previous: np.ndarray, pair) -> np.ndarray:
-        """``M_t(x) * max(0, 1 - d_t(x) / input_tolerance)`` above (without W): float32 [H, W] in [0, 1]."""
-        from .flow import warp
-
-        current = frame.astype(np.float32) * np.float32(1 / 255)
-        warped = warp(previous.astype(np.float32) * np.float32(1 / 255), pair.backward)
-        d = np.abs(current - warped).mean(axis=2)
-        return pair.mask * np.maximum(np.float32(0), np.float32(1) - d / np.float32(self.input_tolerance))
 
     def apply(self, frame: np.ndarray, stylized: np.ndarray, cut: bool = False) -> np.ndarray:
         """``update`` for a stylized frame of either kind: uint8 in -> uint8 out (``to_uint8``), float in
@@ -235,6 +287,88 @@ class FlowBlend:
             return to_uint8(self.update(frame, stylized.astype(np.float32) * np.float32(1 / 255), cut))
         return self.update(frame, stylized, cut)
 
+
+
+class FeatureBlend(_FlowHistory):
+    """Flow-guided temporal blending of the decoder's inputs, before the decoder renders them: the
+    feature-space composition of Chen et al. ("Coherent Online Video Style Transfer", ICCV 2017),
+    with the flow, occlusion and weights of ``FlowBlend`` in place of their trained networks.
+
+    For each decoder input l of frame t (a transform output T_t^l [C, h_l, w_l] of the frame padded
+    to ``padded`` = (H', W')), the decoder gets
+
+        F_t^l(y) = T_t^l(y) + W * w_t^l(y) * (F_{t-1}^l(y + b_t^l(y)) - T_t^l(y))
+
+    with ``b_t^l`` the backward input flow of ``FlowBlend`` padded to (H', W') (edges replicated,
+    as the image is reflect-padded at the bottom and right), area-averaged to (h_l, w_l) and its
+    vectors scaled to feature pixels (``stylert.core.flow.resize_flow``), and ``w_t^l`` the per-pixel
+    weight of ``FlowBlend`` (occlusion mask times input match, without W) padded and area-averaged
+    the same way. F_{t-1} is the previous frame's blended decoder inputs (float32), so the history
+    is recursive, as O_{t-1} is in ``FlowBlend``. No detail restoration: the decoder renders the
+    strokes from the blended features at full contrast.
+
+    Shots as in ``FlowBlend`` (first frame, a size change of the frame or of any feature, ``cut``,
+    fewer than ``cut_fraction`` reliable pixels at full resolution); a shot's first frame comes back
+    unchanged. Where the previous features equal the current ones and the flow is zero (a still
+    video) the features come back bit for bit.
+    """
+
+    def reset(self) -> None:
+        """Forget the history: the next frame starts a new shot."""
+        super().reset()
+        self._features: dict | None = None
+
+    def update(self, frame: np.ndarray, features: dict, padded=None, cut: bool = False, flow=None) -> dict:
+        """One frame: input uint8 [H, W, 3] and its decoder inputs {name: [C, h, w]} computed on the frame
+        padded to ``padded`` (H', W') >= (H, W) (None: not padded) -> the blended decoder inputs, float32,
+        same names and shapes. ``flow``: the frame pair's ``PairFlow`` when already computed."""
+        from .flow import resize_flow, warp
+
+        frame = _check_frame(frame)
+        feats = {k: np.asarray(v, dtype=np.float32) for k, v in features.items()}
+        if any(v.ndim != 3 for v in feats.values()):
+            raise ValueError(f"decoder inputs must be [C, h, w], got {[v.shape for v in feats.values()]}")
+        padded = frame.shape[:2] if padded is None else (int(padded[0]), int(padded[1]))
+        if padded[0] < frame.shape[0] or padded[1] < frame.shape[1]:
+            raise ValueError(f"the padded size {padded} is smaller than the frame {frame.shape[:2]}")
+        previous = self._features
+        same = previous is not None and {k: v.shape for k, v in previous.items()} == {k: v.shape for k, v in feats.items()}
+        step = self._step(frame, cut, flow, same)
+        out = feats
+        if step is not None:
+            pair, weight = step
+            backward, weight = _pad_edge(pair.backward, padded), _pad_edge(weight, padded)
+            out = {}
+            for name, current in feats.items():
+                hw = current.shape[1:]
+                warped = warp(previous[name].transpose(1, 2, 0), resize_flow(backward, hw)).transpose(2, 0, 1)
+                w = _resize_area(weight, hw) * np.float32(self.weight)
+                out[name] = current + w[None] * (warped - current)
+        self._features = out
+        return out
+
+    def update_batch(self, frames, features: dict, padded=None, cuts=()) -> dict:
+        """``update`` over N consecutive frames: uint8 [N, H, W, 3] and {name: [N, C, h, w]} -> blended
+        {name: [N, C, h, w]} float32; ``cuts``: indices in the batch the caller found cuts at."""
+        outs = [self.update(frame, {k: v[i] for k, v in features.items()}, padded, cut=i in cuts)
+                for i, frame in enumerate(frames)]
+        return {k: np.stack([o[k] for o in outs]) for k in features}
+
+
+def _pad_edge(array: np.ndarray, hw) -> np.ndarray:
+    """[H, W, ...] -> [H', W', ...] with the last rows and columns repeated (H' >= H, W' >= W)."""
+    pad = [(0, int(hw[0]) - array.shape[0]), (0, int(hw[1]) - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, pad, mode="edge") if pad[0][1] or pad[1][1] else array
+
+
+def _resize_area(array: np.ndarray, hw) -> np.ndarray:
+    """[H, W] float32 -> [h, w] by area averaging (the identity at the same size)."""
+    from .flow import cv2_module
+
+    if array.shape[:2] == tuple(hw):
+        return array
+    return cv2_module().resize(np.ascontiguousarray(array), (int(hw[1]), int(hw[0])),
+                               interpolation=cv2_module().INTER_AREA)
 
 def restore_detail(blended: np.ndarray, stylized: np.ndarray, where: np.ndarray) -> np.ndarray:
     """``O_t = B + D_B (g - 1)`` of ``FlowBlend`` above: blended and stylized float32 [H, W, 3] 0..1,

@@ -63,16 +63,27 @@ class ReferenceStylizer(Stylizer):
         return self.model.encode_style(_to_tensor(style, self.device))
 
     @torch.inference_mode()
-    def apply(self, content: np.ndarray, codes, options: StylizeOptions, temporal=None) -> np.ndarray:
+    def apply(self, content: np.ndarray, codes, options: StylizeOptions, temporal=None,
+              decoder_hook=None) -> np.ndarray:
         """content [H, W, 3] + style codes -> stylized [H, W, 3] float32 (not clamped)."""
         padded, hw = self._pad(content)
-        out = self._run(_to_tensor(padded, self.device), codes, options, hw, temporal)
+        out = self._run(_to_tensor(padded, self.device), codes, options, hw, temporal, decoder_hook)
         return crop_to(_to_image(out), hw)
 
-    def _run(self, content: torch.Tensor, codes, options: StylizeOptions, hw, temporal=None) -> torch.Tensor:
+    def _run(self, content: torch.Tensor, codes, options: StylizeOptions, hw, temporal=None,
+             decoder_hook=None) -> torch.Tensor:
         """``options`` as ``check_options`` returns them: alpha per level, normalised weights.
         ``temporal`` (AdaIN families): the video's ``StatisticsEMA``; AdaIN then normalises the
-        content with the smoothed statistics in place of the frame's own."""
+        content with the smoothed statistics in place of the frame's own. ``decoder_hook``: as the
+        runtime's (``Pipeline.stylize``): the decoder's inputs as numpy float32, rewritten before decoding."""
+        t = self._transfer(content, codes, options, temporal)
+        if decoder_hook is not None:
+            host = decoder_hook({k: v.detach().float().cpu().numpy() for k, v in t.items()}, tuple(content.shape[-2:]))
+            t = {k: torch.from_numpy(np.ascontiguousarray(v)).to(content.device, t[k].dtype) for k, v in host.items()}
+        return self.model.decode(t)
+
+    def _transfer(self, content: torch.Tensor, codes, options: StylizeOptions, temporal=None) -> dict:
+        """The decoder's inputs of ``_run``."""
         model = self.model
         alpha = model.alphas(tuple(options.alpha))
         feats = model.encode(content)
@@ -83,7 +94,7 @@ class ReferenceStylizer(Stylizer):
             stats = {lv: (torch.from_numpy(m).to(content.device, feats[lv].dtype),
                           torch.from_numpy(s).to(content.device, feats[lv].dtype)) for lv, (m, s) in smoothed.items()}
             codes = [model.blend_codes(codes, list(options.weights))] if len(codes) > 1 else codes
-            return model.decode(model.transfer(feats, codes[0], alpha, content_stats=stats))
+            return model.transfer(feats, codes[0], alpha, content_stats=stats)
         if options.mask is not None:
             fg = pad_to_multiple(options.mask[..., None], model.size_multiple, model.min_size)[0][..., 0]
             fg = torch.from_numpy(np.ascontiguousarray(fg))[None, None].to(content.device)
@@ -97,4 +108,4 @@ class ReferenceStylizer(Stylizer):
         else:
             parts = [model.transfer(feats, code, alpha) for code in codes]
             t = {k: sum(w * p[k] for w, p in zip(options.weights, parts)) for k in parts[0]}
-        return model.decode(t)
+        return t

@@ -22,7 +22,9 @@ needed, and exports made before this work as they are. ``stream(frames, styles)`
 sequence of frames (a camera, a network, a decoder) with the style encoded once, decoding in a
 thread ahead of inference, in bounded memory; ``stream(..., temporal_blend=W)`` blends each
 output frame with the previous one warped by the input's optical flow
-(``stylert.core.temporal.FlowBlend``, every family).
+(``stylert.core.temporal.FlowBlend``, every family), or with ``temporal_blend_space="feature"``
+the decoder's inputs with the previous frame's, between the transform and the decoder graphs
+(``FeatureBlend``, through ``stylize(..., decoder_hook=)``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from ..errors import ModelError
 from ..export.manifest import Manifest, load_manifest
 from .backends import BaseRunner, make_runners
 from .codes import StyleCode, blend
+
+#: ``stylize(..., decoder_hook=)``: (decoder inputs name -> float32 [N, C, h, w], padded (H', W')) -> the inputs to decode.
+DecoderHook = Callable[[dict, tuple], dict]
 
 
 def resolve_device(backend: str, device: str, notice=None) -> str:
@@ -139,11 +144,14 @@ class Pipeline:
 
     def stylize(self, contents: np.ndarray, codes: list[StyleCode], *, alpha=1.0,
                 weights: list[float] | None = None, mask: np.ndarray | None = None,
-                temporal: StatisticsEMA | None = None) -> np.ndarray:
+                temporal: StatisticsEMA | None = None, decoder_hook: DecoderHook | None = None) -> np.ndarray:
         """contents [H,W,3] or [N,H,W,3] (one size) + style codes -> stylized, same shape, clamped 0..1.
 
         ``temporal``: the smoothing state of the video the frames belong to ([N,...]: N consecutive
-        frames, oldest first); None, or a family without content statistics: frames independent."""
+        frames, oldest first); None, or a family without content statistics: frames independent.
+        ``decoder_hook(inputs, padded)``: called between the transform and the decoder with the
+        decoder's inputs (name -> float32 [N, C, h, w] on the host) and the padded image size (H', W');
+        the decoder runs on what it returns (``FeatureBlend.update_batch``: feature-space blending)."""
         single = contents.ndim == 3
         batch = contents[None] if single else contents
         n, h, w = batch.shape[:3]
@@ -186,20 +194,31 @@ class Pipeline:
         else:
             parts = [self._to_host_dict("transform", transform(c, False)) for c in codes]
             t = {k: sum(np.float32(wt) * p[k] for wt, p in zip(weights, parts)) for k in parts[0]}
-        dec = self._run("decoder", self.route.decoder_feeds(t))
+        feeds = self.route.decoder_feeds(t)
+        if decoder_hook is not None:
+            feeds = decoder_hook({k: np.asarray(self._host("transform", v), dtype=np.float32)
+                                  for k, v in feeds.items()}, size)
+        out = self.decode(feeds, (h, w))
+        return out[0] if single else out
+
+    def decode(self, feeds: dict, hw: tuple[int, int]) -> np.ndarray:
+        """The decoder on its inputs (name -> [N, C, h, w], as ``route.decoder_feeds`` names them) -> images
+        float32 [N, H, W, 3] clamped to 0..1 and cropped to hw = (H, W) (the size before padding)."""
+        dec = self._run("decoder", feeds)
         image = self._host("decoder", dec[self.route.result])
         image = np.clip(image, 0.0, 1.0).transpose(0, 2, 3, 1)
-        out = np.stack([crop_to(img, (h, w)) for img in image]).astype(np.float32)
+        out = np.stack([crop_to(img, hw) for img in image]).astype(np.float32)
         if not np.isfinite(out).all():
             raise ModelError(f"the {self.backend} backend produced NaN or Inf (decoder output)",
                              fix="run `stylert compare DIR` to find the graph; fp16 exports may overflow")
-        return out[0] if single else out
+        return out
 
     def _to_host_dict(self, graph: str, values: dict) -> dict:
         return {k: self._host(graph, v) for k, v in values.items()}
 
     def stream(self, frames: Iterable[np.ndarray], styles: list, *, alpha=1.0, weights: list[float] | None = None,
-               temporal_smoothing: float = 0.0, temporal_blend: float = 0.0, batch_size: int = 8, prefetch: int = 2,
+               temporal_smoothing: float = 0.0, temporal_blend: float = 0.0, temporal_blend_space: str | None = None,
+               batch_size: int = 8, prefetch: int = 2,
                progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
         """Stylize a sequence of frames, in order, as they come (a camera, a network, a decoder).
 
@@ -212,10 +231,12 @@ class Pipeline:
         ``temporal_blend``: the weight W in [0, 0.95] of flow-guided blending of each output frame
         with the previous one (``stylert.core.temporal.FlowBlend``, every family; 0 = off); a cut
         found by the statistics (with smoothing on) or by the flow, or a change of size, restarts it.
-        ``progress(n)``: frames done so far, after each batch.
+        ``temporal_blend_space``: ``image`` (the output frames) or ``feature`` (the decoder's inputs,
+        blended between the transform and the decoder: ``stylert.core.temporal.FeatureBlend``); None:
+        ``DEFAULT_BLEND_SPACE``. ``progress(n)``: frames done so far, after each batch.
         """
         from ..core.images import to_uint8
-        from ..core.temporal import FlowBlend, check_blend
+        from ..core.temporal import DEFAULT_BLEND_SPACE, FeatureBlend, make_blender
         from .stream import Prefetcher
 
         codes = [s if isinstance(s, StyleCode) else self.encode_style(np.asarray(s, np.float32)) for s in styles]
@@ -225,12 +246,8 @@ class Pipeline:
             code.check_for(self.family, self.encoder_sha256)
         strength = options.temporal_smoothing
         temporal = StatisticsEMA(strength) if strength > 0 and self.smooths_statistics else None
-        blend = check_blend(temporal_blend)
-        blender = FlowBlend(blend) if blend > 0 else None
-        if blender is not None:
-            from ..core.flow import cv2_module
-
-            cv2_module()  # a missing OpenCV stops here, before the first frame
+        # a bad weight or space, or a missing OpenCV, stops here, before the first frame
+        blender = make_blender(temporal_blend, temporal_blend_space or DEFAULT_BLEND_SPACE)
         source = Prefetcher(frames, batch_size, prefetch)
         done, shape = 0, None
         try:
@@ -239,10 +256,19 @@ class Pipeline:
                     temporal.reset()
                 shape = batch.shape[1:]
                 first = temporal.frames if temporal is not None else 0
-                out = self.stylize(batch, codes, alpha=options.alpha, weights=options.weights, temporal=temporal)
-                if blender is not None:
-                    cuts = {c - first for c in temporal.cuts if c >= first} if temporal is not None else set()
-                    out = [blender.update(to_uint8(x), y, cut=i in cuts) for i, (x, y) in enumerate(zip(batch, out))]
+
+                def cuts(first=first):  # the statistics cuts in this batch (known once its statistics are)
+                    return {c - first for c in temporal.cuts if c >= first} if temporal is not None else set()
+
+                hook = None
+                if isinstance(blender, FeatureBlend):
+                    def hook(inputs, padded, batch=batch, cuts=cuts):
+                        return blender.update_batch([to_uint8(x) for x in batch], inputs, padded, cuts())
+                out = self.stylize(batch, codes, alpha=options.alpha, weights=options.weights, temporal=temporal,
+                                   decoder_hook=hook)
+                if blender is not None and hook is None:
+                    found = cuts()
+                    out = [blender.update(to_uint8(x), y, cut=i in found) for i, (x, y) in enumerate(zip(batch, out))]
                 done += len(out)
                 if progress is not None:
                     progress(done)

@@ -23,6 +23,6 @@ class RuntimeStylizer(Stylizer):
     def encode(self, style):
         return self.pipeline.encode_style(style)
 
-    def apply(self, content, codes, options, temporal=None):
+    def apply(self, content, codes, options, temporal=None, decoder_hook=None):
         return self.pipeline.stylize(content, codes, alpha=options.alpha, weights=options.weights, mask=options.mask,
-                                     temporal=temporal)
+                                     temporal=temporal, decoder_hook=decoder_hook)

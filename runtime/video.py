@@ -285,7 +285,8 @@ def stream_video(src: str | os.PathLike, dst: str | os.PathLike,
 def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
                     fn: Callable[[np.ndarray], np.ndarray], *, batch_size: int = 8, overwrite: bool = False,
                     crf: int = 18, progress: Callable[[int], None] | None = None,
-                    notice: Callable[[str], None] | None = None, temporal_blend: float = 0.0) -> int:
+                    notice: Callable[[str], None] | None = None, temporal_blend: float = 0.0,
+                    temporal_blend_space: str | None = None) -> int:
     """Write ``fn`` applied to every batch of ``src``'s frames as ``dst``; returns the frame count.
 
     ``fn``: uint8 [N, H, W, 3] -> uint8 [N, H, W, 3] of the same size, frames upright (the source's
@@ -295,24 +296,28 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
     each batch. ``temporal_blend``: the weight W in [0, 0.95] of flow-guided blending of each output
     frame with the previous output (``stylert.core.temporal.FlowBlend``; 0 = off), across batches;
     ``Pipeline.stream(..., temporal_blend=W)`` does the same for ``stream_video``.
+    ``temporal_blend_space="feature"`` blends the decoder's inputs instead (``FeatureBlend``): ``fn``
+    is then called as ``fn(batch, decoder_hook=hook)`` and passes ``hook`` on to
+    ``Pipeline.stylize(..., decoder_hook=hook)``; None: ``DEFAULT_BLEND_SPACE``.
     """
-    from ..core.temporal import FlowBlend, check_blend
+    from ..core.temporal import DEFAULT_BLEND_SPACE, FeatureBlend, make_blender
 
     src, dst = Path(src), Path(dst)
-    blend = check_blend(temporal_blend)
-    blender = FlowBlend(blend) if blend > 0 else None
-    if blender is not None:
-        from ..core.flow import cv2_module
-
-        cv2_module()  # a missing OpenCV stops here, before any file is opened
+    # a bad weight or space, or a missing OpenCV, stops here, before any file is opened
+    blender = make_blender(temporal_blend, temporal_blend_space or DEFAULT_BLEND_SPACE)
+    features = isinstance(blender, FeatureBlend)
     done = 0
     with _writing(src, dst, overwrite=overwrite, crf=crf, notice=notice) as writer:
         for batch, times in _decode(src, batch_size):
-            result = fn(batch)
+            if features:
+                result = fn(batch, decoder_hook=lambda inputs, padded, batch=batch:
+                            blender.update_batch(batch, inputs, padded))
+            else:
+                result = fn(batch)
             if result.shape != batch.shape or result.dtype != np.uint8:
                 raise ValueError(f"frame function returned {result.shape} {result.dtype}, "
                                  f"expected {batch.shape} uint8")
-            if blender is not None:
+            if blender is not None and not features:
                 result = [blender.apply(x, y) for x, y in zip(batch, result)]
             for frame, t in zip(result, times):  # the source's timeline (which the copied audio keeps too)
                 writer.encode(writer.frame(frame, t))

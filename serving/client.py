@@ -188,7 +188,10 @@ class ServerStylizer(Stylizer):
     def encode(self, style: np.ndarray) -> np.ndarray:
         return _uint8_image(style, "style")
 
-    def apply(self, content, codes, options, temporal=None):
+    def apply(self, content, codes, options, temporal=None, decoder_hook=None):
+        if decoder_hook is not None:
+            raise ServingError("the stylize model runs whole on the server: its decoder's inputs cannot be blended",
+                               fix="--temporal-blend-space image, or run locally with --engine DIR")
         if options.mask is not None:
             raise ServingError("masks are not served by the stylize model", fix="run the mask locally with --engine DIR")
         if len(codes) != 1:
