@@ -18,14 +18,14 @@ from .errors import StylertError
 #: command name -> (module, attribute, one-line help). The module is imported only when run.
 COMMANDS = {
     "stylize": ("stylert.commands.stylize", "stylize", "Stylize images and videos: PyTorch reference, or an export (--engine)."),
-    "demo": ("stylert.commands.demo", "demo", "Stylize the embedded demo images with the public AdaIN model."),
+    "demo": ("stylert.commands.demo", "demo", "Export a model and run the embedded demo through the runtime."),
     "export": ("stylert.commands.export", "export", "Export a checkpoint to three validated ONNX graphs + manifest."),
     "train": ("stylert.commands.train", "train", "Train a model family with the paper's losses."),
     "style": ("stylert.commands.style", "style", "Encode style images into style codes for an export."),
     "build": ("stylert.commands.build", "build", "Compile an export into TensorRT plans or AOTInductor engines."),
     "compare": ("stylert.commands.compare", "compare_cmd", "Every backend against the PyTorch reference, per graph."),
     "inspect": ("stylert.commands.inspect", "inspect_cmd", "Show what a checkpoint holds: family, layout, taps."),
-    "weights": ("stylert.commands.weights", "weights", "Fetch, list and locate the public AdaIN weights."),
+    "weights": ("stylert.commands.weights", "weights", "Fetch, list and locate the public weights; ship trained ones."),
     "bench": ("stylert.commands.bench", "bench", "Latency, throughput and FLOP efficiency of an export, per backend."),
     "doctor": ("stylert.commands.doctor", "doctor", "Report torch, ONNX Runtime providers, TensorRT and GPU."),
     "evaluate": ("stylert.commands.evaluate", "evaluate", "Measure quality: VGG losses, SSIM, PSNR, video warping error."),

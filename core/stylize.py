@@ -78,7 +78,8 @@ def alpha_values(alpha, levels, family: str = "") -> tuple[float, ...]:
     if len(values) == 1:
         values = values * len(levels)
     if len(values) != len(levels):
-        raise ModelError(f"{who}takes 1 or {len(levels)} alpha values ({', '.join(levels)}), got {len(values)}",
+        counts = "1 alpha value" if len(levels) == 1 else f"1 or {len(levels)} alpha values"
+        raise ModelError(f"{who}takes {counts} ({', '.join(levels)}), got {len(values)}",
                          fix="give --alpha one value, or one per level")
     return tuple(values)
 
