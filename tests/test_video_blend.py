@@ -150,21 +150,27 @@ def test_reference_and_runtime_agree_with_blending(adain_model, adain_pipeline):
 
 
 # -------------------------------------------------------------------- video files and the command
-def test_transform_video_blends_across_batches(tmp_path):
-    av = pytest.importorskip("av")
-    from stylert.runtime.video import read_frames, transform_video
-
-    frames = _scene(66, 64, 96, 9, shift=2)
-    src = tmp_path / "pan.mp4"
-    with av.open(str(src), mode="w") as out:
+def _write_lossless(av, path, frames) -> None:
+    """frames (uint8 [H, W, 3], one size) -> a lossless H.264 file at 15 frames/s (crf 0)."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), mode="w") as out:
         stream = out.add_stream("libx264", rate=15)
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": "0"}
         for f in frames:
             for p in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 out.mux(p)
         for p in stream.encode():
             out.mux(p)
+
+
+def test_transform_video_blends_across_batches(tmp_path):
+    av = pytest.importorskip("av")
+    from stylert.runtime.video import read_frames, transform_video
+
+    frames = _scene(66, 64, 96, 9, shift=2)
+    src = tmp_path / "pan.mp4"
+    _write_lossless(av, src, frames)
     decoded = [f for b in read_frames(src) for f in b]
     rng = np.random.default_rng(3)
 
@@ -355,15 +361,7 @@ def test_transform_video_blends_features_across_batches(tmp_path, adain_pipeline
 
     frames = _scene(80, 48, 64, 6, shift=2)
     src = tmp_path / "pan.mp4"
-    with av.open(str(src), mode="w") as out:
-        stream = out.add_stream("libx264", rate=15)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.options = {"crf": "0"}
-        for f in frames:
-            for p in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                out.mux(p)
-        for p in stream.encode():
-            out.mux(p)
+    _write_lossless(av, src, frames)
     code = adain_pipeline.encode_style(_style())
     hooks = []
 
