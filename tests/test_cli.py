@@ -247,3 +247,32 @@ def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
         assert (f"stylizing with {family}" in result.output) == (family in shipped_families())
     again = invoke("demo", "-o", out, "--size", 96, "--no-fetch")
     assert again.exit_code != 0 and "--overwrite" in again.output
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["stylize", "-c", "x.png", "-s", "y.png", "--content-size", "abc"], "'--content-size': 'abc'"),
+        (["stylize", "-c", "x.png", "-s", "y.png", "--alpha", "1.5"], "--alpha"),
+        (["stylize", "--no-such-option"], "--no-such-option"),
+        (["export"], "'--out'"),
+        (["evaluate", "run", "--grid-rows", "0"], "'--grid-rows': 0 is not in the range x>=1"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+    ],
+    ids=["not-an-int", "alpha-range", "unknown-option", "missing-option", "subcommand-range", "unknown-command"],
+)
+def test_usage_errors_are_one_line(args, expected):
+    """Errors click finds while parsing options are one line on stderr naming the value and the fix, exit
+    code 2: no usage block (the subprocess is the user's view: click's own ``main``, the real stderr)."""
+    result = subprocess.run([sys.executable, "-m", "stylert", *args], capture_output=True, text=True)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: stylert") and expected in lines[0] and "(fix: " in lines[0], lines[0]
+    assert "Usage:" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["stylize", "--help"], ["evaluate", "run", "--help"]])
+def test_help_and_version_still_work(args):
+    result = subprocess.run([sys.executable, "-m", "stylert", *args], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() and not result.stderr.strip(), result.stderr
