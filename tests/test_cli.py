@@ -276,3 +276,28 @@ def test_usage_errors_are_one_line(args, expected):
 def test_help_and_version_still_work(args):
     result = subprocess.run([sys.executable, "-m", "stylert", *args], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() and not result.stderr.strip(), result.stderr
+
+
+def _command_paths(command=None, path=()):
+    """Every command and subcommand of ``stylert``, as argument lists: [], ["stylize"], ["evaluate", "run"], ..."""
+    import click
+
+    command = main if command is None else command
+    yield list(path)
+    if isinstance(command, click.Group):
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            yield from _command_paths(command.get_command(ctx, name), (*path, name))
+
+
+def test_help_shows_real_ranges():
+    """No ``[x<=None]`` (click's rendering of a range without bounds) or other ``None`` in any --help; the
+    temporal options show the range their check enforces."""
+    from stylert.core.temporal import MAX_BLEND, MAX_STRENGTH
+
+    for path in _command_paths():
+        result = CliRunner().invoke(main, [*path, "--help"], terminal_width=1000)
+        assert result.exit_code == 0, (path, result.output)
+        assert "None" not in result.output, (path, [line for line in result.output.splitlines() if "None" in line])
+    stylize_help = invoke("stylize", "--help").output
+    assert f"[0<=x<={MAX_STRENGTH}]" in stylize_help and f"[0<=x<={MAX_BLEND}]" in stylize_help
