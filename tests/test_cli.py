@@ -301,3 +301,12 @@ def test_help_shows_real_ranges():
         assert "None" not in result.output, (path, [line for line in result.output.splitlines() if "None" in line])
     stylize_help = invoke("stylize", "--help").output
     assert f"[0<=x<={MAX_STRENGTH}]" in stylize_help and f"[0<=x<={MAX_BLEND}]" in stylize_help
+
+
+def test_evaluate_model_help_names_every_family_with_weights():
+    from stylert.core.shipped import shipped_families
+
+    text = CliRunner().invoke(main, ["evaluate", "run", "--help"], terminal_width=1000).output
+    model_help = text.split("--model [LABEL=]FAMILY", 1)[1].split("--checkpoint", 1)[0]
+    for family in ["adain", *shipped_families()]:
+        assert family in model_help, model_help
