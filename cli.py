@@ -2,7 +2,8 @@
 
 ``stylert --help`` imports neither torch nor onnxruntime, so it is instant and works on any
 machine. Library code raises typed ``StylertError``s; this group turns them into a one-line
-``Error: ...`` and exit code 1.
+``Error: ...`` and exit code 1. Errors click finds while parsing (a bad option value, an unknown
+option or command) are one line too, naming the command, with exit code 2.
 """
 
 from __future__ import annotations
@@ -41,6 +42,23 @@ class Settings:
     quiet: bool = False
 
 
+class OneLineUsageError(click.ClickException):
+    """A click usage error shown as one ``Error: ...`` line, without click's usage block."""
+
+    exit_code = 2
+
+
+def one_line_usage_error(err: click.UsageError) -> click.ClickException:
+    """``Error: stylert stylize: Invalid value for '--alpha': ... (fix: ...)`` on one line."""
+    if isinstance(err, click.exceptions.NoArgsIsHelpError):  # the help text, not an error
+        return err
+    text = " ".join(err.format_message().split())
+    where = err.ctx.command_path if err.ctx is not None else "stylert"
+    if "(fix:" not in text:
+        text += f" (fix: see '{where} --help')"
+    return OneLineUsageError(f"{where}: {text}")
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(COMMANDS)
@@ -56,11 +74,19 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:
+            raise one_line_usage_error(err) from None
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except StylertError as err:
             raise click.ClickException(str(err)) from None
+        except click.UsageError as err:  # parsing a command's (or a subcommand's) options
+            raise one_line_usage_error(err) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

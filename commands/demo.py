@@ -130,7 +130,7 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
     columns = max(len(tiles), len(VARIANTS))
     row1 = tiles + [np.ones_like(content)] * (columns - len(tiles))
     labels1 = tile_labels + [""] * (columns - len(tiles))
-    grid = make_grid(row1 + results, labels1 + labels, columns=columns)
+    grid = make_grid(row1 + results, labels1 + labels, columns=columns, pack=True)
 
     for name, image in zip(names, [content, style, stylized, grid]):
         save_image(image, output / name, overwrite=overwrite)

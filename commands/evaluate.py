@@ -18,6 +18,18 @@ import click
 BACKENDS = ("onnxruntime", "torch", "tensorrt", "inductor")
 
 
+def _families_with_weights() -> str:
+    """``--model``'s choices for ``--help``: the public AdaIN pair and the shipped registry (no torch)."""
+    from ..core.shipped import shipped_families
+    from ..errors import StylertError
+
+    try:
+        shipped = shipped_families()
+    except StylertError:  # an unreadable registry is reported when a model is loaded, not by --help
+        shipped = []
+    return "adain (public, the default)" + (f"; shipped: {', '.join(shipped)}" if shipped else "")
+
+
 def _write_json(data: dict, path: Path | None) -> None:
     """Print ``data`` as JSON, and write it atomically to ``path`` when given."""
     from ..core.files import atomic_write
@@ -130,7 +142,8 @@ def _split_label(value: str, option: str) -> tuple[str | None, str]:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR",
               help="Report folder: report.json, report.md, grid.png, tradeoff.png, images/.")
 @click.option("--model", "models", multiple=True, metavar="[LABEL=]FAMILY",
-              help="PyTorch reference with the family's public weights (adain). Repeatable.")
+              help=f"PyTorch reference with the family's public or shipped weights: {_families_with_weights()} "
+                   "(stylert weights list). Repeatable.")
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="[LABEL=]FILE[,FILE...]",
               help="PyTorch reference from checkpoint file(s) of any known layout. Repeatable.")
 @click.option("--engine", "engines", multiple=True, metavar="[LABEL=]DIR",

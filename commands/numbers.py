@@ -14,19 +14,35 @@ import click
 
 class Number(click.FloatRange):
     """A finite float, optionally in a range (``click.FloatRange``'s arguments). ``nan``, ``inf`` and
-    ``-inf`` are refused with the option's name."""
+    ``-inf`` are refused with the option's name. ``check(number)``, where given, is the library's own
+    rule for the value (its ``StylertError``, with the fix, becomes the option's error); the range is
+    then the one that rule enforces, shown in ``--help``."""
 
     name = "number"
 
     def __init__(self, min: float | None = None, max: float | None = None, min_open: bool = False,
-                 max_open: bool = False):
+                 max_open: bool = False, check=None):
         super().__init__(min=min, max=max, min_open=min_open, max_open=max_open, clamp=False)
+        self.check = check
 
     def convert(self, value, param, ctx):
         number = click.FLOAT.convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.check is not None:
+            from ..errors import StylertError
+
+            try:
+                self.check(number)
+            except StylertError as err:
+                self.fail(str(err), param, ctx)
         return super().convert(number, param, ctx)
+
+    def _describe_range(self) -> str:
+        # click writes "x<=None" for a range without bounds: no range, nothing to show
+        if self.min is None and self.max is None:
+            return ""
+        return super()._describe_range()
 
 
 #: A finite float, any value.

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
+from ..core.temporal import DEFAULT_BLEND, DEFAULT_STRENGTH, MAX_BLEND, MAX_STRENGTH, check_blend, check_strength
 from ..errors import OutputError
 from ..runtime.backends import BACKENDS
-from .numbers import FINITE, parse_numbers
+from .numbers import Number, parse_numbers
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,12 @@ def _image_exts():
               help="Send each image to the stylize model of a Triton server (http://HOST:PORT or grpc://HOST:PORT).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
               help="Video frames per pass (--engine).")
-@click.option("--temporal-smoothing", type=FINITE, default=None, metavar="S",
-              help="Video: smooth the AdaIN content statistics over frames with strength S in [0, 0.99] "
-              "(0 = off; default 0.8 for the AdaIN families, no-op for the attention families).")
-@click.option("--temporal-blend", type=FINITE, default=None, metavar="W",
+@click.option("--temporal-smoothing", type=Number(0, MAX_STRENGTH, check=check_strength), default=None, metavar="S",
+              help="Video: smooth the AdaIN content statistics over frames with strength S "
+              f"(0 = off; default {DEFAULT_STRENGTH} for the AdaIN families, no-op for the attention families).")
+@click.option("--temporal-blend", type=Number(0, MAX_BLEND, check=check_blend), default=None, metavar="W",
               help="Video: blend each output frame with the previous output warped by the input's optical flow, "
-              "weight W in [0, 0.95] (0 = off; default 0.3; every family; needs opencv-python-headless).")
+              f"weight W (0 = off; default {DEFAULT_BLEND}; every family; needs opencv-python-headless).")
 @click.option("--temporal-blend-space", type=click.Choice(["image", "feature"]), default=None,
               help="Video: blend the output frames (image, default) or the decoder's inputs before the decoder "
               "renders them (feature).")
@@ -123,12 +124,9 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
     """
     from ..core.images import check_outputs, collect_images, load_image, load_mask
     from ..core.stylize import check_alpha, check_weights
-    from ..core.temporal import check_blend
     from ..runtime.video import is_video, probe
 
     alphas = parse_numbers(alpha, "--alpha", check_alpha)
-    if temporal_blend is not None:
-        temporal_blend = check_blend(temporal_blend)
     interp = parse_numbers(weights, "--weights", check_weights)
     if not ext.startswith("."):
         ext = "." + ext

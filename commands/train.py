@@ -48,8 +48,8 @@ def _default_workers() -> int:
 @click.option("--style", type=click.Path(file_okay=False), default=None, help="Folder of style images (recursive).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Output folder: checkpoints/, samples/, log.csv, loss.png.")
-@click.option("--iterations", type=click.IntRange(min=1), default=160_000, show_default=True,
-              help="Total iterations (a resumed run may raise it).")
+@click.option("--iterations", type=click.IntRange(min=0), default=160_000, show_default=True,
+              help="Total iterations (a resumed run may raise it). 0 saves the initial model untrained (step 0).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--image-size", type=click.IntRange(min=1), default=512, show_default=True,
               help="Short side of every image after resizing, before the crop.")

@@ -44,10 +44,10 @@ def check_strength(strength) -> float:
         value = float(strength)
     except (TypeError, ValueError):
         raise ModelError(f"temporal smoothing must be a number, got {strength!r}",
-                         fix="--temporal-smoothing takes a number from 0 (off) to 0.99") from None
+                         fix=f"--temporal-smoothing takes a number from 0 (off) to {MAX_STRENGTH}") from None
     if not math.isfinite(value) or not 0.0 <= value <= MAX_STRENGTH:
         raise ModelError(f"temporal smoothing must be in [0, {MAX_STRENGTH}], got {strength}",
-                         fix="--temporal-smoothing takes a number from 0 (off) to 0.99")
+                         fix=f"--temporal-smoothing takes a number from 0 (off) to {MAX_STRENGTH}")
     return value
 
 

@@ -1,6 +1,6 @@
 """The pictures of an evaluation, drawn with PIL: the content-style trade-off chart.
 
-The image grid (content | style | each model) is ``stylert.runtime.grid.make_grid``.
+The image grid (content | style | each model) is ``stylert.core.grid.make_grid``.
 """
 
 from __future__ import annotations

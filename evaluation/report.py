@@ -93,8 +93,8 @@ def versions() -> dict:
 
 
 def reference_entry(label: str, family: str | None, checkpoints: tuple[str, ...], device: str = "auto") -> ModelEntry:
-    """The PyTorch reference: ``checkpoints`` of any known layout, or the public weights of ``family``
-    (``adain``) when there are none (as ``stylert stylize`` loads them)."""
+    """The PyTorch reference: ``checkpoints`` of any known layout, or the public (``adain``) or shipped
+    weights of ``family`` when there are none (as ``stylert stylize`` loads them)."""
     from ..models.pretrained import load_reference_model
     from ..models.stylize import ReferenceStylizer
 

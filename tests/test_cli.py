@@ -241,9 +241,75 @@ def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
     # Row 1: content, style and one tile per family with weights; row 2: the runtime's six variants.
     grid = np.asarray(Image.open(out / "demo_grid.png"))
     assert grid.shape[0] > 2 * 96 and grid.shape[1] > 6 * 128 and grid.std() > 10
+    from test_demo import _white_runs
+
+    assert max(_white_runs(grid[4:4 + 256])) <= 4  # row 1 packed: no gap beside the square style tile
     for family in ("sanet", "sanet-multilevel"):
         assert (f"not in the grid: {family}" in result.output) == (family not in shipped_families())
     for family in ("adain-multilevel", "sanet", "sanet-multilevel"):
         assert (f"stylizing with {family}" in result.output) == (family in shipped_families())
     again = invoke("demo", "-o", out, "--size", 96, "--no-fetch")
     assert again.exit_code != 0 and "--overwrite" in again.output
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["stylize", "-c", "x.png", "-s", "y.png", "--content-size", "abc"], "'--content-size': 'abc'"),
+        (["stylize", "-c", "x.png", "-s", "y.png", "--alpha", "1.5"], "--alpha"),
+        (["stylize", "--no-such-option"], "--no-such-option"),
+        (["export"], "'--out'"),
+        (["evaluate", "run", "--grid-rows", "0"], "'--grid-rows': 0 is not in the range x>=1"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+    ],
+    ids=["not-an-int", "alpha-range", "unknown-option", "missing-option", "subcommand-range", "unknown-command"],
+)
+def test_usage_errors_are_one_line(args, expected):
+    """Errors click finds while parsing options are one line on stderr naming the value and the fix, exit
+    code 2: no usage block (the subprocess is the user's view: click's own ``main``, the real stderr)."""
+    result = subprocess.run([sys.executable, "-m", "stylert", *args], capture_output=True, text=True)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: stylert") and expected in lines[0] and "(fix: " in lines[0], lines[0]
+    assert "Usage:" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["stylize", "--help"], ["evaluate", "run", "--help"]])
+def test_help_and_version_still_work(args):
+    result = subprocess.run([sys.executable, "-m", "stylert", *args], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() and not result.stderr.strip(), result.stderr
+
+
+def _command_paths(command=None, path=()):
+    """Every command and subcommand of ``stylert``, as argument lists: [], ["stylize"], ["evaluate", "run"], ..."""
+    import click
+
+    command = main if command is None else command
+    yield list(path)
+    if isinstance(command, click.Group):
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            yield from _command_paths(command.get_command(ctx, name), (*path, name))
+
+
+def test_help_shows_real_ranges():
+    """No ``[x<=None]`` (click's rendering of a range without bounds) or other ``None`` in any --help; the
+    temporal options show the range their check enforces."""
+    from stylert.core.temporal import MAX_BLEND, MAX_STRENGTH
+
+    for path in _command_paths():
+        result = CliRunner().invoke(main, [*path, "--help"], terminal_width=1000)
+        assert result.exit_code == 0, (path, result.output)
+        assert "None" not in result.output, (path, [line for line in result.output.splitlines() if "None" in line])
+    stylize_help = invoke("stylize", "--help").output
+    assert f"[0<=x<={MAX_STRENGTH}]" in stylize_help and f"[0<=x<={MAX_BLEND}]" in stylize_help
+
+
+def test_evaluate_model_help_names_every_family_with_weights():
+    from stylert.core.shipped import shipped_families
+
+    text = CliRunner().invoke(main, ["evaluate", "run", "--help"], terminal_width=1000).output
+    model_help = text.split("--model [LABEL=]FAMILY", 1)[1].split("--checkpoint", 1)[0]
+    for family in ["adain", *shipped_families()]:
+        assert family in model_help, model_help

@@ -78,3 +78,28 @@ def test_write_demo_inputs(tmp_path):
         img.load()
         assert img.format == "PNG" and img.size == (512, 512)
     assert sorted(p.name for p in (tmp_path / "inputs").iterdir()) == ["demo_content.png", "demo_style.png"]
+
+
+def _white_runs(band: np.ndarray) -> list[int]:
+    """Widths of the runs of all-white pixel columns of ``band`` between its first and last non-white column."""
+    white = (band == 255).all(axis=(0, 2))
+    inked = np.flatnonzero(~white)
+    inside = white[inked[0] : inked[-1] + 1].astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], inside, [0]])))
+    return [int(w) for w in edges[1::2] - edges[::2]]
+
+
+def test_packed_grid_leaves_no_gap_beside_a_narrow_image():
+    """``make_grid(pack=True)``: a square image among 4:3 ones is followed directly by the next (one pad);
+    the default keeps aligned cells, the narrow image centred in its cell."""
+    from stylert.core.grid import make_grid
+
+    wide = np.full((60, 80, 3), 0.3, np.float32)
+    square = np.full((60, 60, 3), 0.6, np.float32)
+    images, labels = [wide, square, wide, wide, wide, wide], ["a", "b", "c", "d", "e", "f"]
+    packed = make_grid(images, labels, columns=3, height=60, pad=4, pack=True)
+    assert packed.shape[1] == 4 + 3 * (80 + 4)  # the wider row
+    assert _white_runs(packed[4:64]) == [4, 4]  # row 1: wide | square | wide, one pad between
+    assert (packed[4:64, 4 + 80 + 4 + 60 + 4] != 255).any()  # the third image starts right after the square
+    aligned = make_grid(images, labels, columns=3, height=60, pad=4)
+    assert max(_white_runs(aligned[4:64])) == 4 + 10  # the square centred in an 80-wide cell

@@ -342,6 +342,33 @@ def test_resume_continues_exactly(family, data_dirs, tmp_path, use_shared_weight
     assert a["data"]["position"] == 8 and a["step"] == 4
 
 
+def test_zero_iterations_save_the_warm_start_and_resume_exactly(data_dirs, tmp_path, use_shared_weights):
+    """--iterations 0 saves the initial model (here the warm start) as step 0 with its training state; resuming
+    it to 2 iterations computes what 2 iterations straight do."""
+    family = "adain-multilevel"
+    out = tmp_path / "zero"
+    messages = []
+    result = train(_config(family, data_dirs, iterations=0, from_pretrained=True), _options(out), log=messages.append)
+    assert result.step == 0 and result.last_checkpoint == out / "checkpoints" / "step_000000.pt"
+    assert any("saved the initial model" in m for m in messages), messages
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert names == ["checkpoints/last.pt", "checkpoints/step_000000.pt", "log.csv", "loss.png",
+                     "samples/step_000000.png"]
+    saved = load_model([out / "checkpoints" / "last.pt"])
+    warm = initial_model(family, from_pretrained=True, log=_quiet)
+    for key, value in warm.state_dict().items():
+        assert torch.equal(saved.state_dict()[key], value), key
+    assert read_state(out / "checkpoints" / "last.pt")["step"] == 0 and read_log(out / "log.csv") == []
+
+    straight = tmp_path / "straight"
+    train(_config(family, data_dirs, iterations=2, from_pretrained=True), _options(straight, samples=0), log=_quiet)
+    train(_config(family, data_dirs, iterations=2, from_pretrained=True), _options(out, resume=True, samples=0),
+          log=_quiet)
+    rows_a, rows_b = read_log(straight / "log.csv"), read_log(out / "log.csv")
+    assert [r["step"] for r in rows_b] == [1, 2]
+    assert [r["loss"] for r in rows_a] == [r["loss"] for r in rows_b]
+
+
 def test_run_outputs_are_complete_and_deployable(data_dirs, tmp_path, use_shared_weights):
     out = tmp_path / "run"
     result = train(_config("adain-multilevel", data_dirs, iterations=3), _options(out), log=_quiet)
@@ -445,6 +472,13 @@ def test_cli_trains_resumes_and_inspects(data_dirs, tmp_path, use_shared_weights
     inspected = _invoke("inspect", out / "checkpoints" / "last.pt")
     assert inspected.exit_code == 0 and "family:          adain" in inspected.output
     assert "training state:" in inspected.output
+
+    zero = _invoke("train", "--model", "adain", "--iterations", 0, "--content", content, "--style", style,
+                   "--out", tmp_path / "zero", "--crop-size", 32, "--image-size", 40, "--samples", 0,
+                   "--workers", 0, "--device", "cpu")
+    assert zero.exit_code == 0, zero.output
+    assert "saved the initial model" in zero.output and "(step 0)" in zero.output
+    assert read_state(tmp_path / "zero" / "checkpoints" / "last.pt")["step"] == 0
 
     missing = _invoke("train", "--out", tmp_path / "x")
     assert missing.exit_code != 0 and "--model, --content, --style required" in missing.output

@@ -213,8 +213,8 @@ def train(config: TrainConfig, options: RunOptions, log=print) -> TrainResult:
 
     With ``options.resume`` the state comes from ``OUT/checkpoints/last.pt`` and ``config`` must be the
     saved one except for ``RESUMABLE_CHANGES`` (use ``resume_config``)."""
-    if config.iterations < 1 or config.batch_size < 1:
-        raise ModelError("--iterations and --batch-size must be at least 1")
+    if config.iterations < 0 or config.batch_size < 1:
+        raise ModelError("--iterations must be at least 0 and --batch-size at least 1")
     if options.checkpoint_every < 1 or options.sample_every < 1:
         raise ModelError("--checkpoint-every and --sample-every must be at least 1")
     device = resolve_device(options.device)
@@ -269,23 +269,7 @@ def train(config: TrainConfig, options: RunOptions, log=print) -> TrainResult:
         + (", mixed precision" if config.amp else ""))
     last_ckpt = last_checkpoint_path(out) if options.resume else None
     result = TrainResult(step, out, last_ckpt)
-    if step >= config.iterations:
-        log(f"already at step {step} >= --iterations {config.iterations}; nothing to do")
-        csv_log.close()
-        return result
-
-    preview = preview_pairs(dataset, options.samples) if options.samples > 0 else None
-    progress = Progress(config.iterations, step, enabled=options.progress)
-
-    def note(text: str) -> None:  # a message line that does not collide with the progress line
-        progress.clear()
-        log(text)
-
-    loader = make_loader(dataset, config.batch_size, start=step * config.batch_size, workers=options.workers,
-                         pin_memory=device.type == "cuda")
     weights = config.loss_weights()
-    started = time.perf_counter()
-    tick = started
 
     def checkpoint() -> Path:
         path = out / "checkpoints" / f"step_{step:06d}.pt"
@@ -298,6 +282,30 @@ def train(config: TrainConfig, options: RunOptions, log=print) -> TrainResult:
         draw_loss_curve(csv_log.rows, ("loss",) + components, out / "loss.png",
                         title=f"{model.family}: loss (weights {_weights_text(model.family, weights)}), step {step}")
         return path
+
+    if step >= config.iterations:
+        if step == 0 and not options.resume:  # --iterations 0: the initial model (e.g. the warm start) as it is
+            result.last_checkpoint = checkpoint()
+            if options.samples > 0:
+                write_sample_grid(model, preview_pairs(dataset, options.samples), 0,
+                                  out / "samples" / "step_000000.png")
+            log(f"--iterations 0: saved the initial model, untrained, as step 0 ({result.last_checkpoint})")
+        else:
+            log(f"already at step {step} >= --iterations {config.iterations}; nothing to do")
+        csv_log.close()
+        return result
+
+    preview = preview_pairs(dataset, options.samples) if options.samples > 0 else None
+    progress = Progress(config.iterations, step, enabled=options.progress)
+
+    def note(text: str) -> None:  # a message line that does not collide with the progress line
+        progress.clear()
+        log(text)
+
+    loader = make_loader(dataset, config.batch_size, start=step * config.batch_size, workers=options.workers,
+                         pin_memory=device.type == "cuda")
+    started = time.perf_counter()
+    tick = started
 
     batches = iter(loader)
     try:
