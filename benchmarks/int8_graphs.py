@@ -9,13 +9,18 @@ answered in one interleaved run on ONNX Runtime's CPU provider:
 - **per graph**: the encoder and the decoder of each export, one SIZE x SIZE image, the median
   of ``stats.measure`` (warm-up excluded, at least 5 calls);
 - **schedules** of the content path (encoder, then decoder, the transform left out: it is
-  float32 in both exports and takes milliseconds) over ``--images`` images of the int8 export:
+  float32 in both exports; AdaIN's takes milliseconds, the sanet families' attention is not timed
+  here) over ``--images`` images of the int8 export:
   ``sequential`` (one image after another, one session with ONNX Runtime's default intra-op
   threads, what ``stylert stylize`` does), ``batch`` (all images as one batch), ``parallel``
   (two single-thread sessions, each taking half of the images, in two Python threads: ONNX
   Runtime releases the GIL while it runs).
 
-Images are uniform random in 0..1 (the time of these graphs does not depend on the pixels).
+The encoder computes the taps the content image feeds on (the manifest's routing: relu4_1 for
+AdaIN, relu4_1 and relu5_1 for the sanet families, every level for adain-multilevel); the decoder
+takes the encoder's taps of the same names (its inputs: relu4_1, or every level of the
+multi-level families). Images are uniform random in 0..1 (the time of these graphs does not
+depend on the pixels).
 Writes ``int8-graphs-<machine>.json`` and ``.md`` (medians, p90, ratios) and ``.png`` (bars).
 """
 
@@ -33,21 +38,49 @@ from ..core.machine import machine_info, machine_name
 from .stats import measure, summarize
 
 
+def _content_taps(export: Path, encoder, decoder) -> list[str]:
+    """The encoder outputs of the content path: those the manifest's routing takes from the
+    encoder for the content image, and the decoder's inputs (fed with the taps of the same
+    names), in the encoder's output order."""
+    wanted = {i.name for i in decoder.get_inputs()}
+    manifest = export / "manifest.json"
+    if manifest.is_file():
+        routing = json.loads(manifest.read_text()).get("routing", {})
+        wanted |= {src["output"] for graph in routing.values() if isinstance(graph, dict)
+                   for src in graph.values() if isinstance(src, dict)
+                   and src.get("graph") == "encoder" and src.get("image") == "content"}
+    outputs = [o.name for o in encoder.get_outputs()]
+    missing = sorted({i.name for i in decoder.get_inputs()} - set(outputs))
+    if missing:
+        raise SystemExit(f"{export}: the decoder's inputs {', '.join(missing)} are not encoder outputs")
+    return [o for o in outputs if o in wanted]
+
+
 def _sessions(export: Path, threads: int | None = None):
+    """(encoder, decoder, the encoder outputs of the content path) of one export."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    return tuple(ort.InferenceSession(str(export / f"{g}.onnx"), options, providers=["CPUExecutionProvider"])
-                 for g in ("encoder", "decoder"))
+    encoder, decoder = (ort.InferenceSession(str(export / f"{g}.onnx"), options, providers=["CPUExecutionProvider"])
+                        for g in ("encoder", "decoder"))
+    return encoder, decoder, _content_taps(export, encoder, decoder)
+
+
+def _encode(sessions, image: np.ndarray) -> dict[str, np.ndarray]:
+    encoder, _, taps = sessions
+    return dict(zip(taps, encoder.run(taps, {encoder.get_inputs()[0].name: image})))
+
+
+def _decode(sessions, taps: dict[str, np.ndarray]) -> np.ndarray:
+    decoder = sessions[1]
+    return decoder.run(None, {i.name: taps[i.name] for i in decoder.get_inputs()})[0]
 
 
 def _content_path(sessions, image: np.ndarray) -> np.ndarray:
-    """Encoder then decoder on relu4_1 (the AdaIN routing); ``image`` N x 3 x H x W float32."""
-    encoder, decoder = sessions
-    feature = encoder.run(["relu4_1"], {encoder.get_inputs()[0].name: image})[0]
-    return decoder.run(None, {decoder.get_inputs()[0].name: feature})[0]
+    """Encoder then decoder, the transform left out; ``image`` N x 3 x H x W float32."""
+    return _decode(sessions, _encode(sessions, image))
 
 
 def _chart(rows: list[dict], path: Path, title: str) -> None:
@@ -74,7 +107,7 @@ def _chart(rows: list[dict], path: Path, title: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stylert.benchmarks.int8_graphs", description=__doc__.split("\n")[0])
-    ap.add_argument("--fp32", type=Path, required=True, help="float32 export directory (AdaIN routing)")
+    ap.add_argument("--fp32", type=Path, required=True, help="float32 export directory (any family)")
     ap.add_argument("--int8", type=Path, required=True, help="int8 export directory of the same model")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--images", type=int, default=4, help="contents in the scheduled job (even)")
@@ -91,7 +124,7 @@ def main(argv=None) -> int:
     one = rng.random((1, 3, args.size, args.size), dtype=np.float32)
     images = [rng.random((1, 3, args.size, args.size), dtype=np.float32) for _ in range(args.images)]
     graphs = {"fp32": _sessions(args.fp32), "int8": _sessions(args.int8)}
-    feature = {p: s[0].run(["relu4_1"], {s[0].get_inputs()[0].name: one})[0] for p, s in graphs.items()}
+    feature = {p: _encode(s, one) for p, s in graphs.items()}
     single = (_sessions(args.int8, threads=1), _sessions(args.int8, threads=1))
     half = args.images // 2
 
@@ -104,9 +137,9 @@ def main(argv=None) -> int:
             t.join()
 
     jobs = {}
-    for p, (encoder, decoder) in graphs.items():
-        jobs[f"{p} encoder"] = lambda e=encoder: e.run(["relu4_1"], {e.get_inputs()[0].name: one})
-        jobs[f"{p} decoder"] = lambda d=decoder, p=p: d.run(None, {d.get_inputs()[0].name: feature[p]})
+    for p, s in graphs.items():
+        jobs[f"{p} encoder"] = lambda s=s: _encode(s, one)
+        jobs[f"{p} decoder"] = lambda s=s, p=p: _decode(s, feature[p])
     jobs["int8 job: sequential"] = lambda: [_content_path(graphs["int8"], x) for x in images]
     jobs["int8 job: batch"] = lambda: _content_path(graphs["int8"], np.concatenate(images))
     jobs["int8 job: parallel 2 x 1 thread"] = parallel

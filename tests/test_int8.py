@@ -318,3 +318,51 @@ def test_multilevel_int8_export_keeps_the_inner_taps_unclipped(tmp_path, adain_f
     assert set(ranges["ranges"]) == {"relu2_1", "relu3_1"}
     relu2_1 = [c for c in m["validation"]["checks"] if c["graph"] == "encoder" and c["output"] == "relu2_1"]
     assert relu2_1 and all(c["max_abs"] <= c["allowed"] for c in relu2_1)
+
+
+def _two_tap_export(directory: Path, decoder_inputs: tuple[str, ...]) -> Path:
+    """A stand-in export with the sanet routing: the encoder gives relu4_1 and relu5_1, both
+    taken for the content image; the decoder takes ``decoder_inputs`` (relu4_1: sanet; both:
+    sanet-multilevel). Elementwise graphs, so every tap has the image's shape."""
+    from onnx import TensorProto, helper
+
+    directory.mkdir(parents=True)
+    shape = ["N", 3, "H", "W"]
+    value = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+    encoder = helper.make_graph([helper.make_node("Relu", ["image"], ["relu4_1"]),
+                                 helper.make_node("Neg", ["image"], ["relu5_1"])],
+                                "encoder", [value("image")], [value("relu4_1"), value("relu5_1")])
+    decoder_nodes = ([helper.make_node("Sum", list(decoder_inputs), ["image"])] if len(decoder_inputs) > 1
+                     else [helper.make_node("Identity", list(decoder_inputs), ["image"])])
+    decoder = helper.make_graph(decoder_nodes, "decoder", [value(n) for n in decoder_inputs], [value("image")])
+    for name, graph in (("encoder", encoder), ("decoder", decoder)):
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8),
+                  str(directory / f"{name}.onnx"))
+    tap = lambda output, image: {"graph": "encoder", "output": output, "image": image}
+    routing = {"encoder": {"image": {"runtime": "image"}},
+               "transform": {f"{kind}_{t}": tap(t, kind)
+                             for kind in ("content", "style") for t in ("relu4_1", "relu5_1")},
+               "decoder": {n: {"graph": "transform", "output": f"stylized_{n}"} for n in decoder_inputs},
+               "result": {"graph": "decoder", "output": "image"}}
+    (directory / "manifest.json").write_text(json.dumps({"routing": routing}))
+    return directory
+
+
+@pytest.mark.parametrize("decoder_inputs", [("relu4_1",), ("relu4_1", "relu5_1")], ids=["sanet", "sanet-multilevel"])
+def test_int8_graphs_benchmark_follows_the_sanet_routing(tmp_path, decoder_inputs):
+    """The content path of the sanet families: the encoder computes relu4_1 and relu5_1 (the
+    transform takes both for the content), and the decoder is fed every input it has (two for
+    sanet-multilevel). The benchmark fed the decoder relu4_1 alone, so sanet-multilevel failed."""
+    from stylert.benchmarks import int8_graphs
+
+    export = _two_tap_export(tmp_path / "export", decoder_inputs)
+    sessions = int8_graphs._sessions(export)
+    assert sessions[2] == ["relu4_1", "relu5_1"]
+    x = np.linspace(-1, 1, 2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
+    expected = np.maximum(x, 0) + (-x if len(decoder_inputs) > 1 else 0)
+    np.testing.assert_allclose(int8_graphs._content_path(sessions, x), expected, atol=1e-6)
+    out = tmp_path / "results"
+    assert int8_graphs.main(["--fp32", str(export), "--int8", str(export), "--size", "16", "--images", "2",
+                             "--rounds", "1", "-o", str(out)]) == 0
+    rows = {r["name"] for r in json.loads(next(out.glob("int8-graphs-*.json")).read_text())["rows"]}
+    assert {"fp32 decoder", "int8 decoder", "int8 job: batch"} <= rows
