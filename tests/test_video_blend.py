@@ -49,6 +49,26 @@ def test_blending_lowers_the_warping_error_of_a_flickering_pan():
     assert all(np.array_equal(a, b) for a, b in zip(blended, given))
 
 
+def test_the_restoration_benchmark_measures_what_flowblend_computes():
+    """benchmarks/blend_restoration's "three bands" variant is FlowBlend frame for frame, and its
+    variants differ from it (what the benchmark compares is really compared)."""
+    from stylert.benchmarks.blend_restoration import blend_variant
+    from stylert.core.images import to_uint8
+
+    frames = _scene(51, 64, 96, 6, shift=2)
+    stylized = _flicker(frames, seed=1)
+    flows = clip_flows(frames)
+    blender = FlowBlend(0.3)
+    library = [to_uint8(blender.update(f, s, flow=flows[i - 1] if i else None))
+               for i, (f, s) in enumerate(zip(frames, stylized))]
+    measured = blend_variant(frames, stylized, flows, 0.3, "default")
+    assert all(np.array_equal(a, b) for a, b in zip(library, measured))
+    for variant in (None, (1.5,), "lowpass"):
+        other = blend_variant(frames, stylized, flows, 0.3, variant)
+        assert np.array_equal(other[0], library[0])  # a shot's first frame is never blended
+        assert not all(np.array_equal(a, b) for a, b in zip(library[1:], other[1:])), variant
+
+
 def test_a_still_video_is_unchanged_by_any_weight():
     frame = _scene(51)[0]
     stylized = _flicker([frame])[0]
