@@ -25,9 +25,10 @@ def _tick(v: float, top: float) -> str:
 
 
 def tradeoff_chart(series: dict[str, list[tuple[float, float, float]]], *, title: str, xlabel: str, ylabel: str,
-                   size: tuple[int, int] = (760, 480)) -> Image.Image:
+                   size: tuple[int, int] = (760, 480), point_label: str = "a") -> Image.Image:
     """One line per model through its alpha values: series label -> [(alpha, x = style loss,
-    y = content loss)], drawn in the given order and each point labelled with its alpha.
+    y = content loss)], drawn in the given order and each point labelled ``a=<alpha>``
+    (``point_label`` names the parameter when it is another one, e.g. ``W``).
 
     Both axes start at 0 (losses are >= 0), so the distances between models read true.
     """
@@ -65,7 +66,7 @@ def tradeoff_chart(series: dict[str, list[tuple[float, float, float]]], *, title
         for (alpha, _, _), (cx, cy) in zip(pts, xy):
             d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=color, outline="white")
             if all(abs(cx - lx) + abs(cy - ly) > 24 for lx, ly in labelled):  # one label where points coincide
-                d.text((cx + 8, cy - 16), f"a={alpha:g}", fill=color)
+                d.text((cx + 8, cy - 16), f"{point_label}={alpha:g}", fill=color)
                 labelled.append((cx, cy))
         ly = top + 16 * k
         d.rectangle([left + pw + 12, ly + 2, left + pw + 22, ly + 12], fill=color)
