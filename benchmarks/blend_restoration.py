@@ -83,7 +83,7 @@ def measure(pipeline, code, clips, losses, loss_every: int = 8) -> dict:
         flows = clip_flows(frames)
         picks = list(range(loss_every - 1, len(frames), loss_every))
 
-        def score(outs):
+        def score(outs, frames=frames, flows=flows, picks=picks):
             lc = [losses(outs[i], frames[i]) for i in picks]
             return (warping_error(frames, outs, flows=flows).warping_error,
                     float(np.mean([c for c, _ in lc])), float(np.mean([s for _, s in lc])))
@@ -104,8 +104,8 @@ def measure(pipeline, code, clips, losses, loss_every: int = 8) -> dict:
 
 
 def markdown(report: dict) -> str:
-    lines = ["# Temporal blend: style cost against steadiness, per restoration (ratios to no blending, "
-             "smoothing off)", "",
+    lines = [("# Temporal blend: style cost against steadiness, per restoration (ratios to no blending, "
+              "smoothing off)"), "",
              "| clip | variant | W | warping error | content loss | style loss | in target |",
              "|---|---|---|---|---|---|---|"]
     for clip, row in report["clips"].items():
