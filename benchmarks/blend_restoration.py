@@ -113,8 +113,9 @@ def markdown(report: dict) -> str:
             ok = r["warping_error_ratio"] <= TARGET[0] and r["style_loss_ratio"] <= TARGET[1]
             lines.append(f"| {clip} | {r['variant']} | {r['blend']} | {r['warping_error_ratio']:.3f}x | "
                          f"{r['content_loss_ratio']:.3f}x | {r['style_loss_ratio']:.3f}x | {'yes' if ok else 'no'} |")
-    lines += ["", f"Machine: {report['machine'].get('cpu', report['machine'])}; clips {report['size'][0]}x"
-                  f"{report['size'][1]}, {report['frames']} frames; style {report['style']}."]
+    h, w = report["size"]
+    lines += ["", f"Machine: {report['machine'].get('cpu', report['machine'])}; clips {h}x{w}, "
+                  f"{report['frames']} frames; style {report['style']}."]
     return "\n".join(lines) + "\n"
 
 
