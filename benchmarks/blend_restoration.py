@@ -114,8 +114,8 @@ def markdown(report: dict) -> str:
             lines.append(f"| {clip} | {r['variant']} | {r['blend']} | {r['warping_error_ratio']:.3f}x | "
                          f"{r['content_loss_ratio']:.3f}x | {r['style_loss_ratio']:.3f}x | {'yes' if ok else 'no'} |")
     h, w = report["size"]
-    lines += ["", f"Machine: {report['machine'].get('cpu', report['machine'])}; clips {h}x{w}, "
-                  f"{report['frames']} frames; style {report['style']}."]
+    machine = report["machine"].get("cpu", report["machine"])
+    lines += ["", f"Machine: {machine}; clips {h}x{w}, {report['frames']} frames; style {report['style']}."]
     return "\n".join(lines) + "\n"
 
 
