@@ -199,6 +199,23 @@ def test_int8_runs_in_the_runtime_and_compare(int8_export):
     assert e2e and e2e[0].min_psnr is not None and np.isfinite(e2e[0].psnr)
 
 
+def test_quantized_graphs_skip_the_float_layout_fold(int8_export, monkeypatch):
+    """The int8 encoder and decoder are loaded once, without the float layout fold (nothing to fold
+    there); the float32 transform keeps the default; ``ort_fold=True`` still folds everything."""
+    from stylert.runtime.backends import make_runners
+    from stylert.runtime.backends.onnxrt import FOLD_ENV
+    from stylert.export.manifest import load_manifest
+
+    monkeypatch.delenv(FOLD_ENV, raising=False)
+    result, _ = int8_export
+    manifest = load_manifest(result.out_dir)
+    runners = make_runners(manifest, "onnxruntime", "cpu")
+    assert {g: r.loader.fold_layout for g, r in runners.items()} == {"encoder": False, "decoder": False,
+                                                                      "transform": True}
+    forced = make_runners(manifest, "onnxruntime", "cpu", ort_fold=True)
+    assert all(r.loader.fold_layout for r in forced.values())
+
+
 def test_cross_decoder_feeds_are_every_content_with_every_other_style(int8_export):
     from stylert.export.manifest import load_manifest
     from stylert.export.quantize import _Graphs, cross_decoder_feeds
