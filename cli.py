@@ -48,12 +48,19 @@ class OneLineUsageError(click.ClickException):
     exit_code = 2
 
 
-def one_line_usage_error(err: click.UsageError) -> click.ClickException:
-    """``Error: stylert stylize: Invalid value for '--alpha': ... (fix: ...)`` on one line."""
+def one_line_usage_error(err: click.UsageError, ctx: click.Context | None = None) -> click.ClickException:
+    """``Error: stylert stylize: Invalid value for '--alpha': ... (fix: ...)`` on one line. The command
+    is the error's own context; where click raised it without one (an option missing its value), the
+    command ``ctx`` was about to run (its ``invoked_subcommand``)."""
     if isinstance(err, click.exceptions.NoArgsIsHelpError):  # the help text, not an error
         return err
     text = " ".join(err.format_message().split())
-    where = err.ctx.command_path if err.ctx is not None else "stylert"
+    if err.ctx is not None:
+        where = err.ctx.command_path
+    elif ctx is not None:
+        where = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+    else:
+        where = "stylert"
     if "(fix:" not in text:
         text += f" (fix: see '{where} --help')"
     return OneLineUsageError(f"{where}: {text}")
@@ -86,7 +93,7 @@ class LazyGroup(click.Group):
         except StylertError as err:
             raise click.ClickException(str(err)) from None
         except click.UsageError as err:  # parsing a command's (or a subcommand's) options
-            raise one_line_usage_error(err) from None
+            raise one_line_usage_error(err, ctx) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

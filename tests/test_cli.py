@@ -261,8 +261,11 @@ def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
         (["export"], "'--out'"),
         (["evaluate", "run", "--grid-rows", "0"], "'--grid-rows': 0 is not in the range x>=1"),
         (["no-such-command"], "No such command 'no-such-command'"),
+        (["stylize", "--alpha"], "stylert stylize: Option '--alpha' requires an argument"),
+        (["export", "-o"], "stylert export: Option '-o' requires an argument"),
     ],
-    ids=["not-an-int", "alpha-range", "unknown-option", "missing-option", "subcommand-range", "unknown-command"],
+    ids=["not-an-int", "alpha-range", "unknown-option", "missing-option", "subcommand-range", "unknown-command",
+         "missing-value", "missing-value-export"],
 )
 def test_usage_errors_are_one_line(args, expected):
     """Errors click finds while parsing options are one line on stderr naming the value and the fix, exit
