@@ -4,6 +4,7 @@ blending takes away, measured side by side in one run on the synthetic pan and z
 
     PYTHONPATH=.. STYLERT_WEIGHTS=../shared/weights python -m stylert.benchmarks.blend_restoration \\
         --engine EXPORT_DIR --style ../shared/images/style/la_muse.jpg
+    python -m stylert.benchmarks.blend_restoration --timing-only    # restore_detail alone, one band vs three
 
 Variants (each at several weights W, the content statistics unsmoothed so that only the blend acts):
 
@@ -103,6 +104,31 @@ def measure(pipeline, code, clips, losses, loss_every: int = 8) -> dict:
     return report
 
 
+def time_restoration(sizes=((288, 512), (720, 1280)), rounds: int = 5) -> dict:
+    """Milliseconds per frame of ``restore_detail`` alone, one band against three, on random frames of
+    each size (HxW), the two interleaved ``rounds`` times -> {"HxW": {"finest band": {median, p90, ...}}}."""
+    import time
+
+    from ..core.temporal import DETAIL_SIGMAS, restore_detail
+    from .stats import summarize
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for h, w in sizes:
+        blended, stylized = (rng.random((h, w, 3), dtype=np.float32) for _ in range(2))
+        where = np.ones((h, w), bool)
+        runs: dict[str, list[float]] = {"finest band": [], "three bands": []}
+        for _ in range(rounds):
+            for label, sigmas in (("finest band", (1.5,)), ("three bands", DETAIL_SIGMAS)):
+                start = time.perf_counter()
+                restore_detail(blended, stylized, where, sigmas)
+                runs[label].append((time.perf_counter() - start) * 1000)
+        out[f"{h}x{w}"] = {k: summarize(v).as_dict() for k, v in runs.items()}
+        print(f"  restore_detail at {h}x{w}: " + ", ".join(f"{k} median {out[f'{h}x{w}'][k]['median']:.0f} ms"
+                                                          for k in runs), flush=True)
+    return out
+
+
 def markdown(report: dict) -> str:
     lines = [("# Temporal blend: style cost against steadiness, per restoration (ratios to no blending, "
               "smoothing off)"), "",
@@ -143,13 +169,26 @@ def save_chart(report: dict, path: Path) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--engine", required=True, type=Path)
-    ap.add_argument("--style", required=True, type=Path)
+    ap.add_argument("--engine", type=Path, help="export folder (all but --timing-only)")
+    ap.add_argument("--style", type=Path, help="style image (all but --timing-only)")
     ap.add_argument("--images", type=Path, default=None, help="content image folder for the synthetic clips")
     ap.add_argument("--size", default="144x256", help="HxW the clips are measured at")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--timing-only", action="store_true",
+                    help="only time restore_detail (one band against three) -> restoration-timing.json")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the timing")
     args = ap.parse_args(argv)
+    if args.timing_only:
+        from ..core.machine import machine_info
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        timing = {"machine": machine_info(), "rounds": args.rounds,
+                  "ms_per_frame": time_restoration(rounds=args.rounds)}
+        (args.out / "restoration-timing.json").write_text(json.dumps(timing, indent=2) + "\n")
+        return
+    if args.engine is None or args.style is None:
+        ap.error("--engine and --style are needed (or --timing-only)")
 
     from ..core.images import load_image
     from ..core.machine import machine_info

@@ -95,7 +95,8 @@ def _image_exts():
               default=None, help="Keep the content's colours: 'match' (default) recolours the style; "
               "'luminance' stylizes luminance only.")
 @click.option("--content-size", default=512, show_default=True, type=click.IntRange(min=0),
-              help="Resize the content's short side to this (0 keeps the size).")
+              help="Resize the content's short side to this (0 keeps the size). Images only: video frames "
+                   "are stylized at the video's own size.")
 @click.option("--style-size", default=512, show_default=True, type=click.IntRange(min=0),
               help="Resize the style's short side to this (0 keeps the size).")
 @click.option("--crop", is_flag=True, help="Center-crop content and style to size x size after resizing.")

@@ -121,9 +121,10 @@ BLEND_CUT_FRACTION = 0.3
 #: Mean absolute RGB difference (0..1) between the current input and the warped previous input at
 #: which a pixel's blend weight reaches 0 (lighting change, flow failure: no ghost of the last frame).
 INPUT_TOLERANCE = 0.1
-#: Detail restoration: the Gaussian sigmas (pixels) that split the frame into detail bands (band k is
-#: blur(x, sigma_{k-1}) - blur(x, sigma_k), band 0 starting from the frame itself), the window of each
-#: band's local energy (ENERGY_WINDOW x its sigma), and the largest gain. Chosen on the pan and zoom
+#: Detail restoration: the Gaussian sigmas (pixels) of the cascade that splits the frame into detail
+#: bands (L_0 = the frame, L_k = blur(L_{k-1}, sigma_k), band k = L_{k-1} - L_k; the blurs compound, so
+#: L_1..L_3 are the frame blurred at 1.5, 3.35 and 6.87 px), the window of each band's local energy
+#: (ENERGY_WINDOW x its sigma_k), and the largest gain. Chosen on the pan and zoom
 #: clips (README, Video): three bands lowered the style-loss cost of W = 0.3 from +22% / +9% (one band,
 #: sigma 1.5) to +13% / +7% for a warping error of 0.58x / 0.68x instead of 0.55x / 0.66x.
 DETAIL_SIGMAS, ENERGY_WINDOW, MAX_GAIN = (1.5, 3.0, 6.0), 2.0, 4.0
@@ -247,6 +248,10 @@ class FlowBlend(_FlowHistory):
     ghost. ``W`` in [0, MAX_BLEND] (0: off; the caller then skips the blender). Written as a step
     towards the previous output, so where that equals S_t the frame comes back bit for bit (a
     still video is unchanged by any weight). O_{t-1} is kept in float32, before any rounding.
+
+    Blending two stylizations lowers the contrast of their strokes, so the blended frame then goes
+    through ``restore_detail`` (its bands rescaled to the local energy of S_t's, where w_t > 0) and
+    is clipped to 0..1; that result is O_t, and the next frame blends with it.
 
     A frame starts a new shot (O_t = S_t, the history dropped) when it is the first, when its size
     differs from the last, when the caller says so (``cut=True``: the statistics cut detector of
@@ -380,7 +385,8 @@ def restore_detail(blended: np.ndarray, stylized: np.ndarray, where: np.ndarray,
 
     Averaging two stylizations whose strokes differ lowers their contrast at every scale. For each
     band k of ``sigmas`` (a Laplacian-style split with Gaussian blurs, ``DETAIL_SIGMAS``), the
-    blended frame's band D_B is rescaled to the local energy of the stylized frame's band D_S:
+    blended frame's band D_B is rescaled to the local energy of the stylized frame's band D_S (bands of a
+    cascade: L_0 = the frame, L_k = G_{sigma_k} * L_{k-1}, D_k = L_{k-1} - L_k):
 
         O = B + sum_k D_B,k (g_k - 1),   g_k = clip(sqrt(G_k * |D_S,k|^2 / G_k * |D_B,k|^2), 1, MAX_GAIN)
 
