@@ -16,8 +16,8 @@ Variants (each at several weights W, the content statistics unsmoothed so that o
   G * S_t)`` with ``G`` a Gaussian of sigma 4 px, the strokes left as stylized (a measured
   alternative, not in the library).
 
-Each variant runs ``FlowBlend``'s own weights and shots (``_FlowHistory``) with the clip's
-precomputed flows; warping error and losses as in ``video_temporal`` (relative to no blending).
+Each variant is a ``FlowBlend`` (its weights and shots; the low-pass blend replaces its
+``combine``) run over the clip with its precomputed flows (``video_temporal.blend_all``); warping error and losses as in ``video_temporal`` (relative to no blending).
 The chart plots style loss against warping error, one line per variant and clip through its
 weights; the target of issue "video" (warping error <= 0.7x with style loss <= 1.05x) is the
 lower-left box.
@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .video_temporal import RESULTS, Losses, stylize_all, synthetic_clips
+from ..core.temporal import DETAIL_SIGMAS, FlowBlend
+from .video_temporal import RESULTS, Losses, blend_all, stylize_all, synthetic_clips
 
 WEIGHTS = (0.1, 0.2, 0.3, 0.5)
 LOWPASS_WEIGHTS = (0.5, 0.7, 0.95)
@@ -41,36 +42,29 @@ VARIANTS = {"no restoration": None, "finest band": (1.5,), "three bands": "defau
 TARGET = (0.7, 1.05)
 
 
+class LowPassBlend(FlowBlend):
+    """``FlowBlend``'s weights and shots with the low-pass rule above: only what a Gaussian of sigma
+    ``LOWPASS_SIGMA`` keeps is blended, the strokes are left as stylized (no restoration)."""
+
+    def combine(self, stylized, previous, weight):
+        from ..core.flow import cv2_module
+
+        cv2 = cv2_module()
+
+        def low(x):
+            return cv2.GaussianBlur(x, (0, 0), LOWPASS_SIGMA, borderType=cv2.BORDER_REFLECT)
+
+        return stylized + weight[..., None] * (low(previous) - low(stylized))
+
+
 def blend_variant(frames, stylized, flows, weight: float, variant) -> list[np.ndarray]:
-    """One clip blended with ``FlowBlend``'s weights and shots and the given restoration -> uint8 frames."""
-    from ..core.flow import cv2_module, warp
-    from ..core.images import to_uint8
-    from ..core.temporal import DETAIL_SIGMAS, _FlowHistory, restore_detail
-
-    cv2 = cv2_module()
-
-    def low(x):
-        return cv2.GaussianBlur(x, (0, 0), LOWPASS_SIGMA, borderType=cv2.BORDER_REFLECT)
-
-    history, previous, outs = _FlowHistory(weight), None, []
-    for i, (frame, s) in enumerate(zip(frames, stylized)):
-        step = history._step(frame, False, flows[i - 1] if i else None)
-        out = s
-        if step is not None:
-            pair, w = step
-            warped = warp(previous, pair.backward)
-            w = (weight * w)[..., None]
-            if variant == "lowpass":
-                out = np.clip(s + w * (low(warped) - low(s)), 0, 1)
-            else:
-                out = s + w * (warped - s)
-                if variant is not None:
-                    sigmas = DETAIL_SIGMAS if variant == "default" else variant
-                    out = restore_detail(out, s, step[1] > 0, sigmas)
-                out = np.clip(out, 0, 1)
-        previous = out.astype(np.float32)
-        outs.append(to_uint8(out))
-    return outs
+    """One clip blended by ``FlowBlend`` with the given restoration (``VARIANTS``' values), or by the
+    low-pass blend, through ``video_temporal.blend_all`` -> uint8 frames."""
+    if variant == "lowpass":
+        blender = LowPassBlend(weight)
+    else:
+        blender = FlowBlend(weight, detail_sigmas=DETAIL_SIGMAS if variant == "default" else (variant or ()))
+    return blend_all(frames, stylized, flows, weight, blender=blender)[0]
 
 
 def measure(pipeline, code, clips, losses, loss_every: int = 8) -> dict:

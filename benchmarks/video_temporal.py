@@ -128,15 +128,16 @@ def stylize_all(pipeline, code, frames: list[np.ndarray], strength: float, batch
     return outs, state, feeds, padded[0]
 
 
-def blend_all(frames, stylized, flows, weight: float, statistics_cuts=()):
+def blend_all(frames, stylized, flows, weight: float, statistics_cuts=(), blender=None):
     """``FlowBlend`` over a clip with its precomputed flows, as ``Pipeline.stream(temporal_blend=)``
-    runs it (statistics cuts passed on) -> (uint8 frames, the blender (cuts, reliable fractions) or None)."""
+    runs it (statistics cuts passed on) -> (uint8 frames, the blender (cuts, reliable fractions) or None).
+    ``blender``: a fresh ``FlowBlend`` (or subclass) to use instead of ``FlowBlend(weight)``."""
     from ..core.images import to_uint8
     from ..core.temporal import FlowBlend
 
     if weight == 0:
         return [to_uint8(s) for s in stylized], None
-    blender = FlowBlend(weight)
+    blender = blender if blender is not None else FlowBlend(weight)
     outs = [to_uint8(blender.update(f, s, cut=i in statistics_cuts, flow=flows[i - 1] if i else None))
             for i, (f, s) in enumerate(zip(frames, stylized))]
     return outs, blender

@@ -259,12 +259,27 @@ class FlowBlend(_FlowHistory):
     (most pixels occluded or unmatched: a scene cut). ``cuts`` lists those frame indices
     (0-based, over all frames given), ``reliable`` the fraction of pixels with weight above zero
     of every frame after the first of a shot (the measurement ``cut_fraction`` was chosen from).
+
+    ``detail_sigmas``: the bands ``restore_detail`` rescales (``DETAIL_SIGMAS``; ``()`` restores
+    nothing). ``combine`` is the per-frame rule; a subclass may replace it (the benchmark of
+    restorations, ``stylert.benchmarks.blend_restoration``, measures others this way).
     """
+
+    def __init__(self, weight: float, cut_fraction: float = BLEND_CUT_FRACTION,
+                 input_tolerance: float = INPUT_TOLERANCE, detail_sigmas=DETAIL_SIGMAS):
+        self.detail_sigmas = tuple(detail_sigmas)
+        super().__init__(weight, cut_fraction, input_tolerance)
 
     def reset(self) -> None:
         """Forget the history: the next frame starts a new shot."""
         super().reset()
         self._output: np.ndarray | None = None
+
+    def combine(self, stylized: np.ndarray, previous: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """S_t, the warped previous output and the per-pixel weight w_t (W included, float32 [H, W]) ->
+        O_t before clipping: the blend, then ``restore_detail`` where w_t > 0."""
+        out = stylized + weight[..., None] * (previous - stylized)
+        return restore_detail(out, stylized, weight > 0, self.detail_sigmas)
 
     def update(self, frame: np.ndarray, stylized: np.ndarray, cut: bool = False, flow=None) -> np.ndarray:
         """One frame: input uint8 [H, W, 3], its stylized frame float [H, W, 3] 0..1 -> the blended
@@ -281,8 +296,7 @@ class FlowBlend(_FlowHistory):
         if step is not None:
             pair, weight = step
             previous = warp(self._output, pair.backward)
-            out = stylized + (self.weight * weight)[..., None] * (previous - stylized)
-            out = np.clip(restore_detail(out, stylized, weight > 0), 0.0, 1.0)
+            out = np.clip(self.combine(stylized, previous, self.weight * weight), 0.0, 1.0)
         self._output = out
         return out
 
