@@ -42,13 +42,12 @@ def _content_taps(export: Path, encoder, decoder) -> list[str]:
     """The encoder outputs of the content path: those the manifest's routing takes from the
     encoder for the content image, and the decoder's inputs (fed with the taps of the same
     names), in the encoder's output order."""
+    from ..export.routing import Routing
+
     wanted = {i.name for i in decoder.get_inputs()}
     manifest = export / "manifest.json"
     if manifest.is_file():
-        routing = json.loads(manifest.read_text()).get("routing", {})
-        wanted |= {src["output"] for graph in routing.values() if isinstance(graph, dict)
-                   for src in graph.values() if isinstance(src, dict)
-                   and src.get("graph") == "encoder" and src.get("image") == "content"}
+        wanted |= set(Routing(json.loads(manifest.read_text())["routing"]).content_inputs.values())
     outputs = [o.name for o in encoder.get_outputs()]
     missing = sorted({i.name for i in decoder.get_inputs()} - set(outputs))
     if missing:
