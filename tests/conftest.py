@@ -75,6 +75,18 @@ def use_shared_weights(monkeypatch, weights_root):
 from stylert.core.checks import psnr  # noqa: E402,F401  (the one PSNR; tests import it from here)
 
 
+def white_runs(band) -> list[int]:
+    """Widths of the runs of all-white pixel columns of ``band`` between its first and last non-white column
+    (``band``: uint8 [H, W, 3]; a grid's row, e.g.)."""
+    import numpy as np
+
+    white = (band == 255).all(axis=(0, 2))
+    inked = np.flatnonzero(~white)
+    inside = white[inked[0] : inked[-1] + 1].astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], inside, [0]])))
+    return [int(w) for w in edges[1::2] - edges[::2]]
+
+
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory):
     """family -> (model, export dir): one fp32 export per family with synthetic weights, made once

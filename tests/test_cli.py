@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import white_runs
 from PIL import Image
 from stylert.cli import main
 
@@ -241,9 +242,7 @@ def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
     # Row 1: content, style and one tile per family with weights; row 2: the runtime's six variants.
     grid = np.asarray(Image.open(out / "demo_grid.png"))
     assert grid.shape[0] > 2 * 96 and grid.shape[1] > 6 * 128 and grid.std() > 10
-    from test_demo import _white_runs
-
-    assert max(_white_runs(grid[4:4 + 256])) <= 4  # row 1 packed: no gap beside the square style tile
+    assert max(white_runs(grid[4:4 + 256])) <= 4  # row 1 packed: no gap beside the square style tile
     for family in ("sanet", "sanet-multilevel"):
         assert (f"not in the grid: {family}" in result.output) == (family not in shipped_families())
     for family in ("adain-multilevel", "sanet", "sanet-multilevel"):

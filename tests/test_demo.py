@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import white_runs
 from PIL import Image
 from stylert.core.demo import demo_content, demo_style, write_demo_inputs
 
@@ -80,15 +81,6 @@ def test_write_demo_inputs(tmp_path):
     assert sorted(p.name for p in (tmp_path / "inputs").iterdir()) == ["demo_content.png", "demo_style.png"]
 
 
-def _white_runs(band: np.ndarray) -> list[int]:
-    """Widths of the runs of all-white pixel columns of ``band`` between its first and last non-white column."""
-    white = (band == 255).all(axis=(0, 2))
-    inked = np.flatnonzero(~white)
-    inside = white[inked[0] : inked[-1] + 1].astype(np.int8)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], inside, [0]])))
-    return [int(w) for w in edges[1::2] - edges[::2]]
-
-
 def test_packed_grid_leaves_no_gap_beside_a_narrow_image():
     """``make_grid(pack=True)``: a square image among 4:3 ones is followed directly by the next (one pad);
     the default keeps aligned cells, the narrow image centred in its cell."""
@@ -99,7 +91,7 @@ def test_packed_grid_leaves_no_gap_beside_a_narrow_image():
     images, labels = [wide, square, wide, wide, wide, wide], ["a", "b", "c", "d", "e", "f"]
     packed = make_grid(images, labels, columns=3, height=60, pad=4, pack=True)
     assert packed.shape[1] == 4 + 3 * (80 + 4)  # the wider row
-    assert _white_runs(packed[4:64]) == [4, 4]  # row 1: wide | square | wide, one pad between
+    assert white_runs(packed[4:64]) == [4, 4]  # row 1: wide | square | wide, one pad between
     assert (packed[4:64, 4 + 80 + 4 + 60 + 4] != 255).any()  # the third image starts right after the square
     aligned = make_grid(images, labels, columns=3, height=60, pad=4)
-    assert max(_white_runs(aligned[4:64])) == 4 + 10  # the square centred in an 80-wide cell
+    assert max(white_runs(aligned[4:64])) == 4 + 10  # the square centred in an 80-wide cell
