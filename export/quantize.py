@@ -26,6 +26,9 @@ What is quantized and how (measured on a 2-core AVX2 CPU without VNNI, see the R
   dB, style 0.990x, content 1.007x. adain-multilevel, 4 pairs: min-max 34.6 dB, style 1.129x;
   99.999th 37.0 dB, style 1.179x, content 0.970x; 99.9999th 37.0 dB, style 1.124x, content
   0.986x (its encoder alone at int8: style 0.986x, so its int8 style loss comes from the decoder).
+  Those decoder-alone figures came from a one-off script that swaps graphs between exports (not
+  in the repository); the end-to-end ones, from ``stylert evaluate``, are in
+  ``benchmarks/results/int8/evaluate-*`` and the README.
 - The encoder's graph outputs that its quantized layers go on from (relu2_1 and relu3_1 of the
   multi-level families; not the last tap, relu4_1) get their range from the 99.9999th percentile of
   their calibration values (``OUTPUT_PERCENTILE``): the 99.99th clipped relu2_1 at 30.5 where the
