@@ -2,12 +2,14 @@
 
     python -m stylert.benchmarks.int8_quality --fp32 exports/adain --int8 exports/adain-int8 \\
         --holdout DIR/holdout [--pairs 8] [--size 512] [--rounds 5] [--curve 4] [--also LABEL=DIR] \\
+        [--float-layers LABEL=graph/node,...] \\
         [-o benchmarks/results/int8]
 
 Variants: the float32 export, the int8 export, other int8 exports (``--also``, e.g. an earlier
-calibration) and, with ``--curve K``, int8 graphs rebuilt with
-the first k = 0..K layers of the int8 export's sensitivity ranking kept in float (same
-calibration images, from its manifest). Each runs with the runtime's ONNX Runtime CPU session
+calibration), int8 graphs rebuilt with chosen Conv layers in float (``--float-layers
+LABEL=graph/node,...``) and, with ``--curve K``, int8 graphs rebuilt with the first k = 0..K
+layers of the int8 export's sensitivity ranking kept in float (rebuilt variants use the int8
+export's calibration images, from its manifest). Each runs with the runtime's ONNX Runtime CPU session
 (``SessionFromOnnx``).
 
 - Speed: the content path (encoder on the content, transform, decoder; style codes computed
@@ -94,31 +96,39 @@ def _losses(encoder, image: np.ndarray, content_feats: dict, style_targets) -> t
                                                                                    style_targets)
 
 
+def _calibration_of(int8_manifest: dict):
+    """The int8 export's calibration images (from its manifest), to rebuild graphs on the same set."""
+    from ..export.quantize import CalibrationSet
+
+    cal = int8_manifest["quantization"]["calibration"]
+    root = Path(cal["directory"])
+    return CalibrationSet(root, [root / e["file"] for e in cal["content"]],
+                          [root / e["file"] for e in cal["style"]], int(cal["pixels"]))
+
+
+def rebuilt_variant(name: str, fp32_dir: Path, calibration, float_layers: list[str], tmp: Path, log) -> Variant:
+    """int8 graphs rebuilt from the float32 export with exactly ``float_layers`` ("graph/node") in float."""
+    from ..export.quantize import quantize_graphs
+
+    fp32 = load_manifest(fp32_dir)
+    d = tmp / f"v{len(list(tmp.iterdir()))}"
+    d.mkdir()
+    files = {g: d / f"{g}.onnx" for g in GRAPHS}
+    for g in GRAPHS:
+        shutil.copy(fp32_dir / f"{g}.onnx", files[g])
+    log(f"building {name} ({', '.join(float_layers) or 'no layer'} in float) ...")
+    quantize_graphs(files, fp32.routing, len(fp32.data["alpha"]["levels"]), calibration, float_layers=float_layers)
+    return Variant(name, files, float_layers)
+
+
 def curve_variants(fp32_dir: Path, int8_manifest: dict, k_max: int, tmp: Path, log) -> list[Variant]:
     """int8 graphs with the first k (0..k_max) layers of the sensitivity ranking in float."""
-    from ..export.quantize import CalibrationSet, quantize_graphs
-
-    q = int8_manifest["quantization"]
-    cal = q["calibration"]
-    root = Path(cal["directory"])
-    calibration = CalibrationSet(root, [root / e["file"] for e in cal["content"]],
-                                 [root / e["file"] for e in cal["style"]], int(cal["pixels"]))
-    ranking = [s["layer"] for s in q["sensitivity"]]
+    ranking = [s["layer"] for s in int8_manifest["quantization"]["sensitivity"]]
     if not ranking:
         raise SystemExit("the int8 export has no sensitivity ranking (exported with --float-layers): no curve")
-    fp32 = load_manifest(fp32_dir)
-    variants = []
-    for k in range(k_max + 1):
-        d = tmp / f"k{k}"
-        d.mkdir()
-        files = {g: d / f"{g}.onnx" for g in GRAPHS}
-        for g in GRAPHS:
-            shutil.copy(fp32_dir / f"{g}.onnx", files[g])
-        log(f"building int8 with {k} layer(s) in float ...")
-        quantize_graphs(files, fp32.routing, len(fp32.data["alpha"]["levels"]), calibration,
-                        float_layers=ranking[:k])
-        variants.append(Variant(f"int8, {k} float", files, ranking[:k]))
-    return variants
+    calibration = _calibration_of(int8_manifest)
+    return [rebuilt_variant(f"int8, {k} float", fp32_dir, calibration, ranking[:k], tmp, log)
+            for k in range(k_max + 1)]
 
 
 def _chart(rows: list[dict], path: Path, title: str) -> None:
@@ -169,6 +179,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--curve", type=int, default=0, help="also int8 with 0..K sensitive layers in float")
     ap.add_argument("--also", action="append", default=[], metavar="LABEL=DIR", help="another int8 export to compare")
+    ap.add_argument("--float-layers", dest="float_sets", action="append", default=[], metavar="LABEL=LAYERS",
+                    help="int8 rebuilt on the export's calibration images with these Conv layers in float "
+                         "(graph/node, comma-separated, or 'none')")
     ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "int8")
     ap.add_argument("--tag", default="", help="suffix of the result files (int8-<machine><tag>.json)")
     args = ap.parse_args(argv)
@@ -187,6 +200,12 @@ def main(argv=None) -> int:
         if not sep or not (Path(folder) / "manifest.json").is_file():
             raise SystemExit(f"--also {value}: expected LABEL=DIR with DIR an export (manifest.json)")
         also.append((label, Path(folder)))
+    float_sets = []
+    for value in args.float_sets:
+        label, sep, layers = value.partition("=")
+        if not sep or not label:
+            raise SystemExit(f"--float-layers {value}: expected LABEL=LAYERS, e.g. last=decoder/node_conv2d_8")
+        float_sets.append((label, [] if layers.strip() == "none" else [x.strip() for x in layers.split(",") if x.strip()]))
     tmp = Path(tempfile.mkdtemp(prefix="stylert-int8-bench-"))
     try:
         variants = [Variant("fp32", {g: args.fp32 / f"{g}.onnx" for g in GRAPHS}),
@@ -194,6 +213,9 @@ def main(argv=None) -> int:
                             int8_manifest["quantization"]["float_layers"])]
         variants += [Variant(label, {g: d / f"{g}.onnx" for g in GRAPHS},
                              load_manifest(d).data["quantization"]["float_layers"]) for label, d in also]
+        if float_sets:
+            calibration = _calibration_of(int8_manifest)
+            variants += [rebuilt_variant(label, args.fp32, calibration, layers, tmp, log) for label, layers in float_sets]
         if args.curve:
             variants += curve_variants(args.fp32, int8_manifest, args.curve, tmp, log)
         pairs = _pairs(args.holdout, args.pairs, args.size)

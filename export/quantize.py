@@ -43,6 +43,12 @@ What is quantized and how (measured on a 2-core AVX2 CPU without VNNI, see the R
   left to the sensitivity pass; the convs that make the taps in float (outputs taken before the
   QuantizeLinear) 35.5 / 30.9 dB, with the encoder 1.8x slower. A range costs no time: the same
   layers run quantized, and the public AdaIN's export is unchanged (its one tap is the last).
+- A concatenation of unlike ranges keeps the Conv after it float (``concat_float_nodes``,
+  ``CONCAT_RANGE_RATIO``): a QLinearConv has one input scale, and the adain-multilevel decoder
+  joins its relu_3 (0..14) with the stylized relu2_1 (to 104 calibrated, 2,344 on a holdout pair).
+  Found by swapping graphs (``benchmarks/int8_quality.py --float-layers`` and a one-off swap): the
+  int8 decoder alone gave 1.11x float32's style loss, the int8 encoder alone 1.00x; no single conv
+  in float helped (1.14-1.16x), the relu2_1 concatenation's Conv float did (1.02x).
 - Never quantized: the transform graph (AdaIN statistics, attention logits and softmax), the
   mean/variance statistics inside the encoder; inputs and outputs stay float32.
 - Sensitive layers stay float: every Conv is tried in float alone (the rest quantized) on
@@ -98,6 +104,11 @@ SENSITIVITY_PAIRS = 2
 #: layer wins at least MIN_GAIN_DB.
 DEFAULT_TARGET_PSNR = 33.0
 DEFAULT_MAX_FLOAT = 2
+#: A Concat's output is quantized with one scale for all its inputs. When the widest input's
+#: calibrated range is more than this many times the narrowest's, the narrow input loses more than
+#: 2 bits of its steps, so the Conv that consumes the concatenation stays float (with the Pads
+#: between, and the Resize that brings a graph input into the Concat): ``concat_float_nodes``.
+CONCAT_RANGE_RATIO = 4.0
 MIN_GAIN_DB = 1.0
 #: ``encoder.tensorrt.onnx``: the TensorRT variant of a quantized graph, beside it in the export.
 TENSORRT_SUFFIX = ".tensorrt.onnx"
@@ -361,6 +372,61 @@ def conv_nodes(path: Path) -> list[str]:
     return [n.name for n in onnx.load(str(path), load_external_data=False).graph.node if n.op_type == "Conv"]
 
 
+def concat_float_nodes(path: Path, cache: Path, ratio: float = CONCAT_RANGE_RATIO) -> list[dict]:
+    """Concatenations whose inputs' calibrated ranges differ more than ``ratio`` times, and the
+    nodes to keep float for each: the Conv that consumes it, the Pads in between and the Resize
+    nodes that bring a graph input into it (a skip connection of the multi-level decoders).
+
+    ``path``: the float32 graph; ``cache``: its calibration cache (``quantize_graph`` writes it).
+    Returns ``[{"concat", "inputs": {tensor: [min, max]}, "ratio", "nodes": [node names]}]``; shape
+    arithmetic (Concats of non-activation tensors, with no calibrated range) is ignored.
+
+    Why: a QLinearConv takes one uint8 scale for its whole input. The trained adain-multilevel
+    decoder concatenates its own relu_3 (calibrated range 0..14) with the upsampled stylized
+    relu2_1 (to 2,344 on a holdout pair); the shared range (-2.3..81.6) gave relu_3 about a sixth of
+    its steps and took the int8 style loss to 1.15x float32's (8 holdout pairs, 512x512); with that
+    Conv float 1.02x (the other concatenation, ratio 2.7, float too: no better and slower)."""
+    import onnx
+    from onnxruntime.quantization.calibrate import load_tensors_data
+
+    model = onnx.load(str(path), load_external_data=False)
+    graph_inputs = {i.name for i in model.graph.input}
+    producer = {o: n for n in model.graph.node for o in n.output}
+    consumers: dict[str, list] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    data = load_tensors_data(cache)
+    found = []
+    for node in model.graph.node:
+        if node.op_type != "Concat":
+            continue
+        ranges = {}
+        for t in node.input:
+            if t in data.data:
+                lo, hi = (float(v) for v in data[t].range_value)
+                ranges[t] = (lo, hi)
+        if len(ranges) < 2 or len(ranges) != len(node.input):
+            continue
+        widths = [hi - lo for lo, hi in ranges.values()]
+        if min(widths) <= 0 or max(widths) / min(widths) <= ratio:
+            continue
+        nodes = [producer[t].name for t in node.input
+                 if t in producer and producer[t].op_type == "Resize" and producer[t].input[0] in graph_inputs]
+        tensor = node.output[0]
+        while len(consumers.get(tensor, [])) == 1:
+            nxt = consumers[tensor][0]
+            if nxt.op_type not in ("Pad", "Conv"):
+                break
+            nodes.append(nxt.name)
+            if nxt.op_type == "Conv":
+                break
+            tensor = nxt.output[0]
+        found.append({"concat": node.name, "inputs": {t: [round(lo, 4), round(hi, 4)] for t, (lo, hi) in ranges.items()},
+                      "ratio": round(max(widths) / min(widths), 2), "nodes": nodes})
+    return found
+
+
 # --------------------------------------------------------------------------------------
 # The whole export
 # --------------------------------------------------------------------------------------
@@ -376,6 +442,7 @@ class QuantizationResult:
     max_float: int = DEFAULT_MAX_FLOAT
     tensorrt: dict[str, dict] = field(default_factory=dict)  # graph -> file of its TensorRT QDQ variant
     output_ranges: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # graph -> output -> (min, max)
+    concats: dict[str, list[dict]] = field(default_factory=dict)  # graph -> concat_float_nodes(...)
 
     def to_json(self) -> dict:
         def r(v):
@@ -399,6 +466,10 @@ class QuantizationResult:
                                                  "(N x N)" if CROSS_DECODER_FEEDS else
                                                  "the transform's output for each pair"}},
             "float_layers": self.float_layers,
+            "float_concats": {"rule": f"a Concat whose inputs' calibrated ranges differ more than "
+                                      f"{CONCAT_RANGE_RATIO:g}x: the Conv after it stays float, with the Pads "
+                                      f"between and the Resize of a graph input into it",
+                              "graphs": self.concats},
             "selection": {"target_psnr_db": self.target_psnr, "max_float_layers": self.max_float,
                           "min_gain_db": MIN_GAIN_DB,
                           "scored_on": f"the first {SENSITIVITY_PAIRS} calibration pairs at "
@@ -420,7 +491,8 @@ def quantize_graphs(files: dict[str, Path], routing: dict, alpha_levels: int, ca
                     float_layers: list[str] | None = None,
                     log: Callable[[str], None] | None = None) -> QuantizationResult:
     """Replace ``files["encoder"]`` and ``files["decoder"]`` (float32 ONNX) by QDQ graphs calibrated
-    on ``calibration``. ``float_layers`` ("graph/node"): keep exactly these float, no sensitivity pass."""
+    on ``calibration``. ``float_layers`` ("graph/node"): keep exactly these float, no sensitivity pass.
+    Either way the Convs after concatenations of unlike ranges stay float (``concat_float_nodes``)."""
     say = log or (lambda _m: None)
     alpha = np.ones(alpha_levels, np.float32)
     pairs = calibration.pairs()
@@ -448,10 +520,24 @@ def quantize_graphs(files: dict[str, Path], routing: dict, alpha_levels: int, ca
         built: dict[tuple, Path] = {}
         sessions: dict[Path, object] = {}
 
+        concats: dict[str, list[dict]] = {}
+
+        def concat_nodes(g: str) -> set[str]:
+            """The nodes ``concat_float_nodes`` keeps float in ``g`` (calibrates ``g`` on first use)."""
+            if g not in concats:
+                if not caches[g].exists():
+                    quantize_graph(fp32[g], tmp / f"{g}.calibrate.onnx", feeds[g], g, (), caches[g],
+                                   ranges=ranges.get(g))
+                concats[g] = concat_float_nodes(fp32[g], caches[g])
+                for c in concats[g]:
+                    say(f"  {g}: {c['concat']} joins ranges {c['ratio']:g}x apart: {', '.join(c['nodes'])} float")
+            return {n for c in concats[g] for n in c["nodes"]}
+
         def build(float_set: set[str], suffix: str = "") -> dict[str, Path]:
             out = dict(fp32)
             for g in QUANTIZED_GRAPHS:
-                exclude = tuple(sorted(n.split("/", 1)[1] for n in float_set if n.startswith(g + "/")))
+                exclude = tuple(sorted({n.split("/", 1)[1] for n in float_set if n.startswith(g + "/")}
+                                       | concat_nodes(g)))
                 if (g, exclude) not in built:
                     path = tmp / f"{g}.{len(built)}.onnx"
                     pads[g] = quantize_graph(fp32[g], path, feeds[g], g, exclude, caches[g],
@@ -485,7 +571,7 @@ def quantize_graphs(files: dict[str, Path], routing: dict, alpha_levels: int, ca
             base = score(build(set(), "all"))
             steps.append({"float_layers": 0, "psnr_db": base})
             say(f"  all convs int8: {base:.2f} dB; sensitivity pass over the convs ...")
-            layers = [f"{g}/{n}" for g in QUANTIZED_GRAPHS for n in conv_nodes(fp32[g])]
+            layers = [f"{g}/{n}" for g in QUANTIZED_GRAPHS for n in conv_nodes(fp32[g]) if n not in concat_nodes(g)]
             for layer in layers:
                 value = score(build({layer}, "probe"))
                 sensitivity.append({"layer": layer, "psnr_db": value, "gain_db": value - base})
@@ -505,13 +591,13 @@ def quantize_graphs(files: dict[str, Path], routing: dict, alpha_levels: int, ca
         tensorrt = {}
         for g in QUANTIZED_GRAPHS:
             files[g].write_bytes(final[g].read_bytes())
-            exclude = [n.split("/", 1)[1] for n in chosen if n.startswith(g + "/")]
+            exclude = sorted({n.split("/", 1)[1] for n in chosen if n.startswith(g + "/")} | concat_nodes(g))
             path = files[g].with_name(f"{g}{TENSORRT_SUFFIX}")
             quantize_graph(fp32[g], path, feeds[g], g, exclude, caches[g], target="tensorrt",
                            ranges=ranges.get(g))
             tensorrt[g] = {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size}
         result = QuantizationResult(calibration, chosen, sensitivity, steps, value, dict(pads), target_psnr, max_float,
-                                    tensorrt, ranges)
+                                    tensorrt, ranges, {g: concats.get(g, []) for g in QUANTIZED_GRAPHS})
     return result
 
 

@@ -72,6 +72,59 @@ def _image_dir(root: Path, names: list[str], seed: int) -> None:
         Image.fromarray(rng.integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(root / name)
 
 
+def _skip_concat_decoder(path: Path) -> None:
+    """A decoder with a skip connection, as the multi-level ones: ``x`` -> Conv -> Relu, concatenated
+    with ``skip`` upsampled (Resize), -> reflection Pad -> Conv -> ``image``."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.2, (4, 4, 3, 3)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.normal(0, 0.2, (3, 8, 3, 3)).astype(np.float32), "w2"),
+             numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"),
+             numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Resize", ["skip", "", "scales"], ["up"], name="upsample", mode="nearest"),
+             helper.make_node("Concat", ["r1", "up"], ["cat"], name="cat", axis=1),
+             helper.make_node("Pad", ["cat", "pads"], ["padded"], name="pad", mode="reflect"),
+             helper.make_node("Conv", ["padded", "w2"], ["image"], name="conv2")]
+    value = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+    graph = helper.make_graph(nodes, "decoder", [value("x", [1, 4, 8, 8]), value("skip", [1, 4, 4, 4])],
+                              [value("image", [1, 3, 8, 8])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
+
+
+@pytest.mark.parametrize("skip_scale, float_nodes", [(60.0, ["upsample", "pad", "conv2"]), (1.0, None)],
+                         ids=["unlike-ranges", "like-ranges"])
+def test_concat_of_unlike_ranges_keeps_its_conv_float(tmp_path, skip_scale, float_nodes):
+    """A Concat's inputs share one uint8 scale: when the skip input's calibrated range is far wider
+    than the decoder's own features (the trained adain-multilevel: relu2_1 to 104 against relu_3's
+    14), the Conv after it, the Pad between and the Resize of the skip stay float; alike ranges
+    are quantized as before."""
+    from stylert.export.quantize import concat_float_nodes, quantize_graph
+
+    src, cache = tmp_path / "decoder.onnx", tmp_path / "cache.json"
+    _skip_concat_decoder(src)
+    rng = np.random.default_rng(1)
+    feeds = [{"x": rng.random((1, 4, 8, 8), dtype=np.float32),
+              "skip": (rng.random((1, 4, 4, 4), dtype=np.float32) * skip_scale)} for _ in range(4)]
+    quantize_graph(src, tmp_path / "q.onnx", feeds, "decoder", (), cache)
+    found = concat_float_nodes(src, cache)
+    if float_nodes is None:
+        assert found == []
+        return
+    assert [f["concat"] for f in found] == ["cat"] and found[0]["nodes"] == float_nodes
+    assert found[0]["ratio"] > 4
+    # quantized with those nodes excluded, conv2 reads float weights (no DequantizeLinear before it)
+    quantize_graph(src, tmp_path / "q2.onnx", feeds, "decoder", found[0]["nodes"], cache)
+    model = onnx.load(str(tmp_path / "q2.onnx"))
+    producers = {o: n.op_type for n in model.graph.node for o in n.output}
+    conv2 = next(n for n in model.graph.node if n.name == "conv2")
+    conv1 = next(n for n in model.graph.node if n.name == "conv1")
+    assert producers.get(conv2.input[1]) != "DequantizeLinear"
+    assert producers.get(conv1.input[1]) == "DequantizeLinear"
+
+
 def test_calibration_set_layouts(tmp_path):
     _image_dir(tmp_path / "pair" / "content", ["c1.png", "c2.png", "c3.png"], 0)
     _image_dir(tmp_path / "pair" / "style", ["s1.png", "s2.png"], 1)
@@ -335,6 +388,9 @@ def test_multilevel_int8_export_keeps_the_inner_taps_unclipped(tmp_path, adain_f
     assert set(ranges["ranges"]) == {"relu2_1", "relu3_1"}
     relu2_1 = [c for c in m["validation"]["checks"] if c["graph"] == "encoder" and c["output"] == "relu2_1"]
     assert relu2_1 and all(c["max_abs"] <= c["allowed"] for c in relu2_1)
+    # the decoder's relu2_1 skip joins its own relu_3 at ranges ~7x apart: that Conv stays float
+    concats = m["quantization"]["float_concats"]["graphs"]["decoder"]
+    assert [c["nodes"][-1] for c in concats] == ["node_conv2d_4"], concats
 
 
 def _two_tap_export(directory: Path, decoder_inputs: tuple[str, ...]) -> Path:
