@@ -111,8 +111,7 @@ def rebuilt_variant(name: str, fp32_dir: Path, calibration, float_layers: list[s
     from ..export.quantize import quantize_graphs
 
     fp32 = load_manifest(fp32_dir)
-    d = tmp / f"v{len(list(tmp.iterdir()))}"
-    d.mkdir()
+    d = Path(tempfile.mkdtemp(dir=tmp))
     files = {g: d / f"{g}.onnx" for g in GRAPHS}
     for g in GRAPHS:
         shutil.copy(fp32_dir / f"{g}.onnx", files[g])
@@ -200,12 +199,14 @@ def main(argv=None) -> int:
         if not sep or not (Path(folder) / "manifest.json").is_file():
             raise SystemExit(f"--also {value}: expected LABEL=DIR with DIR an export (manifest.json)")
         also.append((label, Path(folder)))
+    from ..export.quantize import read_layers
+
     float_sets = []
     for value in args.float_sets:
         label, sep, layers = value.partition("=")
         if not sep or not label:
             raise SystemExit(f"--float-layers {value}: expected LABEL=LAYERS, e.g. last=decoder/node_conv2d_8")
-        float_sets.append((label, [] if layers.strip() == "none" else [x.strip() for x in layers.split(",") if x.strip()]))
+        float_sets.append((label, read_layers(layers)))
     tmp = Path(tempfile.mkdtemp(prefix="stylert-int8-bench-"))
     try:
         variants = [Variant("fp32", {g: args.fp32 / f"{g}.onnx" for g in GRAPHS}),
