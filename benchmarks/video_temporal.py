@@ -371,11 +371,11 @@ def main(argv=None) -> None:
             s = DEFAULT_STRENGTH
             rows = [frames] + [outputs[config_key(s, wt)] for wt in STRIP_BLENDS]  # input, then W from 0 up
             slug = name.replace(" ", "_").replace("+", "_")
-            Image.fromarray(_strip(rows, around, len(frames))).save(args.out / f"cut_{slug}.jpg", quality=90)
+            Image.fromarray(_strip(rows, around, len(frames))).save(args.out / f"cut_{slug}.jpg", quality=80)
             # feature space: input, W=0, image W=0.3, then feature W from 0.3 up
             rows = [frames, outputs[config_key(s, 0.0)], outputs[config_key(s, 0.3)]] + \
                 [outputs[config_key(s, wt, "feature")] for wt in FEATURE_BLENDS]
-            Image.fromarray(_strip(rows, around, len(frames))).save(args.out / f"cut_feature_{slug}.jpg", quality=85)
+            Image.fromarray(_strip(rows, around, len(frames))).save(args.out / f"cut_feature_{slug}.jpg", quality=80)
     (args.out / "temporal.json").write_text(json.dumps(report, indent=2) + "\n")
     _chart(report, args.out)
 

@@ -140,7 +140,7 @@ def _split_label(value: str, option: str) -> tuple[str | None, str]:
 @click.option("-s", "--style", "styles", multiple=True, required=True, metavar="PATH",
               help="Style image or folder (repeatable).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR",
-              help="Report folder: report.json, report.md, grid.png, tradeoff.png, images/.")
+              help="Report folder: report.json, report.md, grid.jpg, tradeoff.png, images/.")
 @click.option("--model", "models", multiple=True, metavar="[LABEL=]FAMILY",
               help=f"PyTorch reference with the family's public or shipped weights: {_families_with_weights()} "
                    "(stylert weights list). Repeatable.")
@@ -163,7 +163,7 @@ def _split_label(value: str, option: str) -> tuple[str | None, str]:
 @click.option("--paired", is_flag=True,
               help="Content i with style i (sorted, as many of each) instead of every content x style.")
 @click.option("--grid-rows", default=6, show_default=True, type=click.IntRange(min=1),
-              help="Content/style pairs shown in grid.png.")
+              help="Content/style pairs shown in grid.jpg.")
 @click.option("--save-images/--no-save-images", default=True, show_default=True,
               help="Keep every stylized image under images/<model>/.")
 @click.option("--vgg", type=click.Path(path_type=Path), default=None, metavar="FILE",

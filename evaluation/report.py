@@ -13,7 +13,7 @@ half-written. The output folder holds
                     (paths, SHA-256, sizes used), models (files and hashes, or export graphs),
                     the metric encoder, package versions and the machine
     report.md       a table per model (means; ratios to the baseline), and the figures
-    grid.png        content | style | each model at each alpha, one row per pair shown
+    grid.jpg        content | style | each model at each alpha, one row per pair shown
     tradeoff.png    mean content loss (relu4_1) against mean style loss over alpha, one line per model
     images/<model>/<content>_stylized_<style>_alpha<a>.png   (unless save_images is off)
 
@@ -284,7 +284,7 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
                 tiles.append(outputs[(label, cpath, spath, alpha)])
                 tile_labels.append(f"{label} alpha {alpha:g}" if len(inputs.alphas) > 1 else label)
         grid = make_grid(tiles, tile_labels, columns=2 + len(columns), height=192)
-        save_image(grid, tmp / "grid.png")
+        save_image(grid, tmp / "grid.jpg", quality=85)  # photographs: JPEG, a tenth of PNG's size
 
         series = {m.label: [(e["alpha"], e["metrics"]["style_loss"], e["metrics"]["content_loss"]["relu4_1"])
                             for e in means if e["model"] == m.label] for m in models}
@@ -353,7 +353,7 @@ def format_markdown(report: dict) -> str:
     gpu = machine.get("gpu")
     lines += [
         "## Figures", "",
-        "![content | style | each model](grid.png)", "",
+        "![content | style | each model](grid.jpg)", "",
         "![content loss against style loss over alpha](tradeoff.png)", "",
         "## Machine", "",
         f"{machine['cpu']}, {machine['cores']} cores, {machine.get('memory_gb')} GB"

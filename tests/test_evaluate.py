@@ -310,7 +310,7 @@ def test_run_writes_the_report_folder(tmp_path, small_inputs, adain_files, use_s
                     0, "--style-size", 0, "--checkpoint", f"same={files}", "--model", "public=adain",
                     "--baseline", "public", "--device", "cpu")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["grid.png", "images", "report.json", "report.md", "tradeoff.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["grid.jpg", "images", "report.json", "report.md", "tradeoff.png"]
     report = json.loads((out / "report.json").read_text())  # strict JSON: an identical output's PSNR is "inf"
     assert report["baseline"] == "public"
     assert [m["label"] for m in report["models"]] == ["public", "same"]
@@ -328,9 +328,9 @@ def test_run_writes_the_report_folder(tmp_path, small_inputs, adain_files, use_s
     assert report["machine"]["cores"] and report["versions"]["torch"]
     md = (out / "report.md").read_text()
     assert "## public" in md and "## same" in md and "Ratios to public" in md
-    for png in ("grid.png", "tradeoff.png"):
-        with Image.open(out / png) as img:
-            assert img.format == "PNG" and img.width > 300
+    for name, fmt in (("grid.jpg", "JPEG"), ("tradeoff.png", "PNG")):
+        with Image.open(out / name) as img:
+            assert img.format == fmt and img.width > 300
     # The same folder again is refused (one line) before any work, and nothing is touched.
     before = (out / "report.json").read_text()
     one_line_error(invoke("evaluate", "run", "-c", contents, "-s", styles, "-o", out), "report", "--overwrite")
