@@ -1,0 +1,80 @@
+"""The GPU runtime and serving paths without a GPU: per-family default profiles within TensorRT's
+limits, Triton configs (engine cache, profile shapes, every TensorRT profile), ONNX Runtime provider
+checks, stream ordering and device selection of the TensorRT runner (fakes that check the calls)."""
+
+from __future__ import annotations
+
+import pytest
+from stylert.core.budget import Footprint
+from stylert.errors import ProfileError
+from stylert.runtime.profiles import (
+    MAX_TENSOR_ELEMENTS,
+    ShapeRange,
+    attention_elements,
+    default_profile,
+    graph_profiles,
+    make_profiles,
+)
+
+from test_engines import spec_manifest as _spec
+
+
+def spec_manifest(family: str):
+    """test_engines' manifest of a family, with its style representation (what ``footprint`` reads)."""
+    from stylert.export.specs import get_export_spec
+    from stylert.models import create_model
+
+    m = _spec(family)
+    m.data["style"] = {"representation": get_export_spec(create_model(family)).style_representation}
+    return m
+
+
+# --------------------------------------------------------------------------------------
+# Default profiles per family
+# --------------------------------------------------------------------------------------
+def test_default_profiles_per_family_stay_within_tensorrt_limits():
+    adain = spec_manifest("adain").footprint
+    assert make_profiles(min_size=16, size_multiple=8, footprint=adain)[0].max == (1, 3, 2048, 2048)
+    for family in ("sanet", "sanet-multilevel"):
+        m = spec_manifest(family)
+        (p,) = make_profiles(min_size=m.min_size, size_multiple=m.size_multiple, footprint=m.footprint)
+        assert p.max[2] % m.size_multiple == 0 and p.max[2] < 2048
+        assert all(e <= MAX_TENSOR_ELEMENTS for _, e in attention_elements(m.footprint, p.max))
+        # the next size up would not be
+        up = (1, 3, p.max[2] + m.size_multiple, p.max[3] + m.size_multiple)
+        assert max(e for _, e in attention_elements(m.footprint, up)) > MAX_TENSOR_ELEMENTS
+        # the largest derived tensors stay within the limit too
+        ranges = graph_profiles(m, [p])
+        for graph in ranges.values():
+            for r in graph[0].values():
+                n = 1
+                for d in r.max:
+                    n *= d
+                assert n <= MAX_TENSOR_ELEMENTS
+    # the old default: a 65536 x 65536 softmax
+    assert dict(attention_elements(spec_manifest("sanet").footprint, (1, 3, 2048, 2048)))["relu4_1"] == 65536 ** 2
+
+
+def test_default_profile_fits_the_gpu_memory():
+    fp = Footprint(16, 32, (8, 16))
+    roomy = default_profile(32, 16, fp, 80 * 10**9).max
+    small = default_profile(32, 16, fp, 8 * 10**9)
+    assert small.max[2] < roomy[2] and fp.estimate(small.max[2:], small.max[2:]).total <= 8 * 10**9
+    assert small.opt == (1, 3, 512, 512) and small.min == (1, 3, 32, 32)
+
+
+def test_a_refused_profile_names_the_limit_and_the_fix():
+    m = spec_manifest("sanet")
+    with pytest.raises(ProfileError, match=r"2\^31 - 1 elements per tensor") as err:
+        make_profiles(maxs=["1x3x2048x2048"], min_size=m.min_size, size_multiple=m.size_multiple,
+                      footprint=m.footprint)
+    assert "\n" not in str(err.value) and "--max 1x3x1712x1712" in str(err.value)
+    with pytest.raises(ProfileError, match="over the GPU's 4.0 GB"):
+        make_profiles(maxs=["1x3x1088x1920"], min_size=m.min_size, size_multiple=m.size_multiple,
+                      footprint=m.footprint, memory_bytes=4 * 10**9)
+    # AdaIN takes the same request (no attention), batch 8 too
+    adain = spec_manifest("adain")
+    assert make_profiles(maxs=["8x3x2048x2048"], min_size=16, size_multiple=8, footprint=adain.footprint)
+    # without a footprint (other engines), nothing changes
+    assert make_profiles(min_size=16, size_multiple=8)[0] == ShapeRange((1, 3, 16, 16), (1, 3, 512, 512),
+                                                                       (1, 3, 2048, 2048))
