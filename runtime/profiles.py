@@ -98,8 +98,9 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def default_profile(min_size: int, size_multiple: int, footprint=None, memory_bytes: int | None = None) -> ShapeRange:
-    """batch 1, H and W from ``min_size`` to 2048 (optimized for 512), for the family's ``footprint``
+def default_profile(min_size: int, size_multiple: int, footprint=None, memory_bytes: int | None = None,
+                    batch: int = 1) -> ShapeRange:
+    """batch 1 (up to ``batch``), H and W from ``min_size`` to 2048 (optimized for 512), for the family's ``footprint``
     (``stylert.core.budget.Footprint``; None: AdaIN-like).
 
     The attention families attend from every content position to every style position, and a style
@@ -111,10 +112,10 @@ def default_profile(min_size: int, size_multiple: int, footprint=None, memory_by
     """
     side = _round_up(DEFAULT_MAX_SIDE, size_multiple)
     if footprint is not None:
-        while side > min_size and limit_problem(footprint, (1, 3, side, side), memory_bytes):
+        while side > min_size and limit_problem(footprint, (batch, 3, side, side), memory_bytes):
             side -= size_multiple
     opt = min(DEFAULT_OPT_SIDE, side)
-    return ShapeRange((1, 3, min_size, min_size), (1, 3, opt, opt), (1, 3, side, side))
+    return ShapeRange((1, 3, min_size, min_size), (1, 3, opt, opt), (batch, 3, side, side))
 
 
 def family_limits(backend: str, device: str, export) -> dict:

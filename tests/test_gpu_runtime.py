@@ -78,3 +78,55 @@ def test_a_refused_profile_names_the_limit_and_the_fix():
     # without a footprint (other engines), nothing changes
     assert make_profiles(min_size=16, size_multiple=8)[0] == ShapeRange((1, 3, 16, 16), (1, 3, 512, 512),
                                                                        (1, 3, 2048, 2048))
+
+
+# --------------------------------------------------------------------------------------
+# Triton configs
+# --------------------------------------------------------------------------------------
+def _config(family, graph, backend, **kw):
+    from stylert.serving.repository import RepositoryOptions, config_from_dict, graph_config
+
+    pytest.importorskip("tritonclient.grpc.model_config_pb2")
+    m = spec_manifest(family)
+    data = graph_config(m, graph, f"{family}_{graph}", RepositoryOptions(backend=backend, **kw.pop("opts", {})), **kw)
+    return m, data, config_from_dict(data)  # a valid Triton ModelConfig
+
+
+def _params(cfg) -> dict:
+    (acc,) = cfg.optimization.execution_accelerators.gpu_execution_accelerator
+    assert acc.name == "tensorrt"
+    return dict(acc.parameters)
+
+
+def test_triton_onnxruntime_gpu_has_no_whole_graph_fp16_and_caches_engines():
+    _, _, cfg = _config("adain", "encoder", "onnxruntime", opts={"trt_cache": "/cache/"})
+    p = _params(cfg)
+    assert "precision_mode" not in p  # FP16 for the whole graph overflows the statistics
+    assert p["trt_engine_cache_enable"] == "1" and p["trt_engine_cache_path"] == "/cache/adain_encoder"
+    # one explicit profile: the family's default, batch 1..max_batch_size (8), every input named
+    assert p["trt_profile_min_shapes"] == "image:1x3x16x16"
+    assert p["trt_profile_opt_shapes"] == "image:1x3x512x512"
+    assert p["trt_profile_max_shapes"] == "image:8x3x2048x2048"
+    # the decoder's inputs are derived from the same image profile
+    _, _, dec = _config("adain", "decoder", "onnxruntime")
+    assert _params(dec)["trt_profile_max_shapes"] == "relu4_1:8x512x256x256"
+
+
+def test_triton_onnxruntime_attention_profile_within_tensorrt_limits():
+    m, _, cfg = _config("sanet", "transform", "onnxruntime")
+    p = _params(cfg)
+    shapes = dict(item.split(":") for item in p["trt_profile_max_shapes"].split(","))
+    assert set(shapes) == {t["name"] for t in m.inputs("transform")}
+    h = int(shapes["content_relu4_1"].split("x")[2])
+    assert h * 8 == 1712 and (h * h) ** 2 <= MAX_TENSOR_ELEMENTS  # not 2048: a 4.3e9-element softmax
+    # the CPU flavour has no accelerator
+    _, data, _ = _config("adain", "encoder", "onnxruntime", opts={"device": "cpu"})
+    assert "optimization" not in data
+
+
+def test_triton_tensorrt_plan_lists_every_profile():
+    _, _, cfg = _config("adain", "encoder", "tensorrt", max_batch=8, profiles=3)
+    assert cfg.platform == "tensorrt_plan"
+    assert list(cfg.instance_group[0].profile) == ["0", "1", "2"]  # unset, Triton uses profile 0 only
+    _, _, one = _config("adain", "decoder", "tensorrt", max_batch=1)
+    assert list(one.instance_group[0].profile) == ["0"]
