@@ -130,3 +130,109 @@ def test_triton_tensorrt_plan_lists_every_profile():
     assert list(cfg.instance_group[0].profile) == ["0", "1", "2"]  # unset, Triton uses profile 0 only
     _, _, one = _config("adain", "decoder", "tensorrt", max_batch=1)
     assert list(one.instance_group[0].profile) == ["0"]
+
+
+# --------------------------------------------------------------------------------------
+# ONNX Runtime on CUDA: libraries preloaded, provider checked, cuda:N honoured
+# --------------------------------------------------------------------------------------
+class FakeOrt:
+    """The parts of the ``onnxruntime`` module the CUDA path uses, recording every call in order."""
+
+    __version__ = "1.30.0"
+
+    class GraphOptimizationLevel:
+        ORT_ENABLE_ALL, ORT_DISABLE_ALL = 99, 0
+
+    class SessionOptions:
+        pass
+
+    def __init__(self, keeps_cuda: bool, preload: bool = True):
+        self.calls = []
+        fake = self
+        if preload:
+            self.preload_dlls = lambda: fake.calls.append(("preload_dlls",))
+
+        class Value:
+            def __init__(self, where):
+                self.where = where
+
+            @staticmethod
+            def ortvalue_from_numpy(array, device_type="cpu", device_id=0):
+                fake.calls.append(("ortvalue", device_type, device_id))
+                return Value((device_type, device_id))
+
+        class Binding:
+            def bind_ortvalue_input(self, name, value):
+                fake.calls.append(("bind_input", name, value.where))
+
+            def bind_output(self, name, device_type="cpu", device_id=0):
+                fake.calls.append(("bind_output", name, device_type, device_id))
+
+            def get_outputs(self):
+                return [Value("out")]
+
+        class Session:
+            def __init__(self, model, sess_options=None, providers=None):
+                fake.calls.append(("session", providers))
+
+            def get_providers(self):
+                return (["CUDAExecutionProvider"] if keeps_cuda else []) + ["CPUExecutionProvider"]
+
+            def get_inputs(self):
+                return [type("I", (), {"name": "image", "type": "tensor(float)"})()]
+
+            def get_outputs(self):
+                return [type("O", (), {"name": "relu4_1"})()]
+
+            def io_binding(self):
+                return Binding()
+
+            def run_with_iobinding(self, binding):
+                fake.calls.append(("run",))
+
+        self.OrtValue, self.InferenceSession = Value, Session
+
+
+@pytest.fixture
+def fake_ort(monkeypatch):
+    import stylert.core.providers as providers
+    import stylert.runtime.backends.onnxrt as onnxrt
+
+    def install(**kw):
+        fake = FakeOrt(**kw)
+        monkeypatch.setattr(providers, "onnxruntime", lambda: fake)
+        monkeypatch.setattr(onnxrt, "onnxruntime", lambda: fake)
+        providers.preload_cuda_libraries.cache_clear()
+        return fake
+
+    yield install
+    providers.preload_cuda_libraries.cache_clear()
+
+
+def test_cuda_session_preloads_libraries_and_honours_the_device_index(fake_ort, tmp_path):
+    import numpy as np
+    from stylert.runtime.backends.onnxrt import OnnxrtRunner, SessionFromOnnx
+
+    fake = fake_ort(keeps_cuda=True)
+    runner = OnnxrtRunner(SessionFromOnnx(tmp_path / "encoder.onnx", "cuda:1"), "encoder").activate()
+    assert fake.calls[0] == ("preload_dlls",)  # before the session
+    assert fake.calls[1] == ("session", [("CUDAExecutionProvider", {"device_id": "1"}), "CPUExecutionProvider"])
+    fake.calls.clear()
+    runner.infer({"image": np.zeros((1, 3, 16, 16), np.float32)}, keep_on_device=True)
+    assert ("ortvalue", "cuda", 1) in fake.calls and ("bind_output", "relu4_1", "cuda", 1) in fake.calls
+    assert ("bind_input", "image", ("cuda", 1)) in fake.calls
+
+
+def test_cuda_session_that_fell_back_to_the_cpu_is_an_error(fake_ort, tmp_path):
+    from stylert.errors import ModelError
+    from stylert.runtime.backends.onnxrt import SessionFromOnnx
+
+    fake = fake_ort(keeps_cuda=False, preload=False)  # an ONNX Runtime before 1.21: nothing to preload
+    with pytest.raises(ModelError, match="did not keep the CUDA execution provider.*preload_dlls") as err:
+        SessionFromOnnx(tmp_path / "decoder.onnx", "cuda")()
+    assert "\n" not in str(err.value) and "--device cpu" in str(err.value)
+    assert fake.calls == [("session", [("CUDAExecutionProvider", {"device_id": "0"}), "CPUExecutionProvider"])]
+    # the CPU needs neither
+    fake = fake_ort(keeps_cuda=False)
+    SessionFromOnnx(tmp_path / "decoder.onnx", "cpu", fold_layout=False)()
+    assert fake.calls == [("session", ["CPUExecutionProvider"])]
