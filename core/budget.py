@@ -153,6 +153,22 @@ def available_bytes() -> tuple[int | None, str]:
     return min(found) if found else (None, "unknown")
 
 
+def device_memory_bytes(device: str) -> int | None:
+    """Total memory of the CUDA device ``cuda`` / ``cuda:N`` as torch reports it
+    (``torch.cuda.get_device_properties(N).total_memory``), or None (no torch, no GPU, not CUDA)."""
+    if not str(device).startswith("cuda"):
+        return None
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        index = int(str(device).partition(":")[2] or torch.cuda.current_device())
+        return int(torch.cuda.get_device_properties(index).total_memory)
+    except (ImportError, RuntimeError, ValueError, AssertionError):
+        return None
+
+
 def check_fits(footprint: Footprint, content_hw, style_hw=None, *, what: str = "", path=None,
                batch: int = 1, size_option: str = "--content-size") -> Estimate:
     """ImageError, before any compute, when the run cannot fit in what this process may allocate:

@@ -50,13 +50,69 @@ def onnxruntime():
     return ort
 
 
+def device_index(device: str) -> int:
+    """``"cuda:N"`` -> N; ``"cuda"`` (and ``"cpu"``) -> 0. ModelError for anything else after ``cuda:``."""
+    _, sep, index = str(device).partition(":")
+    if not sep:
+        return 0
+    if not index.isdigit():
+        raise ModelError(f"unknown device {device!r}", fix="use cuda or cuda:N (N the GPU's index)")
+    return int(index)
+
+
+@functools.lru_cache(maxsize=1)
+def preload_cuda_libraries() -> str | None:
+    """Load the CUDA and cuDNN libraries that pip wheels (``nvidia-*-cu12``) install, before a CUDA
+    session: ``onnxruntime.preload_dlls()`` (ONNX Runtime >= 1.21; the ONNX Runtime CUDA provider docs,
+    "Preload DLLs"). Without it, a CUDA that comes from wheels is not found and the session quietly
+    runs on the CPU. Once per process. Returns why it did not run (old ONNX Runtime, or its error),
+    or None."""
+    ort = onnxruntime()
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return f"onnxruntime {ort.__version__} has no preload_dlls (added in 1.21)"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            preload()
+    except Exception as err:  # a missing wheel is not an error here: the provider check after the session says it
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def session_providers(device: str) -> list:
+    """The ``providers`` argument of an InferenceSession on ``device``: the CPU, or the CUDA provider on
+    GPU ``device_index(device)`` (provider option ``device_id``) with the CPU for what CUDA lacks."""
+    if device == "cpu":
+        return [PROVIDERS["cpu"]]
+    return [(PROVIDERS["cuda"], {"device_id": str(device_index(device))}), PROVIDERS["cpu"]]
+
+
+def checked_session(ort, model, device: str, sess_options=None, path=None):
+    """``ort.InferenceSession(model)`` on ``device`` that really runs there: the CUDA libraries preloaded
+    first (``preload_cuda_libraries``), and afterwards ``session.get_providers()`` must hold the CUDA
+    provider, else ModelError (one line) instead of a silent CPU run."""
+    if device != "cpu":
+        preload_cuda_libraries()
+    session = ort.InferenceSession(model, sess_options=sess_options, providers=session_providers(device))
+    kept = session.get_providers()
+    if device != "cpu" and PROVIDERS["cuda"] not in kept:
+        why = preload_cuda_libraries()
+        raise ModelError(f"ONNX Runtime did not keep the CUDA execution provider for {device} (it kept "
+                         f"{', '.join(kept)}): no GPU, or the CUDA/cuDNN libraries did not load"
+                         + (f"; preload: {why}" if why else ""),
+                         fix="pip install 'onnxruntime-gpu[cuda,cudnn]' (CUDA 12 from pip), or use --device cpu")
+    return session
+
+
 @functools.lru_cache(maxsize=1)
 def cuda_provider_loads() -> bool:
     """True when a session really keeps the CUDA execution provider (libraries and a GPU present).
-    It is listed wherever its library is installed, GPU or not: probed once on a one-node graph."""
+    It is listed wherever its library is installed, GPU or not: probed once on a one-node graph, after
+    ``preload_cuda_libraries``."""
     ort = onnxruntime()
     if PROVIDERS["cuda"] not in ort.get_available_providers():
         return False
+    preload_cuda_libraries()
     from onnx import TensorProto, helper
 
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe",

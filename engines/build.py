@@ -34,7 +34,7 @@ from ..runtime.engine_manifest import (
     load_engine_manifest,
     make_manifest,
 )
-from ..runtime.profiles import make_profiles
+from ..runtime.profiles import family_limits, make_profiles
 from ..runtime.staleness import check_engine, staleness
 
 PRECISIONS = ("fp16", "fp32", "int8")  # int8: TensorRT only, from an int8 export
@@ -99,7 +99,7 @@ def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
                                fix="stylert export --precision int8 --calibration DIR -o OUT, then stylert build OUT "
                                    "--precision int8")
     profiles = make_profiles(options.min, options.opt, options.max, min_size=int(export.data["min_size"]),
-                             size_multiple=export.size_multiple)
+                             size_multiple=export.size_multiple, **family_limits(options.backend, device, export))
     machine = current_machine(options.backend, device)
     target = engine_dir(export.root, options.backend, options.out)
     notes = []

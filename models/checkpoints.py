@@ -279,10 +279,21 @@ class CheckpointFile:
 
 
 def read_state(path: str | os.PathLike) -> dict:
-    """``torch.load(path, weights_only=True)`` with errors that name the file."""
+    """``torch.load(path, weights_only=True)`` with errors that name the file; a ``.safetensors``
+    file (for example the float16 copies of ``benchmarks/gpu_tree.py weights``) is read with
+    safetensors (no pickle), its tensors in their stored dtype."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError("no such checkpoint file", path=path, fix="check the path")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as err:
+            raise CheckpointError(f"not a readable safetensors file ({err})", path=path,
+                                  fix="check that the file is complete") from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises pickle, zip and runtime errors alike: convert, keep the cause

@@ -32,6 +32,9 @@ Shape = tuple[int, ...]
 #: Defaults for a profile that the options leave open (H and W; batch 1).
 DEFAULT_OPT_SIDE = 512
 DEFAULT_MAX_SIDE = 2048
+#: TensorRT indexes a tensor's elements with 32-bit integers: at most 2^31 - 1 elements per tensor
+#: (NVIDIA/TensorRT issue 3815; an attention softmax is one tensor).
+MAX_TENSOR_ELEMENTS = 2**31 - 1
 IMAGE_INPUT = "image"
 _CONTENT_SYMBOLS = ("H", "W")  # padded to the size multiple wherever a graph other than the encoder sees them
 
@@ -95,20 +98,92 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def default_profile(min_size: int, size_multiple: int) -> ShapeRange:
-    """batch 1, H and W from ``min_size`` to 2048 (optimized for 512)."""
+def default_profile(min_size: int, size_multiple: int, footprint=None, memory_bytes: int | None = None,
+                    batch: int = 1) -> ShapeRange:
+    """batch 1 (up to ``batch``), H and W from ``min_size`` to 2048 (optimized for 512), for the family's ``footprint``
+    (``stylert.core.budget.Footprint``; None: AdaIN-like).
+
+    The attention families attend from every content position to every style position, and a style
+    image goes through the same profile as the content, so their default max side is the largest
+    multiple of ``size_multiple`` (at most 2048) whose attention matrix stays within TensorRT's
+    ``MAX_TENSOR_ELEMENTS`` and whose ``footprint.estimate`` (bytes) stays within ``memory_bytes``
+    (the GPU's memory, where known): 1712 for SANet (multiple 16) with ample memory, a 214^2 x 214^2
+    softmax at relu4_1, where 2048 makes it 256^2 x 256^2 = 4.3e9 elements.
+    """
     side = _round_up(DEFAULT_MAX_SIDE, size_multiple)
-    return ShapeRange((1, 3, min_size, min_size), (1, 3, DEFAULT_OPT_SIDE, DEFAULT_OPT_SIDE), (1, 3, side, side))
+    if footprint is not None:
+        while side > min_size and limit_problem(footprint, (batch, 3, side, side), memory_bytes):
+            side -= size_multiple
+    opt = min(DEFAULT_OPT_SIDE, side)
+    return ShapeRange((1, 3, min_size, min_size), (1, 3, opt, opt), (batch, 3, side, side))
+
+
+def family_limits(backend: str, device: str, export) -> dict:
+    """``make_profiles`` keywords for a build: the export's footprint and the GPU's memory for TensorRT
+    plans (their limits), nothing for other engines."""
+    if backend != "tensorrt":
+        return {}
+    from ..core.budget import device_memory_bytes
+
+    return {"footprint": export.footprint, "memory_bytes": device_memory_bytes(device)}
+
+
+def attention_elements(footprint, image: Sequence[int]) -> list[tuple[str, int]]:
+    """(tap, elements) of the attention matrix [N, h*w, hs*ws] at each attending tap of an image
+    [N,3,H,W] whose style is as large (profiles give style images the content's range)."""
+    from ..core.budget import TAP_STRIDES
+
+    n, _, h, w = (int(d) for d in image)
+    names = {v: k for k, v in TAP_STRIDES.items()}
+    return [(names.get(s, f"stride {s}"), n * (-(-h // s) * -(-w // s)) ** 2) for s in footprint.attention_strides]
+
+
+def limit_problem(footprint, image: Sequence[int], memory_bytes: int | None = None) -> str | None:
+    """Why an engine cannot take ``image`` (its profile's max) as content and style, or None: an
+    attention matrix over ``MAX_TENSOR_ELEMENTS`` (TensorRT indexes tensors with 32-bit integers), or
+    ``footprint.estimate`` (``stylert.core.budget``) over ``memory_bytes``."""
+    from ..core.budget import gb
+
+    for tap, elements in attention_elements(footprint, image):
+        if elements > MAX_TENSOR_ELEMENTS:
+            side = int(round(math.sqrt(elements / image[0])))
+            return (f"its attention at {tap} is a {side}x{side} softmax per image ({elements:.3g} elements), over "
+                    f"TensorRT's limit of 2^31 - 1 elements per tensor")
+    if memory_bytes:
+        est = footprint.estimate(tuple(image[2:]), tuple(image[2:]), int(image[0]))
+        if est.total > memory_bytes:
+            return f"it needs {est.describe()} with a style as large, over the GPU's {gb(memory_bytes)}"
+    return None
+
+
+def check_limits(profiles: Sequence[ShapeRange], footprint, memory_bytes: int | None = None, *,
+                 min_size: int, size_multiple: int) -> None:
+    """ProfileError (one line, naming the limit and the largest square max that fits) when a profile's
+    max exceeds TensorRT's tensor size or the GPU's memory (``limit_problem``)."""
+    for i, p in enumerate(profiles):
+        why = limit_problem(footprint, p.max, memory_bytes)
+        if why:
+            n = p.max[0]
+            side = min(max(p.max[2:]), _round_up(DEFAULT_MAX_SIDE, size_multiple))
+            while side > min_size and limit_problem(footprint, (n, 3, side, side), memory_bytes):
+                side -= size_multiple
+            where = f"profile {i}" if len(profiles) > 1 else "the profile"
+            raise ProfileError(f"{where}: --max {format_shape(p.max)} is refused: {why}",
+                               fix=f"--max {n}x3x{side}x{side} or smaller (or a smaller batch)")
 
 
 def make_profiles(mins: Sequence[str] = (), opts: Sequence[str] = (), maxs: Sequence[str] = (), *,
-                  min_size: int, size_multiple: int) -> list[ShapeRange]:
+                  min_size: int, size_multiple: int, footprint=None,
+                  memory_bytes: int | None = None) -> list[ShapeRange]:
     """The profiles that repeated ``--min/--opt/--max`` options describe (trtexec's spelling).
 
     k profiles are k values of an option; an option given once applies to all profiles, one not
-    given takes its default (``min`` 1x3xMINxMIN, ``max`` 1x3x2048x2048, ``opt`` 1x3x512x512
-    clipped into [min, max]). Checks: min <= opt <= max in every dimension, H and W at least
-    ``min_size``, max H and W multiples of ``size_multiple``.
+    given takes its default (``min`` 1x3xMINxMIN, ``max`` the family's ``default_profile``:
+    1x3x2048x2048 for AdaIN, smaller for the attention families, ``opt`` 1x3x512x512 clipped into
+    [min, max]). Checks: min <= opt <= max in every dimension, H and W at least ``min_size``, max H
+    and W multiples of ``size_multiple``, and, given the family's ``footprint``
+    (``Manifest.footprint``), every max within TensorRT's tensor size and ``memory_bytes``
+    (``check_limits``).
     """
     given = {"--min": [parse_shape(s, "--min") for s in mins], "--opt": [parse_shape(s, "--opt") for s in opts],
              "--max": [parse_shape(s, "--max") for s in maxs]}
@@ -118,7 +193,7 @@ def make_profiles(mins: Sequence[str] = (), opts: Sequence[str] = (), maxs: Sequ
             counts = ", ".join(f"{o} x{len(v)}" for o, v in given.items())
             raise ProfileError(f"{k} profiles but {option} is given {len(values)} times ({counts})",
                                fix=f"give {option} once (for all profiles) or {k} times (one per profile)")
-    default = default_profile(min_size, size_multiple)
+    default = default_profile(min_size, size_multiple, footprint, memory_bytes)
     profiles = []
     for i in range(k):
         def pick(option, fallback):
@@ -135,6 +210,8 @@ def make_profiles(mins: Sequence[str] = (), opts: Sequence[str] = (), maxs: Sequ
             opt = tuple(min(max(d, a), b) for d, a, b in zip(default.opt, lo, hi))
         profiles.append(check_profile(ShapeRange(lo, opt, hi), i, len(given["--max"]) > 0 or k > 1,
                                       min_size=min_size, size_multiple=size_multiple))
+    if footprint is not None:
+        check_limits(profiles, footprint, memory_bytes, min_size=min_size, size_multiple=size_multiple)
     return profiles
 
 

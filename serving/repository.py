@@ -12,8 +12,9 @@
       stylize/1/styles/<style>.npz   named styles, encoded now (stylert style-code files)
 
 Backends of the graph models: ``onnxruntime`` (``platform: onnxruntime_onnx``; on GPU the
-TensorRT execution accelerator in FP16), ``tensorrt`` (the plans of ``stylert build`` with
-``model.plan``; Triton reads their optimisation profiles), ``python`` (each graph in ONNX
+TensorRT execution accelerator at the export's precision, with an engine cache and one profile),
+``tensorrt`` (the plans of ``stylert build`` with ``model.plan``; every optimisation profile
+listed in ``instance_group.profile``), ``python`` (each graph in ONNX
 Runtime inside a python-backend model, for servers whose Triton has no onnxruntime backend).
 
 Every ``config.pbtxt`` is built as Triton's own ``ModelConfig`` protobuf (``tritonclient``),
@@ -156,6 +157,7 @@ class RepositoryOptions:
     style_size: int = 512
     styles: list[tuple[str, Path]] = field(default_factory=list)  # (name, image or .npz code)
     engines: Path | None = None      # tensorrt: the engine folder (default: EXPORT/engines/tensorrt)
+    trt_cache: str = "/tmp/stylert-trt-cache"  # onnxruntime on GPU: TensorRT engine cache (on the server)
 
 
 def parse_style(value: str) -> tuple[str, Path]:
@@ -179,8 +181,39 @@ def _batchable(manifest, graph: str) -> bool:
     return all(t["shape"] and t["shape"][0] == "N" for t in tensors)
 
 
-def graph_config(manifest, graph: str, model_name: str, opts: RepositoryOptions, max_batch: int | None = None) -> dict:
-    """The ModelConfig (JSON form) of one graph model."""
+def ort_tensorrt_parameters(manifest, graph: str, model_name: str, opts: RepositoryOptions, max_batch: int) -> dict:
+    """The TensorRT accelerator's parameters of the ``onnxruntime`` flavour on GPU (names from Triton's
+    onnxruntime_backend README, "Parameter mapping between ONNX Runtime and Triton ONNXRuntime Backend").
+
+    - no ``precision_mode``: whole-graph FP16 overflows the float32 statistics of the fp16 export
+      (and every op of an fp32 one); the precision is the export's, in the graph;
+    - an engine cache (``trt_engine_cache_enable``, ``trt_engine_cache_path`` = ``opts.trt_cache``/
+      model, a folder on the server) and one explicit profile (``trt_profile_min/opt/max_shapes``,
+      ``name:NxCxHxW`` comma-separated, every input) from the family's default profile
+      (``runtime.profiles.default_profile``: within TensorRT's tensor size) up to ``max_batch``
+      images, so that an engine is built once, not per image size.
+    """
+    from ..runtime.profiles import ShapeRange, default_profile, format_shape, graph_profiles
+
+    # sides for one image (the transform, where attention is, runs unbatched); batch up to max_batch
+    profile = default_profile(int(manifest.min_size), int(manifest.size_multiple), manifest.footprint)
+    profile = ShapeRange(profile.min, profile.opt, (max(1, max_batch),) + profile.max[1:])
+    ranges = graph_profiles(manifest, [profile])[graph][0]
+
+    def shapes(which):
+        return ",".join(f"{name}:{format_shape(getattr(r, which))}" for name, r in ranges.items())
+
+    return {"max_workspace_size_bytes": str(1 << 30),
+            "trt_engine_cache_enable": "1", "trt_engine_cache_path": f"{opts.trt_cache.rstrip('/')}/{model_name}",
+            "trt_profile_min_shapes": shapes("min"), "trt_profile_opt_shapes": shapes("opt"),
+            "trt_profile_max_shapes": shapes("max")}
+
+
+def graph_config(manifest, graph: str, model_name: str, opts: RepositoryOptions, max_batch: int | None = None,
+                 profiles: int = 1) -> dict:
+    """The ModelConfig (JSON form) of one graph model. ``profiles``: the TensorRT plan's optimization
+    profiles, all given to the instance group (``instance_group.profile``; unset, Triton uses profile 0
+    only)."""
     batched = _batchable(manifest, graph) and opts.max_batch_size > 0
     mbs = (opts.max_batch_size if max_batch is None else min(opts.max_batch_size, max_batch)) if batched else 0
     batched = mbs > 0
@@ -206,11 +239,11 @@ def graph_config(manifest, graph: str, model_name: str, opts: RepositoryOptions,
         cfg["backend"] = "onnxruntime"
         if device == "gpu":
             cfg["optimization"] = {"execution_accelerators": {"gpu_execution_accelerator": [{
-                "name": "tensorrt",
-                "parameters": {"precision_mode": "FP16", "max_workspace_size_bytes": str(1 << 30)}}]}}
+                "name": "tensorrt", "parameters": ort_tensorrt_parameters(manifest, graph, model_name, opts, mbs)}]}}
     else:
         cfg["platform"] = "tensorrt_plan"
         cfg["backend"] = "tensorrt"
+        group["profile"] = [str(i) for i in range(profiles)]
     return cfg
 
 
@@ -352,7 +385,8 @@ def write_repository(export_dir: str | os.PathLike, out: str | os.PathLike, opti
                 shutil.copy2(manifest.graph_path(g), version / "model.onnx")
             if opts.backend == "python":
                 shutil.copy2(MODELS_DIR / "graph_model.py", version / "model.py")
-            write_config(tmp / names[g], graph_config(manifest, g, names[g], opts, max_n))
+            write_config(tmp / names[g], graph_config(manifest, g, names[g], opts, max_n,
+                                                      len(engine.profiles) if engine is not None else 1))
             log(f"{names[g]}: {opts.backend}")
         version = tmp / STYLIZE / "1"
         version.mkdir(parents=True)
@@ -374,7 +408,8 @@ def repository_readme(export_dir: Path, manifest, names: dict, styles: dict, opt
     flavour = {"python": "python backend (ONNX Runtime inside the model; needs `onnxruntime` and `numpy` in the "
                          "server's Python; the nvidia-pytriton server's stub needs `numpy<2`, see `stylert serve "
                          "--python-env`)",
-               "onnxruntime": "onnxruntime backend (`onnxruntime_onnx`; on GPU with the TensorRT accelerator in FP16)",
+               "onnxruntime": "onnxruntime backend (`onnxruntime_onnx`; on GPU with the TensorRT accelerator at the "
+                              f"export's precision, engines cached in `{opts.trt_cache}` on the server)",
                "tensorrt": "tensorrt backend (`tensorrt_plan`, plans from `stylert build`; same GPU model and "
                            "TensorRT version as the build)"}[opts.backend]
     device = opts.device or ("cpu" if opts.backend == "python" else "gpu")

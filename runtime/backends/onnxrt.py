@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.providers import PROVIDERS, onnxruntime
+from ...core.providers import PROVIDERS, checked_session, device_index, onnxruntime
 from .base import BaseRunner
 
 FOLD_ENV = "STYLERT_ORT_FOLD"
@@ -47,7 +47,6 @@ class SessionFromOnnx:
 
     def __call__(self):
         ort = onnxruntime()
-        providers = [PROVIDERS["cpu"]] if self.device == "cpu" else [PROVIDERS["cuda"], PROVIDERS["cpu"]]
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             if self.device == "cpu" and self.fold_layout:
                 from .nchwc import folded_model_bytes
@@ -59,9 +58,10 @@ class SessionFromOnnx:
                 if model is not None:
                     # Already optimized for this CPU: running ORT's passes again would undo nothing but waste time.
                     options = self._options(ort, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
-                    return ort.InferenceSession(model, sess_options=options, providers=providers)
+                    return checked_session(ort, model, self.device, options)
             options = self._options(ort, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-            return ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
+            # on CUDA: the libraries preloaded, GPU device_index(device), the provider checked after
+            return checked_session(ort, str(self.path), self.device, options)
 
 
 class OnnxrtRunner(BaseRunner):
@@ -105,14 +105,14 @@ class OnnxrtRunner(BaseRunner):
                       if k in self.input_names()}
             return dict(zip(self.output_names(), self.session.run(None, arrays)))
         binding = self.session.io_binding()
-        device = "cuda"
+        device, index = "cuda", device_index(self.loader.device)  # cuda:N: GPU N, as the session's device_id
         for name in self.input_names():
             value = feed[name]
             if not isinstance(value, ort.OrtValue):
-                value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value), device, 0)
+                value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value), device, index)
             binding.bind_ortvalue_input(name, value)
         for name in self.output_names():
-            binding.bind_output(name, device)
+            binding.bind_output(name, device, index)
         self.session.run_with_iobinding(binding)
         outputs = binding.get_outputs()
         if keep_on_device:

@@ -26,11 +26,17 @@ class TritonPythonModel:
         if threads:
             options.intra_op_num_threads = threads
         providers = ["CPUExecutionProvider"]
-        if args.get("model_instance_kind") == "GPU" and "CUDAExecutionProvider" in ort.get_available_providers():
+        gpu = args.get("model_instance_kind") == "GPU" and "CUDAExecutionProvider" in ort.get_available_providers()
+        if gpu:
+            if hasattr(ort, "preload_dlls"):  # ONNX Runtime >= 1.21: CUDA/cuDNN from pip wheels
+                ort.preload_dlls()
             providers = [("CUDAExecutionProvider", {"device_id": int(args["model_instance_device_id"])}),
                          "CPUExecutionProvider"]
         path = os.path.join(args["model_repository"], args["model_version"], "model.onnx")
         self.session = ort.InferenceSession(path, options, providers=providers)
+        if gpu and "CUDAExecutionProvider" not in self.session.get_providers():
+            raise RuntimeError(f"{path}: ONNX Runtime fell back to the CPU on a GPU instance (CUDA/cuDNN libraries "
+                               "did not load): pip install 'onnxruntime-gpu[cuda,cudnn]' in the server's Python")
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.dtypes = {i.name: _NP.get(i.type, np.float32) for i in self.session.get_inputs()}
 
