@@ -352,24 +352,24 @@ def tensorrt_qdq_problems(model) -> list[str]:
     for node in graph.node:
         if node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
             continue
+        if node.op_type == "DequantizeLinear":  # what it reads first: an INT32 bias is one problem, not two
+            src = node.input[0]
+            if src in inits:
+                dtype = inits[src].data_type
+            elif src in producer and producer[src].op_type == "QuantizeLinear":
+                q = producer[src]
+                dtype = inits[q.input[2]].data_type if len(q.input) > 2 and q.input[2] in inits else TensorProto.UINT8
+            else:
+                problems.append(f"DequantizeLinear {node.name}: input {src} is neither an initializer nor a "
+                                "QuantizeLinear output")
+                continue
+            if dtype not in ok_types:
+                problems.append(f"DequantizeLinear {node.name}: dequantizes {type_name(dtype)} ({src}); TensorRT "
+                                f"dequantizes {'/'.join(TENSORRT_DEQUANTIZABLE)} only")
+                continue
         bad = zero_point(node)
         if bad:
             problems.append(bad)
-        if node.op_type != "DequantizeLinear":
-            continue
-        src = node.input[0]
-        if src in inits:
-            dtype = inits[src].data_type
-        elif src in producer and producer[src].op_type == "QuantizeLinear":
-            q = producer[src]
-            dtype = inits[q.input[2]].data_type if len(q.input) > 2 and q.input[2] in inits else TensorProto.UINT8
-        else:
-            problems.append(f"DequantizeLinear {node.name}: input {src} is neither an initializer nor a "
-                            "QuantizeLinear output")
-            continue
-        if dtype not in ok_types:
-            problems.append(f"DequantizeLinear {node.name}: dequantizes {type_name(dtype)} ({src}); TensorRT "
-                            f"dequantizes {'/'.join(TENSORRT_DEQUANTIZABLE)} only")
     return problems
 
 

@@ -109,6 +109,13 @@ def test_tensorrt_qdq_graph_has_float_biases_and_int8_zero_points(tmp_path):
     problems = tensorrt_qdq_problems(default)
     int32 = [p for p in problems if "dequantizes INT32" in p]
     assert [p.split()[1].rstrip(":") for p in int32] == ["b0_DequantizeLinear", "b1_DequantizeLinear"], problems
+    # an int8 export made before biases were kept float is refused before any TensorRT build
+    from stylert.engines.tensorrt_build import check_source
+    from stylert.errors import EngineBuildError
+
+    with pytest.raises(EngineBuildError, match="dequantizes INT32.*TensorRT's ONNX parser would refuse it"):
+        check_source(default, "encoder", "int8")
+    check_source(trt, "encoder", "int8")
     # the CPU variant (uint8 activations) is not one for TensorRT either
     cpu = tmp_path / "cpu.onnx"
     quantize_graph(src, cpu, feeds, "encoder", target="cpu")
@@ -497,3 +504,25 @@ def test_int8_graphs_benchmark_follows_the_sanet_routing(tmp_path, decoder_input
                              "--rounds", "1", "-o", str(out)]) == 0
     rows = {r["name"] for r in json.loads(next(out.glob("int8-graphs-*.json")).read_text())["rows"]}
     assert {"fp32 decoder", "int8 decoder", "int8 job: batch"} <= rows
+
+
+def test_int8_plans_are_strongly_typed_from_the_tensorrt_qdq_graphs(int8_export, monkeypatch, tmp_path):
+    """``stylert build --precision int8`` against stand-ins of TensorRT 11 and Polygraphy: the encoder and
+    decoder parse strongly typed from the TensorRT QDQ variants, the transform from its float32 graph; no
+    INT8/FP16 flag; engine.json says so (it said FP16 + OBEY_PRECISION_CONSTRAINTS before)."""
+    import trt_fakes
+    from stylert.engines.build import build_engines
+    from stylert.runtime.engine_manifest import BuildOptions
+
+    result, _ = int8_export
+    rec = trt_fakes.install(monkeypatch, "11.4.0.106")
+    build_engines(result.out_dir, BuildOptions(backend="tensorrt", precision="int8", out=str(tmp_path / "e"),
+                                               min=["1x3x16x16"], opt=["1x3x64x64"], max=["1x3x128x128"]))
+    assert rec.networks == [(str(result.out_dir / f), True)
+                            for f in ("encoder.tensorrt.onnx", "transform.onnx", "decoder.tensorrt.onnx")]
+    d = json.loads((tmp_path / "e" / "tensorrt" / "engine.json").read_text())
+    assert d["precision"] == "int8" and d["builder"]["flags"] == [] and d["builder"]["network_flags"] == ["STRONGLY_TYPED"]
+    assert "int8 export's TensorRT QDQ graphs" in d["builder"]["precision_from"]
+    assert d["graphs"]["encoder"]["source"]["file"] == "encoder.tensorrt.onnx"
+    assert d["graphs"]["encoder"]["layer_output_types"]["INT8"] > 0
+    assert "INT8" not in d["graphs"]["transform"]["layer_output_types"]
