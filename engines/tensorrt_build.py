@@ -122,10 +122,13 @@ def tensorrt_path(version: str) -> dict:
 def record_network(network, out: dict) -> None:
     """``PostprocessNetwork`` callback: what the strongly typed parse made, changing nothing.
 
-    ``out["strongly_typed"]``: ``network.get_flag(STRONGLY_TYPED)``; ``out["layer_output_types"]``:
-    data type name -> number of layer outputs of that type (e.g. ``{"HALF": 120, "FLOAT": 40}``)."""
+    ``out["strongly_typed"]``: TensorRT 10: ``network.get_flag(STRONGLY_TYPED)``; TensorRT 11: True
+    (its bindings: the flag is "retained for API compatibility but is ignored", strong typing is
+    always on); ``out["layer_output_types"]``: data type name -> number of layer outputs of that
+    type (e.g. ``{"HALF": 120, "FLOAT": 40}``)."""
     trt = import_tensorrt()
-    out["strongly_typed"] = bool(network.get_flag(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+    flag = bool(network.get_flag(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+    out["strongly_typed"] = flag or version_tuple(trt.__version__)[:1] >= (11,)
     counts: dict[str, int] = {}
     for i in range(network.num_layers):
         layer = network.get_layer(i)

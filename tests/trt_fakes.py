@@ -108,7 +108,9 @@ def fake_polygraphy(trt, rec: Recorder) -> types.ModuleType:
     def NetworkFromOnnxPath(path, strongly_typed=None, **unexpected):
         assert not unexpected, unexpected
         rec.networks.append((path, bool(strongly_typed)))
-        flags = {trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED} if strongly_typed else set()
+        # TensorRT 11: STRONGLY_TYPED "is retained for API compatibility but is ignored" (always on)
+        ignored = int(trt.__version__.split(".")[0]) >= 11
+        flags = {trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED} if strongly_typed and not ignored else set()
         return lambda: ("builder", _Network(trt, path, flags), "parser")
 
     def PostprocessNetwork(network, func, name=None):
