@@ -30,7 +30,7 @@ What is checked (``collect_uses``, an AST walk of every module of the package ou
 
 A name used under ``hasattr(x, "name")``, ``getattr(x, "name", default)`` or inside ``try: ...
 except AttributeError`` in the same function is optional (the code has a fallback). Names on
-objects of unknown type are not checked (``--verbose`` lists them). A name the check finds
+objects of unknown type are not checked (``--verbose`` lists the names that are). A name the check finds
 missing in any claimed version is printed with its file and line, and the exit status is 1.
 """
 
@@ -44,7 +44,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,8 +234,8 @@ def _annotation_type(node) -> str | None:
 class _Walker:
     """Walks one function (or module body) in order, typing names and recording uses (see the module doc)."""
 
-    def __init__(self, api: dict, file: str, env: dict, uses: list, unknown: list, names: dict | None = None):
-        self.api, self.file, self.env, self.uses, self.unknown = api, file, env, uses, unknown
+    def __init__(self, api: dict, file: str, env: dict, uses: list, names: dict | None = None):
+        self.api, self.file, self.env, self.uses = api, file, env, uses
         self.names = names or {}
         self.optional: set[tuple[str, str]] = set()
         self.in_try = 0
@@ -372,7 +371,7 @@ class _Walker:
                     self.uses.append(Use(self.file, node.lineno, cls, attr))
 
 
-def collect_uses(source: str, file: str, api: dict, unknown: list | None = None) -> list[Use]:
+def collect_uses(source: str, file: str, api: dict) -> list[Use]:
     """The TensorRT and Polygraphy names ``source`` uses, typed with ``api`` (one version's ``describe``).
 
     Functions are walked in source order; each starts from the module's names, its enclosing
@@ -380,14 +379,13 @@ def collect_uses(source: str, file: str, api: dict, unknown: list | None = None)
     parameters."""
     tree = ast.parse(source)
     uses: list[Use] = []
-    unknown = [] if unknown is None else unknown
     parent: dict = {}
     for node in ast.walk(tree):
         for child in ast.iter_child_nodes(node):
             parent[child] = node
     module_env: dict = {}
     binds_tensorrt = "import_tensorrt()" in source or re.search(r"^\s*import tensorrt\b", source, re.M) is not None
-    top = _Walker(api, file, module_env, uses, unknown)
+    top = _Walker(api, file, module_env, uses)
     for node in tree.body:
         top.visit(node)
     class_env: dict = {}
@@ -407,7 +405,7 @@ def collect_uses(source: str, file: str, api: dict, unknown: list | None = None)
             t = _annotation_type(arg.annotation) or (PARAMETER_TYPES.get(arg.arg) if binds_tensorrt else None)
             if t:
                 env[arg.arg] = t
-        walker = _Walker(api, file, env, [], unknown, PARAMETER_TYPES if binds_tensorrt else None)
+        walker = _Walker(api, file, env, [], PARAMETER_TYPES if binds_tensorrt else None)
         for stmt in fn.body:
             walker.visit(stmt)
         guarded = walker.optional | {k for k, v in IMPLIED_BY.items() if v in walker.optional}
