@@ -12,8 +12,9 @@ import click
 @click.option("--backend", default="tensorrt", show_default=True, type=click.Choice(["tensorrt", "inductor"]),
               help="TensorRT plans (NVIDIA GPUs), or AOTInductor packages (CUDA, or the CPU).")
 @click.option("--precision", default=None, type=click.Choice(["fp16", "fp32", "int8"]),
-              help="Default: fp16 (statistics and softmax kept fp32) on GPUs; fp32 for inductor on the CPU. "
-                   "int8: TensorRT plans from an int8 export's QDQ graphs.")
+              help="TensorRT: the export's precision (plans are strongly typed: an fp16 export gives fp16 plans "
+                   "with its float32 statistics and softmax, an int8 export int8 plans from its QDQ graphs). "
+                   "Inductor: fp16 on GPUs, fp32 on the CPU.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cuda", "cpu"]),
               help="Inductor: where the engine runs (auto: cuda where torch sees a GPU). TensorRT: cuda.")
 @click.option("--min", "mins", multiple=True, metavar="NxCxHxW",
@@ -35,10 +36,11 @@ import click
 def build(settings, export_dir, backend, precision, device, mins, opts, maxs, out, force, timing_cache,
           version_compatible, hardware_compatible):
     """Compile the encoder, transform and decoder graphs of an export into engines, with an engine manifest
-    that stylize/bench/compare check (source graph hashes, GPU/CPU, TensorRT/torch version).
+    that stylize/bench/compare check (source graph hashes, GPU/CPU, TensorRT/torch version). TensorRT 10.x
+    and 11.x plans are built strongly typed (it says which TensorRT it found and which path it takes).
 
     \b
-    stylert build export/adain --precision fp16 --opt 1x3x512x512 --max 1x3x1088x1920
+    stylert build export/adain-fp16 --opt 1x3x512x512 --max 1x3x1088x1920   # an fp16 export: fp16 plans
     stylert build export/adain --min 1x3x64x64 --opt 1x3x256x256 --max 1x3x512x512 \\
                                --min 8x3x64x64 --opt 8x3x512x512 --max 8x3x1088x1920
     stylert build export/adain --backend inductor --precision fp32 --max 1x3x256x256

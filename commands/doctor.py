@@ -86,18 +86,36 @@ def doctor():
     trt = _version("tensorrt")
     click.echo("tensorrt      " + (trt or "not installed: pip install 'stylert[tensorrt]' (NVIDIA's libraries, "
                                             "downloaded from NVIDIA's package index; needs a CUDA GPU)"))
-    from ..engines.build import engines_available
+    if trt:
+        from ..engines.tensorrt_build import tensorrt_path
+        from ..errors import StylertError
 
+        try:
+            click.echo(f"  build path  {tensorrt_path(trt)['line']}")
+        except StylertError as err:
+            click.echo(f"  build path  none: {err}")
+    from ..engines.build import cuda_toolkit, engines_available
+
+    cuda = False
+    if torch_version is not None:
+        import torch
+
+        cuda = torch.cuda.is_available()
     for backend, reason in engines_available().items():
         if reason is not None:
             line = f"cannot build here: {reason}"
         elif backend == "inductor":
-            import torch
-
-            line = f"{ok}: builds " + ("fp16 CUDA and fp32 CPU" if torch.cuda.is_available() else "fp32 CPU") + \
-                " engines (stylert build DIR --backend inductor)"
+            toolkit, why_not = cuda_toolkit() if cuda else (None, None)
+            if cuda and toolkit:
+                line = f"{ok}: builds fp16 CUDA (CUDA toolkit {toolkit}) and fp32 CPU engines"
+            elif cuda:
+                line = f"{ok}: builds fp32 CPU engines; CUDA ones cannot: {why_not}"
+            else:
+                line = f"{ok}: builds fp32 CPU engines"
+            line += " (stylert build DIR --backend inductor)"
         else:
-            line = f"{ok}: builds fp16/fp32 plans (stylert build DIR --backend tensorrt)"
+            line = (f"{ok}: builds strongly typed plans of the export's precision (fp16/int8/fp32; "
+                    "stylert build DIR --backend tensorrt)")
         click.echo(f"engine        {backend}: {line}")
     from ..core.weights import status
 

@@ -48,9 +48,11 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
 
 
-def resolve(options: BuildOptions) -> tuple[str, str]:
-    """(device, precision) for ``options``: TensorRT is CUDA and FP16 by default; AOTInductor builds
-    for CUDA where torch sees a GPU (FP16), else for the CPU (FP32)."""
+def resolve(options: BuildOptions) -> tuple[str, str | None]:
+    """(device, precision) for ``options``: TensorRT is CUDA, and its precision is the export's unless
+    given (None here: ``build_engines`` reads it from the export; strongly typed plans take their
+    precision from the graphs); AOTInductor builds for CUDA where torch sees a GPU (FP16; a CUDA
+    toolkit is needed, ``cuda_toolkit``), else for the CPU (FP32)."""
     if options.backend not in ENGINE_BACKENDS:
         raise EngineBuildError(f"unknown engine backend {options.backend!r}",
                                fix=f"use one of {', '.join(ENGINE_BACKENDS)}")
@@ -59,7 +61,7 @@ def resolve(options: BuildOptions) -> tuple[str, str]:
     if options.backend == "tensorrt":
         if options.device == "cpu":
             raise EngineBuildError("TensorRT engines run on NVIDIA GPUs only", fix="--backend inductor --device cpu")
-        return "cuda", options.precision or "fp16"
+        return "cuda", options.precision
     if options.precision == "int8":
         raise EngineBuildError("int8 engines are TensorRT plans of an int8 export", fix="--backend tensorrt")
     from .inductor_build import resolve_device
@@ -68,7 +70,35 @@ def resolve(options: BuildOptions) -> tuple[str, str]:
     precision = options.precision or ("fp16" if device == "cuda" else "fp32")
     if device == "cpu" and precision == "fp16":
         raise EngineBuildError("FP16 inductor engines are built for CUDA GPUs", fix="on the CPU use --precision fp32")
+    if device == "cuda":
+        home, reason = cuda_toolkit()
+        if reason:
+            raise EngineBuildError(reason, fix="install the CUDA toolkit of torch's CUDA version and set CUDA_HOME, "
+                                               "or build for the CPU with --device cpu --precision fp32")
     return device, precision
+
+
+def cuda_toolkit() -> tuple[str | None, str | None]:
+    """(CUDA toolkit root, None) where torch can compile CUDA host code, else (None, the reason in one line).
+
+    AOTInductor compiles its CUDA wrapper with the C++ compiler against the toolkit's headers
+    (``torch._inductor.cpp_builder`` -> ``torch.utils.cpp_extension.include_paths("cuda")`` ->
+    ``CUDA_HOME/include``; without a toolkit it fails with "CUDA_HOME environment variable is not
+    set"). The toolkit is found as ``torch.utils.cpp_extension`` finds it: ``CUDA_HOME`` or
+    ``CUDA_PATH``, else the directory above ``nvcc`` on ``PATH``, else ``/usr/local/cuda``; it must
+    hold ``include/cuda_runtime_api.h``.
+    """
+    try:
+        from torch.utils import cpp_extension
+    except ImportError as err:
+        return None, f"torch.utils.cpp_extension does not import ({err})"
+    home = cpp_extension.CUDA_HOME
+    if not home:
+        return None, ("AOTInductor on CUDA needs a CUDA toolkit and torch finds none (CUDA_HOME/CUDA_PATH unset, no "
+                      "nvcc on PATH, no /usr/local/cuda)")
+    if not (Path(home) / "include" / "cuda_runtime_api.h").is_file():
+        return None, f"AOTInductor on CUDA needs the CUDA toolkit's headers; {home}/include/cuda_runtime_api.h is missing"
+    return str(home), None
 
 
 def _same_request(engine: EngineManifest, precision: str, profiles, options: BuildOptions) -> list[str]:
@@ -93,6 +123,17 @@ def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
         import_tensorrt()  # the one-line install message comes before anything else
     device, precision = resolve(options)
     export = load_manifest(export_dir)
+    if options.backend == "tensorrt":
+        from .tensorrt_build import tensorrt_path
+
+        say(tensorrt_path(import_tensorrt().__version__)["line"])
+        precision = precision or export.precision
+        if precision != export.precision and precision != "int8":
+            raise EngineBuildError(f"strongly typed {precision} plans are built from an {precision} export; "
+                                   f"{export.root} is {export.precision} (TensorRT takes each tensor's type from the "
+                                   "graph)", path=export.root,
+                                   fix=f"stylert export ... --precision {precision} -o OUT, then stylert build OUT; or "
+                                       f"--precision {export.precision}")
     if precision == "int8" and export.precision != "int8":
         raise EngineBuildError(f"int8 plans are built from the QDQ graphs of an int8 export; {export.root} is "
                                f"{export.precision}", path=export.root,
@@ -147,14 +188,14 @@ def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
 
 
 def format_build(result: BuildResult) -> str:
-    """One line per graph: file, size, build time, FP32 layers."""
+    """One line per graph: file, size, build time, layer output types (TensorRT: from the parsed network)."""
     d = result.engine.data
-    rows = [("graph", "file", "MB", "build", "fp32 layers")]
+    rows = [("graph", "file", "MB", "build", "layer outputs")]
     for g in ("encoder", "transform", "decoder"):
         info = d["graphs"][g]
-        fp32 = info.get("fp32_layers")
+        types = info.get("layer_output_types")
         rows.append((g, info["file"], f"{info['bytes'] / 2**20:.1f}", f"{info.get('build_seconds', 0):.1f} s",
-                     "-" if fp32 is None else str(len(fp32))))
+                     "-" if not types else ", ".join(f"{k} {v}" for k, v in types.items())))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     head = (f"{d['backend']} {d['precision']} engines for {d['export']['family']} -> {result.engine.root} "
             f"({'built in %.1f s' % result.seconds if result.built else 'up to date'})")
@@ -164,8 +205,9 @@ def format_build(result: BuildResult) -> str:
 def engines_available() -> dict[str, str | None]:
     """backend -> None where this machine can build and run its engines, else the reason why not.
 
-    ``inductor`` needs torch and a C++ compiler (CPU packages; CUDA ones also a GPU);
-    ``tensorrt`` needs the ``tensorrt`` package and a CUDA GPU.
+    ``inductor`` needs torch and a C++ compiler (CPU packages; CUDA ones also a GPU and a CUDA
+    toolkit, which ``cuda_toolkit`` checks and ``stylert doctor`` reports);
+    ``tensorrt`` needs the ``tensorrt`` package (10.x or 11.x) and a CUDA GPU.
     """
     out: dict[str, str | None] = {}
     try:
@@ -183,5 +225,12 @@ def engines_available() -> dict[str, str | None]:
     except StylertError as err:  # MissingDependencyError: the message names the install command
         out["tensorrt"] = str(err)
     else:
-        out["tensorrt"] = None if torch is not None and torch.cuda.is_available() else "no CUDA GPU on this machine"
+        from .tensorrt_build import tensorrt_path
+
+        try:
+            tensorrt_path(import_tensorrt().__version__)
+        except StylertError as err:
+            out["tensorrt"] = str(err)
+        else:
+            out["tensorrt"] = None if torch is not None and torch.cuda.is_available() else "no CUDA GPU on this machine"
     return out

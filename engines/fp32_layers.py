@@ -1,4 +1,4 @@
-"""Which nodes of an ONNX graph must stay FP32 in an FP16 engine, decided with ``onnx`` alone.
+"""Which nodes of an ONNX graph must compute in float32 when the rest is float16, decided with ``onnx`` alone.
 
 float16 tops out at 65504. VGG features reach the hundreds, so their squares (variance) and
 their sums over H*W overflow, and attention logits overflow ``exp`` in a softmax. The rules,
@@ -16,8 +16,13 @@ by op type and data flow:
    (pinned too) to the ``MatMul`` (or ``Gemm``) that produced its input.
 
 Everything else (convolutions, the AdaIN affine ``(x - mu) / sigma * sigma_s + mu_s``,
-upsampling, padding) runs in FP16. The TensorRT builder pins the matching layers with
-``ILayer.precision`` / ``set_output_type`` and ``BuilderFlag.OBEY_PRECISION_CONSTRAINTS``.
+upsampling, padding) may run in FP16.
+
+TensorRT plans are built strongly typed (``tensorrt_build``): every tensor has the type the
+ONNX graph gives it, so nothing is pinned at build time (TensorRT 11 has no layer precision).
+An fp16 export keeps these nodes float32 itself (the models compute statistics and attention
+logits in float32 at least); :func:`fp16_graph_problems` checks that on the graph, with ONNX
+shape inference, before an fp16 plan is built.
 """
 
 from __future__ import annotations
@@ -112,3 +117,33 @@ def fp32_plan(model) -> Fp32Plan:
             for mm in walk_back(n, LOGIT_PATH, reason, stop_at=LOGIT_PRODUCERS):
                 plan.add(mm, reason)
     return plan
+
+
+def fp16_graph_problems(model) -> list[str]:
+    """Nodes of a float16 graph that :func:`fp32_plan` keeps in float32 but that read or write float16.
+
+    ``model``: an ``onnx.ModelProto`` or a path. Tensor types come from the graph's inputs,
+    initializers and ONNX shape inference; a node is a problem when one of its float inputs or
+    outputs is FLOAT16 (a strongly typed TensorRT network would then compute it in FP16 and
+    overflow: float16 tops out at 65504). One line per problem, naming the node and its op type;
+    empty where every statistics/softmax node is float32 (or the graph has no float16 at all).
+    """
+    import onnx
+    from onnx import TensorProto
+
+    if isinstance(model, (str, os.PathLike)):
+        model = onnx.load(str(model), load_external_data=False)
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type
+             for v in (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output)}
+    types.update({i.name: i.data_type for i in inferred.graph.initializer})
+    plan = fp32_plan(inferred)
+    problems = []
+    for node in inferred.graph.node:
+        if node.name not in plan.nodes:
+            continue
+        half = [t for t in (*node.input, *node.output) if t and types.get(t) == TensorProto.FLOAT16]
+        if half:
+            problems.append(f"{node.op_type} {node.name} computes in float16 ({', '.join(half[:3])}); "
+                            f"{plan.nodes[node.name]}")
+    return problems

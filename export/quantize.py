@@ -292,7 +292,11 @@ def quantize_graph(src: Path, dst: Path, feeds: list[dict], graph: str, exclude=
 
     method, options = CALIBRATION[graph]
     cpu = target == "cpu"
-    extra = dict(options) if cpu else {**options, "ActivationSymmetric": True, "WeightSymmetric": True}
+    # TensorRT: symmetric int8 everywhere, and biases left float (QuantizeBias=False): ONNX Runtime
+    # otherwise stores each conv bias as INT32 behind a DequantizeLinear, which TensorRT's ONNX parser
+    # refuses (it dequantizes INT8/FP8/INT4 only; onnx-tensorrt operators.md, DequantizeLinear).
+    extra = dict(options) if cpu else {**options, "ActivationSymmetric": True, "WeightSymmetric": True,
+                                       "QuantizeBias": False}
     if ranges:
         extra["TensorQuantOverrides"] = {t: [{"rmin": np.float32(lo), "rmax": np.float32(hi)}]
                                          for t, (lo, hi) in ranges.items()}
@@ -303,6 +307,70 @@ def quantize_graph(src: Path, dst: Path, feeds: list[dict], graph: str, exclude=
         nodes_to_exclude=list(exclude), calibrate_method=getattr(CalibrationMethod, method), extra_options=extra,
         calibration_cache_path=str(cache) if cache else None)
     return fold_uint8_pads(dst) if cpu else 0
+
+
+#: Types TensorRT's ONNX parser dequantizes (onnx-tensorrt ``docs/operators.md``: DequantizeLinear
+#: "x" is INT8, FP8 or INT4; QuantizeLinear's zero point the same, and 0).
+TENSORRT_DEQUANTIZABLE = ("INT8", "FLOAT8E4M3FN", "INT4")
+
+
+def tensorrt_qdq_problems(model) -> list[str]:
+    """What in a QDQ graph TensorRT's explicit quantization would refuse (empty: nothing).
+
+    ``model``: an ``onnx.ModelProto`` or a path. Checked per node: every ``DequantizeLinear``
+    reads an INT8/FP8/INT4 tensor (an initializer of that type, or the output of a
+    ``QuantizeLinear`` whose zero point is of that type) -- not the INT32 biases that
+    ``quantize_static`` writes by default, nor uint8; every ``QuantizeLinear`` and
+    ``DequantizeLinear`` zero point is an int8 initializer equal to 0 (symmetric, as TensorRT
+    takes it; a missing zero point means uint8 in ONNX and is refused too). One line per problem,
+    naming the node."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    if isinstance(model, (str, Path)):
+        model = onnx.load(str(model), load_external_data=False)
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    ok_types = {getattr(TensorProto, t) for t in TENSORRT_DEQUANTIZABLE if hasattr(TensorProto, t)}
+    problems = []
+
+    def type_name(code: int) -> str:
+        return TensorProto.DataType.Name(code)
+
+    def zero_point(node) -> str | None:
+        if len(node.input) < 3 or not node.input[2]:
+            return f"{node.op_type} {node.name}: no zero point (uint8 in ONNX); TensorRT takes int8 with zero point 0"
+        zp = inits.get(node.input[2])
+        if zp is None:
+            return f"{node.op_type} {node.name}: zero point {node.input[2]} is not an initializer"
+        if zp.data_type != TensorProto.INT8 or numpy_helper.to_array(zp).any():
+            return (f"{node.op_type} {node.name}: zero point {type_name(zp.data_type)} "
+                    f"{numpy_helper.to_array(zp).ravel()[:4].tolist()}; TensorRT takes INT8 0")
+        return None
+
+    for node in graph.node:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        if node.op_type == "DequantizeLinear":  # what it reads first: an INT32 bias is one problem, not two
+            src = node.input[0]
+            if src in inits:
+                dtype = inits[src].data_type
+            elif src in producer and producer[src].op_type == "QuantizeLinear":
+                q = producer[src]
+                dtype = inits[q.input[2]].data_type if len(q.input) > 2 and q.input[2] in inits else TensorProto.UINT8
+            else:
+                problems.append(f"DequantizeLinear {node.name}: input {src} is neither an initializer nor a "
+                                "QuantizeLinear output")
+                continue
+            if dtype not in ok_types:
+                problems.append(f"DequantizeLinear {node.name}: dequantizes {type_name(dtype)} ({src}); TensorRT "
+                                f"dequantizes {'/'.join(TENSORRT_DEQUANTIZABLE)} only")
+                continue
+        bad = zero_point(node)
+        if bad:
+            problems.append(bad)
+    return problems
 
 
 def fold_uint8_pads(path: Path) -> int:
@@ -481,8 +549,9 @@ class QuantizationResult:
             "uint8_pads": self.pads_folded,
             "tensorrt": {"graphs": self.tensorrt,
                          "activations": "int8, symmetric (zero point 0); weights int8 symmetric per channel, 8-bit; "
-                                        "same calibration ranges and float layers; for `stylert build --precision "
-                                        "int8`"},
+                                        "biases float32 (not quantized); same calibration ranges and float layers; "
+                                        "for `stylert build --precision int8`",
+                         "biases": "float32"},
         }
 
 
@@ -595,6 +664,11 @@ def quantize_graphs(files: dict[str, Path], routing: dict, alpha_levels: int, ca
             path = files[g].with_name(f"{g}{TENSORRT_SUFFIX}")
             quantize_graph(fp32[g], path, feeds[g], g, exclude, caches[g], target="tensorrt",
                            ranges=ranges.get(g))
+            problems = tensorrt_qdq_problems(path)
+            if problems:
+                raise ExportError(f"the TensorRT variant of the {g} graph is not one TensorRT can parse: "
+                                  f"{problems[0]} ({len(problems)} problem(s))",
+                                  fix="report this with the onnxruntime version")
             tensorrt[g] = {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size}
         result = QuantizationResult(calibration, chosen, sensitivity, steps, value, dict(pads), target_psnr, max_float,
                                     tensorrt, ranges, {g: concats.get(g, []) for g in QUANTIZED_GRAPHS})

@@ -6,17 +6,21 @@ variable is set): one file per graph (``encoder.plan`` for TensorRT, ``encoder.p
 AOTInductor package) and ``engine.json``::
 
     format, format_version      "stylert-engine", 1
-    backend, precision          "tensorrt" | "inductor", "fp16" | "fp32"
+    backend, precision          "tensorrt" | "inductor", "fp16" | "fp32" | "int8" (TensorRT: the export's)
     export                      directory, family, and the source files' SHA-256 per graph
     machine                     device ("cuda" | "cpu"), name (GPU name or CPU model),
                                 compute_capability ("9.0"; GPUs), cpu_isa (AOTInductor CPU kernels), arch
     versions                    tensorrt / torch / cuda / stylert of the build
     profiles                    the image profiles [{min, opt, max}] (the encoder's ``image`` input)
-    builder                     flags and options (fp16, precision constraints, timing cache,
-                                version/hardware compatibility; or the AOTInductor settings)
+    builder                     what was built and how: TensorRT: path ("strongly_typed"), network_flags
+                                (["STRONGLY_TYPED"]), flags (the BuilderFlags read back from the config:
+                                never a precision flag), precision_from, timing cache, version/hardware
+                                compatibility, tensorrt version; or the AOTInductor settings
     options                     what ``stylert build`` was given: the rebuild command is made from it
     graphs.<g>                  file, sha256, bytes, source {file, sha256}, profiles (per input name:
-                                min/opt/max, derived from the image profiles), fp32 layers, build seconds
+                                min/opt/max, derived from the image profiles), build seconds; TensorRT:
+                                strongly_typed, layer_output_types (type -> count in the parsed network),
+                                builder_flags
 
 An engine is *stale* (refused, with the rebuild command) when: a source graph's SHA-256 is not
 the one the engine was built from; an engine file is missing or does not match its SHA-256
@@ -149,7 +153,7 @@ def current_machine(backend: str, device: str) -> Machine:
 @dataclass
 class BuildOptions:
     backend: str = "inductor"
-    precision: str | None = None  # None: fp16 on CUDA, fp32 on CPU
+    precision: str | None = None  # None: TensorRT: the export's; inductor: fp16 on CUDA, fp32 on CPU
     device: str = "auto"  # "auto", "cuda" or "cpu"
     min: list[str] = field(default_factory=list)
     opt: list[str] = field(default_factory=list)

@@ -495,73 +495,8 @@ def test_where_engines_live(monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------------------------
-# The TensorRT builder's network post-processing and profiles, against stand-ins for TensorRT
+# The TensorRT builder's profiles (the strongly typed build itself: tests/test_tensorrt_build.py)
 # --------------------------------------------------------------------------------------
-class _Tensor:
-    def __init__(self, name, dtype):
-        self.name, self.dtype = name, dtype
-
-
-class _Layer:
-    def __init__(self, name, type_, outputs):
-        self.name, self.type, self._outputs = name, type_, outputs
-        self.precision = None
-        self.output_types = {}
-
-    @property
-    def num_outputs(self):
-        return len(self._outputs)
-
-    def get_output(self, j):
-        return self._outputs[j]
-
-    def set_output_type(self, j, dtype):
-        self.output_types[j] = dtype
-
-
-class _Network:
-    def __init__(self, layers):
-        self.layers = layers
-
-    @property
-    def num_layers(self):
-        return len(self.layers)
-
-    def get_layer(self, i):
-        return self.layers[i]
-
-
-def test_fp32_nodes_are_pinned_on_the_tensorrt_layers_that_compute_them(exports, monkeypatch):
-    import types
-
-    import onnx
-    from stylert.engines.tensorrt_build import pin_fp32_layers
-
-    kinds = ("SHAPE", "CONSTANT", "IDENTITY", "CAST", "ASSERTION", "REDUCE", "ELEMENTWISE", "UNARY", "CONVOLUTION")
-    fake = types.SimpleNamespace(LayerType=types.SimpleNamespace(**{k: k for k in kinds}), float32="FLOAT",
-                                 float16="HALF", int64="INT64")
-    _, out = exports("adain")  # (before the stand-in for tensorrt is in place: torch.export looks for it)
-    monkeypatch.setitem(sys.modules, "tensorrt", fake)
-    model = onnx.load(str(Path(out) / "encoder.onnx"), load_external_data=False)
-    plan = fp32_plan(model)
-    sqrt = next(n for n in model.graph.node if n.op_type == "Sqrt")
-    square = next(n for n in model.graph.node if n.op_type == "Mul" and n.input[0] == n.input[1])
-    conv = next(n for n in model.graph.node if n.op_type == "Conv")
-    shape_sub = next(n for n in plan.nodes if plan.op_types[n] == "Sub")  # any pinned node, as if shape math
-    layers = [
-        _Layer(sqrt.name, "UNARY", [_Tensor(sqrt.output[0], "FLOAT")]),  # matched by name
-        _Layer("ONNXTRT_square_7", "ELEMENTWISE", [_Tensor(square.output[0], "FLOAT")]),  # matched by its output
-        _Layer(conv.name, "CONVOLUTION", [_Tensor(conv.output[0], "FLOAT")]),  # not a statistics node
-        _Layer(shape_sub, "ELEMENTWISE", [_Tensor("shape_arith", "INT64")]),  # integer arithmetic: left alone
-    ]
-    pinned, unmatched = [], []
-    pin_fp32_layers(network=_Network(layers), plan=plan, pinned=pinned, unmatched=unmatched)
-    assert pinned == [sqrt.name, "ONNXTRT_square_7"]
-    assert layers[0].precision == layers[1].precision == "FLOAT" and layers[0].output_types == {0: "FLOAT"}
-    assert layers[2].precision is None and layers[3].precision is None
-    assert sqrt.name not in unmatched and square.name not in unmatched and shape_sub in unmatched
-
-
 def test_tensorrt_profiles_cover_every_input_of_each_graph(exports):
     from stylert.engines.tensorrt_build import trt_profiles
 

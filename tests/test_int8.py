@@ -14,7 +14,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from stylert.export.quantize import TENSORRT_SUFFIX, calibration_set, fold_uint8_pads
+from stylert.export.quantize import TENSORRT_SUFFIX, calibration_set, fold_uint8_pads, tensorrt_qdq_problems
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "train-v1"
 
@@ -61,6 +61,65 @@ def test_uint8_pad_rewrite_leaves_other_pads(tmp_path, kwargs):
     _qdq_pad_model(path, **kwargs)
     assert fold_uint8_pads(path) == 0
     assert [n.op_type for n in onnx.load(str(path)).graph.node].count("QuantizeLinear") == 2
+
+
+def _conv_model(path: Path) -> None:
+    """x -> Conv (with a bias) -> Relu -> Conv (with a bias) -> y: float32, for quantization tests."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "w0"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (4,)).astype(np.float32), "b0"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (2, 4, 3, 3)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (2,)).astype(np.float32), "b1")]
+    nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], name="conv0", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c0"], ["r0"], name="relu0"),
+             helper.make_node("Conv", ["r0", "w1", "b1"], ["y"], name="conv1", pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 8, 8])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+
+
+def test_tensorrt_qdq_graph_has_float_biases_and_int8_zero_points(tmp_path):
+    """The TensorRT variant: every DequantizeLinear reads INT8 (TensorRT's ONNX parser takes INT8/FP8/INT4
+    only), zero points int8 0, conv biases float32 initializers; ONNX Runtime's default (INT32 biases
+    behind a DequantizeLinear) is what the check reports."""
+    from onnx import TensorProto
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from stylert.export.quantize import _Reader, quantize_graph
+
+    src = tmp_path / "f.onnx"
+    _conv_model(src)
+    feeds = [{"x": np.random.default_rng(i).random((1, 3, 8, 8), np.float32)} for i in range(3)]
+    trt = tmp_path / "trt.onnx"
+    quantize_graph(src, trt, feeds, "encoder", target="tensorrt")
+    model = onnx.load(str(trt))
+    assert tensorrt_qdq_problems(model) == []
+    inits = {i.name: i for i in model.graph.initializer}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert len(convs) == 2 and all(inits[n.input[2]].data_type == TensorProto.FLOAT for n in convs)
+    dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
+    assert dq and not any(inits[n.input[0]].data_type == TensorProto.INT32 for n in dq if n.input[0] in inits)
+    # ONNX Runtime's default QuantizeBias=True: INT32 biases, which the check names
+    default = tmp_path / "default.onnx"
+    quantize_static(str(src), str(default), _Reader(list(feeds)), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax,
+                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+    problems = tensorrt_qdq_problems(default)
+    int32 = [p for p in problems if "dequantizes INT32" in p]
+    assert [p.split()[1].rstrip(":") for p in int32] == ["b0_DequantizeLinear", "b1_DequantizeLinear"], problems
+    # an int8 export made before biases were kept float is refused before any TensorRT build
+    from stylert.engines.tensorrt_build import check_source
+    from stylert.errors import EngineBuildError
+
+    with pytest.raises(EngineBuildError, match="dequantizes INT32.*TensorRT's ONNX parser would refuse it"):
+        check_source(default, "encoder", "int8")
+    check_source(trt, "encoder", "int8")
+    # the CPU variant (uint8 activations) is not one for TensorRT either
+    cpu = tmp_path / "cpu.onnx"
+    quantize_graph(src, cpu, feeds, "encoder", target="cpu")
+    assert any("zero point UINT8" in p for p in tensorrt_qdq_problems(cpu))
 
 
 def _image_dir(root: Path, names: list[str], seed: int) -> None:
@@ -233,8 +292,14 @@ def test_int8_graphs_are_quantized(int8_export):
         assert m["quantization"]["tensorrt"]["graphs"][g]["file"] == trt.name
         tm = onnx.load(str(trt))
         inits = {i.name: numpy_helper.to_array(i) for i in tm.graph.initializer}
-        zps = [inits[n.input[2]] for n in tm.graph.node if n.op_type == "QuantizeLinear"]
+        zps = [inits[n.input[2]] for n in tm.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
         assert zps and all(z.dtype == np.int8 and not z.any() for z in zps)
+        # what TensorRT's ONNX parser takes: DequantizeLinear from INT8 only (no INT32 biases)
+        assert tensorrt_qdq_problems(tm) == []
+        dq_inputs = [inits[n.input[0]].dtype for n in tm.graph.node
+                     if n.op_type == "DequantizeLinear" and n.input[0] in inits]
+        assert dq_inputs and all(d == np.int8 for d in dq_inputs)
+        assert m["quantization"]["tensorrt"]["biases"] == "float32"
     transform = onnx.load(str(result.out_dir / "transform.onnx"))
     assert not any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in transform.graph.node)
 
@@ -439,3 +504,25 @@ def test_int8_graphs_benchmark_follows_the_sanet_routing(tmp_path, decoder_input
                              "--rounds", "1", "-o", str(out)]) == 0
     rows = {r["name"] for r in json.loads(next(out.glob("int8-graphs-*.json")).read_text())["rows"]}
     assert {"fp32 decoder", "int8 decoder", "int8 job: batch"} <= rows
+
+
+def test_int8_plans_are_strongly_typed_from_the_tensorrt_qdq_graphs(int8_export, monkeypatch, tmp_path):
+    """``stylert build --precision int8`` against stand-ins of TensorRT 11 and Polygraphy: the encoder and
+    decoder parse strongly typed from the TensorRT QDQ variants, the transform from its float32 graph; no
+    INT8/FP16 flag; engine.json says so (it said FP16 + OBEY_PRECISION_CONSTRAINTS before)."""
+    import trt_fakes
+    from stylert.engines.build import build_engines
+    from stylert.runtime.engine_manifest import BuildOptions
+
+    result, _ = int8_export
+    rec = trt_fakes.install(monkeypatch, "11.4.0.106")
+    build_engines(result.out_dir, BuildOptions(backend="tensorrt", precision="int8", out=str(tmp_path / "e"),
+                                               min=["1x3x16x16"], opt=["1x3x64x64"], max=["1x3x128x128"]))
+    assert rec.networks == [(str(result.out_dir / f), True)
+                            for f in ("encoder.tensorrt.onnx", "transform.onnx", "decoder.tensorrt.onnx")]
+    d = json.loads((tmp_path / "e" / "tensorrt" / "engine.json").read_text())
+    assert d["precision"] == "int8" and d["builder"]["flags"] == [] and d["builder"]["network_flags"] == ["STRONGLY_TYPED"]
+    assert "int8 export's TensorRT QDQ graphs" in d["builder"]["precision_from"]
+    assert d["graphs"]["encoder"]["source"]["file"] == "encoder.tensorrt.onnx"
+    assert d["graphs"]["encoder"]["layer_output_types"]["INT8"] > 0
+    assert "INT8" not in d["graphs"]["transform"]["layer_output_types"]
