@@ -455,7 +455,8 @@ def test_architecture_imports():
 # ------------------------------------------------------------------------------------ running the docs
 def _env(cache: Path | None = None) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO.parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    if REPO.name == "stylert":  # this checkout is the package: make `python -m stylert` run it
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO.parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["STYLERT_WEIGHTS"] = str(SHARED / "weights")
     env.setdefault("OMP_NUM_THREADS", "1")
     if cache is not None:
