@@ -35,7 +35,8 @@ What is quantized and how (the measurements behind each choice, dated, are in
   when both carry the same scale and zero point; a uint8 reflection pad is exact then, so the
   pair is removed and the pad runs on uint8 (``fold_uint8_pads``).
 - The TensorRT variants (``TENSORRT_SUFFIX``) hold the same layers with symmetric int8
-  activations: TensorRT's explicit quantization takes zero points of 0 only.
+  activations and float32 biases: TensorRT's explicit quantization takes zero points of 0 only,
+  and its ONNX parser dequantizes INT8, FP8 and INT4, not INT32 biases.
 
 Sources: ONNX Runtime's quantization documentation ("Quantize ONNX models": QDQ format,
 ``reduce_range``, percentile calibration); TensorRT's "Working with quantized types" (explicit
