@@ -17,7 +17,7 @@ its statistics against the previous frame's, averaged over the levels,
 
 is compared with ``cut_threshold``; above it, the average restarts from the frame's own
 statistics (no ghost of the previous shot). ``CUT_THRESHOLD`` was chosen from the changes
-measured on the shared clip and on synthetic clips (README, Video).
+measured on the shared clip and on synthetic clips (docs/video.md).
 
 Arrays are numpy [N, C, 1, 1] per level (N consecutive frames, oldest first), as the encoder
 graph outputs them (``TAP_mean``, ``TAP_std``); the PyTorch reference converts its tensors.
@@ -113,7 +113,7 @@ class StatisticsEMA:
 
 
 # ------------------------------------------------------------------ flow-guided blending of output frames
-#: Default ``--temporal-blend`` for videos (every family; chosen from measurement, README Video).
+#: Default ``--temporal-blend`` for videos (every family; chosen from measurement, docs/video.md).
 DEFAULT_BLEND = 0.3
 MAX_BLEND = 0.95
 #: Fraction of reliable pixels (visible and with a matching input) below which a frame starts a new shot.
@@ -125,7 +125,7 @@ INPUT_TOLERANCE = 0.1
 #: bands (L_0 = the frame, L_k = blur(L_{k-1}, sigma_k), band k = L_{k-1} - L_k; the blurs compound, so
 #: L_1..L_3 are the frame blurred at 1.5, 3.35 and 6.87 px), the window of each band's local energy
 #: (ENERGY_WINDOW x its sigma_k), and the largest gain. Chosen on the pan and zoom
-#: clips (README, Video): three bands lowered the style-loss cost of W = 0.3 from +22% / +9% (one band,
+#: clips (docs/video.md): three bands lowered the style-loss cost of W = 0.3 from +22% / +9% (one band,
 #: sigma 1.5) to +13% / +7% for a warping error of 0.58x / 0.68x instead of 0.55x / 0.66x.
 DETAIL_SIGMAS, ENERGY_WINDOW, MAX_GAIN = (1.5, 3.0, 6.0), 2.0, 4.0
 
@@ -146,7 +146,7 @@ def check_blend(weight) -> float:
 #: Where ``--temporal-blend`` blends: ``image`` (the output frames, ``FlowBlend``) or ``feature`` (the
 #: decoder's inputs, ``FeatureBlend``).
 BLEND_SPACES = ("image", "feature")
-#: Default ``--temporal-blend-space`` (chosen from measurement, README Video).
+#: Default ``--temporal-blend-space`` (chosen from measurement, docs/video.md).
 DEFAULT_BLEND_SPACE = "image"
 
 

@@ -1,6 +1,6 @@
 """Export of trained models to three validated ONNX graphs (encoder, transform, decoder) and a manifest.
 
-See DESIGN.md, "Three graphs and a manifest". Modules:
+See docs/export.md. Modules:
 
 - ``specs``        one declarative export spec per family (names, symbolic shapes, tolerances,
                    routing), registered by family name; the graph modules

@@ -4,61 +4,43 @@
     result = quantize_graphs(files, routing, alpha_levels, calibration, log=print)
     manifest["quantization"] = result.to_json()
 
-What is quantized and how (measured on a 2-core AVX2 CPU without VNNI, see the README):
+What is quantized and how (the measurements behind each choice, dated, are in
+``benchmarks/results/int8/README.md``; the current figures in ``docs/int8.md``):
 
 - Conv, Relu, MaxPool, Pad and Resize of the encoder and the decoder, in QDQ format (the form
   ONNX Runtime's CPU kernels and TensorRT both consume): weights int8, symmetric, per output
-  channel, 7-bit (``reduce_range``: without VNNI the u8 x s8 kernels saturate int16 and the
-  encoder fell to 17.9 dB with 8-bit weights); activations uint8, calibrated per graph.
-- Calibration: the 99.99th percentile for the encoder (its ReLU features have long tails), the
-  99.9999th for the decoder (``CALIBRATION``). Min-max decoder ranges (the first choice) were set
-  by rare large activations: the worst holdout pair (a style with large relu4_1 statistics) got
-  22.3 dB through the decoder alone, 20.2 dB end to end, while nothing was clipped; the 99.999th
-  percentile (the second choice) gave finer steps and 27.9 dB on that pair through the decoder
-  (mean of 8 pairs 34.7 -> 37.7 dB), and calibrating the decoder on every content with every
-  style (``cross_decoder_feeds``, N (N - 1) more feeds) won another 0.5 dB there, but ONNX
-  Runtime's histogram calibration holds every feed's activations (15 GB for 8 pairs at 256 px),
-  so it is off by default (``CROSS_DECODER_FEEDS``). The 99.9999th (the default now, a range
-  between the two) does better on the worst pair and on the style loss. Measured with the
-  decoder alone quantized (encoder and transform float32), holdout pairs of train-v1 at 512x512,
-  style loss of pytorch-AdaIN (mean/std) against float32's: the public AdaIN, 8 pairs, 99.999th
-  37.7 dB mean / 27.9 dB worst pair, style loss 1.020x, content 1.002x; 99.9999th 37.0 / 31.6
-  dB, style 0.990x, content 1.007x. adain-multilevel, 4 pairs: min-max 34.6 dB, style 1.129x;
-  99.999th 37.0 dB, style 1.179x, content 0.970x; 99.9999th 37.0 dB, style 1.124x, content
-  0.986x (its encoder alone at int8: style 0.986x, so its int8 style loss comes from the decoder).
-  Those decoder-alone figures came from a one-off script that swaps graphs between exports (not
-  in the repository); the end-to-end ones, from ``stylert evaluate``, are in
-  ``benchmarks/results/int8/evaluate-*`` and the README.
+  channel, 7-bit (``reduce_range``: without VNNI the u8 x s8 kernels saturate int16);
+  activations uint8, calibrated per graph (``onnxruntime.quantization.quantize_static``).
+- Calibration (``CALIBRATION``): the 99.99th percentile for the encoder (its ReLU features have
+  long tails), the 99.9999th for the decoder (min-max ranges are set by rare large activations).
+  Calibrating the decoder on every content with every style (``cross_decoder_feeds``,
+  N (N - 1) more feeds) is off by default (``CROSS_DECODER_FEEDS``): ONNX Runtime's histogram
+  calibration holds every feed's activations.
 - The encoder's graph outputs that its quantized layers go on from (relu2_1 and relu3_1 of the
-  multi-level families; not the last tap, relu4_1) get their range from the 99.9999th percentile of
-  their calibration values (``OUTPUT_PERCENTILE``): the 99.99th clipped relu2_1 at 30.5 where the
-  calibration maximum is 110.5, 123 off (over the allowed 115) on a validation image. Measured on
-  the trained adain-multilevel, 8 holdout pairs at 512x512, end to end against float32 (with the
-  99.999th-percentile decoder), mean / worst pair: 99.99th 34.0 / 28.9 dB (fails validation);
-  99.9999th on relu2_1 and relu3_1 33.4 / 27.7 dB (the default: passes, relu2_1 off by 0.45 of its
-  peak against 0.75 allowed); min-max on all three taps 33.9 / 28.8 dB; 99.999th on all three 34.7 /
-  29.6 dB (0.70 of 0.75: too close); 99.9999th on all three 34.3 / 29.5 dB, but on the public AdaIN
-  a wider relu4_1 lifts the all-int8 score over ``DEFAULT_TARGET_PSNR`` and the sensitivity pass
-  then keeps no conv float: 33.2 / 25.5 -> 32.6 / 23.9 dB on its holdout pairs, so the last tap is
-  left to the sensitivity pass; the convs that make the taps in float (outputs taken before the
-  QuantizeLinear) 35.5 / 30.9 dB, with the encoder 1.8x slower. A range costs no time: the same
-  layers run quantized, and the public AdaIN's export is unchanged (its one tap is the last).
+  multi-level families; not the last tap, relu4_1, which is left to the sensitivity pass) get
+  their range from the 99.9999th percentile of their calibration values (``OUTPUT_PERCENTILE``),
+  so that validation's per-tap tolerance holds. A range costs no time: the same layers run
+  quantized.
 - A concatenation of unlike ranges keeps the Conv after it float (``concat_float_nodes``,
   ``CONCAT_RANGE_RATIO``): a QLinearConv has one input scale, and the adain-multilevel decoder
-  joins its relu_3 (0..14) with the stylized relu2_1 (to 104 calibrated, 2,344 on a holdout pair).
-  Found by swapping graphs (``benchmarks/int8_quality.py --float-layers`` and a one-off swap): the
-  int8 decoder alone gave 1.11x float32's style loss, the int8 encoder alone 1.00x; no single conv
-  in float helped (1.14-1.16x), the relu2_1 concatenation's Conv float did (1.02x).
+  joins its relu_3 with the stylized relu2_1, whose range is 7.6x wider.
 - Never quantized: the transform graph (AdaIN statistics, attention logits and softmax), the
   mean/variance statistics inside the encoder; inputs and outputs stay float32.
 - Sensitive layers stay float: every Conv is tried in float alone (the rest quantized) on
   calibration pairs, ranked by the end-to-end PSNR it wins back, and the best are kept in float
   one at a time while the PSNR is under ``target_psnr``, fewer than ``max_float`` layers are
   float and the next layer wins at least ``MIN_GAIN_DB`` (the defaults come from the measured
-  trade-off curve, see the constants).
+  trade-off curve).
 - ONNX Runtime leaves ``DequantizeLinear -> Pad -> QuantizeLinear`` around every reflection pad
   when both carry the same scale and zero point; a uint8 reflection pad is exact then, so the
   pair is removed and the pad runs on uint8 (``fold_uint8_pads``).
+- The TensorRT variants (``TENSORRT_SUFFIX``) hold the same layers with symmetric int8
+  activations and float32 biases: TensorRT's explicit quantization takes zero points of 0 only,
+  and its ONNX parser dequantizes INT8, FP8 and INT4, not INT32 biases.
+
+Sources: ONNX Runtime's quantization documentation ("Quantize ONNX models": QDQ format,
+``reduce_range``, percentile calibration); TensorRT's "Working with quantized types" (explicit
+quantization, symmetric scales).
 """
 
 from __future__ import annotations
@@ -97,7 +79,7 @@ CROSS_DECODER_FEEDS = False
 DEFAULT_COUNT = 8
 #: Pairs (of the calibration set) the sensitivity pass scores on.
 SENSITIVITY_PAIRS = 2
-#: The default selection, chosen from the trade-off curve (benchmarks/results/int8-*.md): on the
+#: The default selection, chosen from the trade-off curve (benchmarks/results/int8/README.md): on the
 #: holdout at 512x512 the encoder's last conv in float won 1.1 dB (mean) and took the style loss
 #: from 1.14x to 1.08x float32's for 1.84x -> 1.71x; the next layers won 0.04 dB each for ~10%
 #: of speed. So: float layers only while the PSNR on the scored pairs is under the target and a

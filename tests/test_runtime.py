@@ -41,7 +41,7 @@ def test_onnxruntime_reproduces_the_reference_at_512(adain_export, adain_model, 
             ref = np.clip(reference.stylize(c, [s], options), 0, 1)
             value = psnr(ours, ref)
             print(f"onnxruntime vs PyTorch, {content} x {style} at {c.shape[1]}x{c.shape[0]}, alpha {alpha}: "
-                  f"PSNR {value:.1f} dB, max |diff| {np.abs(ours - ref).max():.2e} (asked: >= 110 dB, as the README says)")
+                  f"PSNR {value:.1f} dB, max |diff| {np.abs(ours - ref).max():.2e} (asked: >= 110 dB, as docs/runtime.md says)")
             assert ours.shape == c.shape and value >= 110.0
 
 
