@@ -309,9 +309,9 @@ def trt_session(monkeypatch):
     monkeypatch.setattr(torch.cuda, "stream", stream)
     monkeypatch.setattr(torch.cuda, "current_stream", lambda d=None: caller)
 
-    def make(nan=False):
-        m = spec_manifest("adain")
-        profile = ShapeRange((1, 3, 16, 16), (1, 3, 32, 32), (1, 3, 64, 64))
+    def make(nan=False, family="adain"):
+        m = spec_manifest(family)
+        profile = ShapeRange((1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 64, 64))
         s = TensorRTSession.__new__(TensorRTSession)
         s.export, s.device, s.cuda_graphs, s.check_finite = m, "cuda:1", False, True
         s.engine = type("E", (), {"precision": "fp16", "graph_file": lambda self, g: Path(f"/e/{g}.plan"),
@@ -387,3 +387,16 @@ def test_bench_cuda_events_are_recorded_on_the_engines_stream():
     assert m.samples_ms == [1.5, 1.5]
     assert log[:3] == [("record", engine_stream), ("work",), ("record", engine_stream)]
     assert all(e[1] is engine_stream for e in log if e[0] == "record")
+
+
+def test_tensorrt_refusal_names_the_limit_when_no_engine_can_take_the_image(trt_session):
+    import numpy as np
+    from stylert.errors import EngineShapeError
+
+    make, _ = trt_session
+    s = make(family="sanet")
+    with pytest.raises(EngineShapeError, match=r"2\^31 - 1 elements per tensor.*--content-size") as err:
+        s.run("encoder", {"image": np.zeros((1, 3, 2048, 2048), np.float32)}, keep_on_device=True)
+    assert "\n" not in str(err.value)
+    with pytest.raises(EngineShapeError, match="stylert build"):  # within the limits: the rebuild command
+        s.run("encoder", {"image": np.zeros((1, 3, 128, 128), np.float32)}, keep_on_device=True)

@@ -53,7 +53,7 @@ from ...core.providers import import_tensorrt
 from ...errors import EngineError, EngineOutputError
 from ...export.manifest import GRAPH_NAMES, Manifest
 from ..engine_manifest import EngineManifest
-from ..profiles import ShapeRange, match_profile, widened
+from ..profiles import ShapeRange, limit_problem, match_profile, widened
 from ..staleness import open_engine
 from .base import BaseRunner
 from .buffers import BufferPlan, plan_buffers
@@ -159,8 +159,15 @@ class TensorRTSession:
 
     # -- running --------------------------------------------------------------------------
     def _rebuild(self, image_shape) -> str:
+        """The fix of a shape no profile takes: the build command of an engine that takes it, or,
+        where no TensorRT engine can (``profiles.limit_problem``: the attention softmax over 2^31 - 1
+        elements), that limit and the way out."""
         profiles = self.engine.profiles
         if image_shape is not None:
+            why = limit_problem(self.export.footprint, image_shape)
+            if why:
+                return (f"no TensorRT engine can take a {'x'.join(map(str, image_shape))} image as content and "
+                        f"style: {why}; use smaller images (--content-size, --style-size)")
             profiles = [widened(profiles[-1], image_shape)] if len(profiles) == 1 else profiles + [
                 ShapeRange(tuple(image_shape), tuple(image_shape), tuple(image_shape))]
         return self.engine.rebuild_command(self.export.root, profiles)
