@@ -145,32 +145,34 @@ def _metric(m, images_per_call: int = 0, keep_samples: bool = True) -> dict:
 
 
 class _CudaEventTimer:
-    """Times a callable with CUDA events; ``measure`` reads ``last_ms`` through its ``timer``."""
+    """Times a callable with CUDA events recorded on ``stream``: the stream the timed work runs on
+    (a TensorRT runner's ``cuda_stream``; None: the current stream, where torch and AOTInductor run).
+    Events on another stream would time that stream, not the engine's."""
 
     def __init__(self, torch):
         self.torch = torch
 
-    def time(self, fn: Callable[[], object]) -> float:
+    def time(self, fn: Callable[[], object], stream=None) -> float:
         start = self.torch.cuda.Event(enable_timing=True)
         end = self.torch.cuda.Event(enable_timing=True)
-        start.record()
+        start.record(stream)
         fn()
-        end.record()
+        end.record(stream)
         end.synchronize()
         return start.elapsed_time(end)
 
 
-def _measure_events(fn, timer: _CudaEventTimer, warmup_s, min_duration_s, min_iterations):
-    """``measure`` with each sample taken by CUDA events instead of the host clock."""
+def _measure_events(fn, timer: _CudaEventTimer, warmup_s, min_duration_s, min_iterations, stream=None):
+    """``measure`` with each sample taken by CUDA events on ``stream`` instead of the host clock."""
     from .stats import Measurement
 
     warm, start = 0, time.perf_counter()
     while time.perf_counter() - start < warmup_s or warm == 0:
-        timer.time(fn)
+        timer.time(fn, stream)
         warm += 1
     samples, begin = [], time.perf_counter()
     while time.perf_counter() - begin < min_duration_s or len(samples) < min_iterations:
-        samples.append(timer.time(fn))
+        samples.append(timer.time(fn, stream))
     return Measurement(samples, warm, time.perf_counter() - begin)
 
 
@@ -314,7 +316,8 @@ def _run_figures(pipe, cfg, metrics, label, content, style, contents, png, shape
             runner, feeds = pipe.runners[g], recorded[g]
             call = lambda runner=runner, feeds=feeds: runner.infer(feeds, keep_on_device=keep)  # noqa: E731
             if events:
-                gm = _measure_events(call, events, cfg.warmup, cfg.seconds / 3, cfg.min_iterations)
+                gm = _measure_events(call, events, cfg.warmup, cfg.seconds / 3, cfg.min_iterations,
+                                     getattr(runner, "cuda_stream", None))
             else:
                 gm = measure(call, sync=sync, warmup_s=cfg.warmup, min_duration_s=cfg.seconds / 3,
                              min_iterations=cfg.min_iterations)

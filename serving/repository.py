@@ -189,7 +189,7 @@ def ort_tensorrt_parameters(manifest, graph: str, model_name: str, opts: Reposit
       (and every op of an fp32 one); the precision is the export's, in the graph;
     - an engine cache (``trt_engine_cache_enable``, ``trt_engine_cache_path`` = ``opts.trt_cache``/
       model, a folder on the server) and one explicit profile (``trt_profile_min/opt/max_shapes``,
-      ``name:NxCxHxW`` comma-separated, every input) from the family's default profile
+      ``name:NxCxHxW`` comma-separated, every input with a dynamic dimension) from the family's default profile
       (``runtime.profiles.default_profile``: within TensorRT's tensor size) up to ``max_batch``
       images, so that an engine is built once, not per image size.
     """
@@ -198,7 +198,8 @@ def ort_tensorrt_parameters(manifest, graph: str, model_name: str, opts: Reposit
     # sides for one image (the transform, where attention is, runs unbatched); batch up to max_batch
     profile = default_profile(int(manifest.min_size), int(manifest.size_multiple), manifest.footprint)
     profile = ShapeRange(profile.min, profile.opt, (max(1, max_batch),) + profile.max[1:])
-    ranges = graph_profiles(manifest, [profile])[graph][0]
+    dynamic = {t["name"] for t in manifest.inputs(graph) if any(not isinstance(d, int) for d in t["shape"])}
+    ranges = {n: r for n, r in graph_profiles(manifest, [profile])[graph][0].items() if n in dynamic}
 
     def shapes(which):
         return ",".join(f"{name}:{format_shape(getattr(r, which))}" for name, r in ranges.items())

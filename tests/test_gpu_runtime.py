@@ -116,7 +116,8 @@ def test_triton_onnxruntime_attention_profile_within_tensorrt_limits():
     m, _, cfg = _config("sanet", "transform", "onnxruntime")
     p = _params(cfg)
     shapes = dict(item.split(":") for item in p["trt_profile_max_shapes"].split(","))
-    assert set(shapes) == {t["name"] for t in m.inputs("transform")}
+    dynamic = {t["name"] for t in m.inputs("transform") if not all(isinstance(d, int) for d in t["shape"])}
+    assert set(shapes) == dynamic and "content_relu4_1" in dynamic
     h = int(shapes["content_relu4_1"].split("x")[2])
     assert h * 8 == 1712 and (h * h) ** 2 <= MAX_TENSOR_ELEMENTS  # not 2048: a 4.3e9-element softmax
     # the CPU flavour has no accelerator
@@ -236,3 +237,166 @@ def test_cuda_session_that_fell_back_to_the_cpu_is_an_error(fake_ort, tmp_path):
     fake = fake_ort(keeps_cuda=False)
     SessionFromOnnx(tmp_path / "decoder.onnx", "cpu", fold_layout=False)()
     assert fake.calls == [("session", ["CPUExecutionProvider"])]
+
+
+# --------------------------------------------------------------------------------------
+# TensorRT runner: streams, device, one finite check per run (fakes of torch.cuda and TensorRT)
+# --------------------------------------------------------------------------------------
+class _Stream:
+    def __init__(self, name, log):
+        self.name, self.log, self.cuda_stream = name, log, id(self)
+
+    def wait_stream(self, other):
+        self.log.append(("wait", self.name, other.name))
+
+    def synchronize(self):
+        self.log.append(("sync", self.name))
+
+
+class _Context:
+    """An IExecutionContext that records its calls; ``execute_async_v3`` may write NaN everywhere."""
+
+    def __init__(self, manifest, graph, log, session, nan=False):
+        self.manifest, self.graph, self.log, self.session, self.nan = manifest, graph, log, session, nan
+        self.shapes = {}
+
+    def set_input_shape(self, name, shape):
+        self.shapes[name] = tuple(shape)
+        return True
+
+    def set_tensor_address(self, name, address):
+        return True
+
+    def get_tensor_shape(self, name):
+        from stylert.runtime.profiles import solve_symbols
+        from stylert.export.manifest import evaluate_shape
+
+        env = solve_symbols(self.manifest, self.graph, self.shapes)
+        spec = next(t for t in self.manifest.outputs(self.graph) if t["name"] == name)["shape"]
+        return evaluate_shape(spec, {**env, "Hs": env.get("H", 0), "Ws": env.get("W", 0)})
+
+    def execute_async_v3(self, handle):
+        self.log.append(("execute", self.graph, handle))
+        if self.nan:
+            self.session.arena.fill_(255)  # 0xFFFFFFFF: NaN in float32
+        return True
+
+
+@pytest.fixture
+def trt_session(monkeypatch):
+    import contextlib
+    from pathlib import Path
+
+    torch = pytest.importorskip("torch")
+    from stylert.runtime.backends.buffers import plan_buffers
+    from stylert.runtime.backends.tensorrt import TensorRTSession
+
+    log = []
+
+    @contextlib.contextmanager
+    def device(d):
+        log.append(("device", str(d)))
+        yield
+
+    @contextlib.contextmanager
+    def stream(s):
+        log.append(("enter", s.name))
+        yield
+        log.append(("exit", s.name))
+
+    caller = _Stream("caller", log)
+    monkeypatch.setattr(torch.cuda, "device", device)
+    monkeypatch.setattr(torch.cuda, "stream", stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda d=None: caller)
+
+    def make(nan=False, family="adain"):
+        m = spec_manifest(family)
+        profile = ShapeRange((1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 64, 64))
+        s = TensorRTSession.__new__(TensorRTSession)
+        s.export, s.device, s.cuda_graphs, s.check_finite = m, "cuda:1", False, True
+        s.engine = type("E", (), {"precision": "fp16", "graph_file": lambda self, g: Path(f"/e/{g}.plan"),
+                                  "profiles": [profile], "rebuild_command": lambda self, *a: "stylert build"})()
+        s.plan = plan_buffers(m, [profile])
+        s.profiles = graph_profiles(m, [profile])
+        s._reset()
+        s.stream = _Stream("engine", log)
+        s.arena = torch.zeros(s.plan.total_bytes, dtype=torch.uint8)
+        s.contexts = {g: [_Context(m, g, log, s, nan)] for g in ("encoder", "transform", "decoder")}
+        return s
+
+    return make, log
+
+
+def test_tensorrt_run_orders_streams_and_uses_the_device(trt_session):
+    import numpy as np
+
+    make, log = trt_session
+    s = make()
+    out = s.run("encoder", {"image": np.zeros((1, 3, 32, 32), np.float32)}, keep_on_device=True)
+    assert out["relu4_1"].shape == (1, 512, 4, 4)
+    handle = s.stream.cuda_stream
+    i_wait, i_exec, i_back = (log.index(e) for e in (("wait", "engine", "caller"), ("execute", "encoder", handle),
+                                                     ("wait", "caller", "engine")))
+    assert log[0] == ("device", "cuda:1") and i_wait < log.index(("enter", "engine")) < i_exec < i_back
+    assert not any(e[0] == "sync" for e in log)  # keep_on_device: no host synchronization, finite check included
+
+
+def test_tensorrt_nan_check_is_read_once_at_the_next_host_sync(trt_session):
+    import numpy as np
+    from stylert.errors import EngineOutputError
+
+    make, log = trt_session
+    s = make(nan=True)
+    feed = {"image": np.zeros((1, 3, 32, 32), np.float32)}
+    out = s.run("encoder", feed, keep_on_device=True)  # flagged on the device, not raised yet
+    assert not any(e[0] == "sync" for e in log)
+    with pytest.raises(EngineOutputError, match="tensorrt encoder engine .fp16. produced NaN or Inf in its output"):
+        s.to_host(out["relu4_1"])
+    assert s.finite_flags == {}
+    with pytest.raises(EngineOutputError, match="encoder"):
+        s.run("encoder", feed, keep_on_device=False)
+    s.check_finite = False  # off: no check at all
+    s.run("encoder", feed, keep_on_device=False)
+    clean = make()
+    clean.run("encoder", feed, keep_on_device=False)
+
+
+def test_bench_cuda_events_are_recorded_on_the_engines_stream():
+    from types import SimpleNamespace
+
+    from stylert.benchmarks.bench import _CudaEventTimer, _measure_events
+
+    log = []
+
+    class Event:
+        def __init__(self, enable_timing):
+            assert enable_timing
+
+        def record(self, stream=None):
+            log.append(("record", stream))
+
+        def synchronize(self):
+            pass
+
+        def elapsed_time(self, other):
+            return 1.5
+
+    timer = _CudaEventTimer(SimpleNamespace(cuda=SimpleNamespace(Event=Event)))
+    engine_stream = object()
+    m = _measure_events(lambda: log.append(("work",)), timer, 0.0, 0.0, 2, stream=engine_stream)
+    assert m.samples_ms == [1.5, 1.5]
+    assert log[:3] == [("record", engine_stream), ("work",), ("record", engine_stream)]
+    assert all(e[1] is engine_stream for e in log if e[0] == "record")
+
+
+def test_tensorrt_refusal_names_the_limit_when_no_engine_can_take_the_image(trt_session):
+    import numpy as np
+    from stylert.errors import EngineShapeError
+
+    make, _ = trt_session
+    s = make(family="sanet")
+    with pytest.raises(EngineShapeError, match=r"2\^31 - 1 elements per tensor.*--content-size") as err:
+        s.run("encoder", {"image": np.zeros((1, 3, 2048, 2048), np.float32)}, keep_on_device=True)
+    assert "\n" not in str(err.value)
+    with pytest.raises(EngineShapeError, match="stylert build"):  # within the limits: the rebuild command
+        s.run("encoder", {"image": np.zeros((1, 3, 128, 128), np.float32)}, keep_on_device=True)

@@ -14,7 +14,20 @@ back with ``get_tensor_shape`` -- and ``execute_async_v3(stream)`` enqueues the 
 ``keep_on_device`` the outputs are arena views that the next engine reads in place; otherwise
 they are copied to the host once, after one stream synchronization. Optionally
 (``STYLERT_TRT_CUDA_GRAPHS=1``) the enqueue of a shape seen before is captured into a CUDA
-graph and replayed. Every output is checked for NaN/Inf; an error names the graph.
+graph and replayed.
+
+Streams and devices: everything runs under ``torch.cuda.device(device)`` (``cuda:N`` is GPU N:
+plans are deserialized, buffers allocated and contexts run there). The session's stream first
+waits for the caller's current stream (``wait_stream``: CUDA tensors the caller just wrote are
+complete before an engine reads them, and ``record_stream`` keeps them alive until it has), and
+the caller's stream waits for the session's stream after the enqueue, so work the caller queues
+next (or CUDA events it records) comes after the engine's.
+
+NaN/Inf: per run, one device-side reduction over the outputs (``isfinite(...).all()`` per
+output, or-ed into a per-graph flag on the device, no host synchronization); the flags are read
+once, at the next point where the host synchronizes anyway (a run with ``keep_on_device=False``,
+``to_host``), and an error names the graph and outputs. ``check_finite = False`` (per session,
+or ``STYLERT_TRT_CHECK_FINITE=0``) skips it, e.g. for timing.
 
 A device output of ``keep_on_device`` is valid until the same graph runs again (its slot is
 reused): the session tags slot views with a generation and refuses a stale one.
@@ -40,12 +53,13 @@ from ...core.providers import import_tensorrt
 from ...errors import EngineError, EngineOutputError
 from ...export.manifest import GRAPH_NAMES, Manifest
 from ..engine_manifest import EngineManifest
-from ..profiles import ShapeRange, match_profile, widened
+from ..profiles import ShapeRange, limit_problem, match_profile, widened
 from ..staleness import open_engine
 from .base import BaseRunner
 from .buffers import BufferPlan, plan_buffers
 
 CUDA_GRAPHS_ENV = "STYLERT_TRT_CUDA_GRAPHS"
+CHECK_FINITE_ENV = "STYLERT_TRT_CHECK_FINITE"
 
 
 class TensorRTSession:
@@ -58,6 +72,7 @@ class TensorRTSession:
         self.cuda_graphs = cuda_graphs
         self.plan: BufferPlan = plan_buffers(export, engine.profiles)
         self.profiles = {g: engine.graph_profiles(g) for g in GRAPH_NAMES}
+        self.check_finite = os.environ.get(CHECK_FINITE_ENV, "1") != "0"
         self.users = 0
         self._reset()
 
@@ -68,6 +83,7 @@ class TensorRTSession:
         self.generation: dict[tuple, int] = {}
         self.graph_seen: dict[tuple, int] = {}
         self.cuda_graph_cache: dict[tuple, object] = {}
+        self.finite_flags: dict[str, object] = {}  # graph -> device bool tensor, one per output: all finite so far
 
     # -- lifecycle ------------------------------------------------------------------------
     def acquire(self) -> None:
@@ -81,6 +97,12 @@ class TensorRTSession:
             self._deactivate()
 
     def _activate(self) -> None:
+        import torch
+
+        with torch.cuda.device(torch.device(self.device)):  # cuda:N: deserialize and allocate on GPU N
+            self._activate_on_device()
+
+    def _activate_on_device(self) -> None:
         trt = import_tensorrt()
         import torch
 
@@ -137,14 +159,22 @@ class TensorRTSession:
 
     # -- running --------------------------------------------------------------------------
     def _rebuild(self, image_shape) -> str:
+        """The fix of a shape no profile takes: the build command of an engine that takes it, or,
+        where no TensorRT engine can (``profiles.limit_problem``: the attention softmax over 2^31 - 1
+        elements), that limit and the way out."""
         profiles = self.engine.profiles
         if image_shape is not None:
+            why = limit_problem(self.export.footprint, image_shape)
+            if why:
+                return (f"no TensorRT engine can take a {'x'.join(map(str, image_shape))} image as content and "
+                        f"style: {why}; use smaller images (--content-size, --style-size)")
             profiles = [widened(profiles[-1], image_shape)] if len(profiles) == 1 else profiles + [
                 ShapeRange(tuple(image_shape), tuple(image_shape), tuple(image_shape))]
         return self.engine.rebuild_command(self.export.root, profiles)
 
     def _bind_input(self, graph: str, name: str, value, shape):
-        """Device address of input ``name``: a fresh arena output in place, a CUDA tensor as is,
+        """Device address of input ``name``: a fresh arena output in place, a CUDA tensor as is
+        (``record_stream``: its memory is not reused before the session's stream has read it),
         host data copied (on the session's stream) into the input's slot."""
         import torch
 
@@ -156,7 +186,10 @@ class TensorRTSession:
                 raise EngineError(f"{graph}: input {name} is a device output of {tag[0][0]} that has been "
                                   "overwritten since (its graph ran again)",
                                   fix="use each kept output before running its graph again, or keep_on_device=False")
-            return value.contiguous()
+            value = value.contiguous()
+            if tag is None:  # the caller's memory (arena views belong to the session)
+                value.record_stream(self.stream)
+            return value
         array = np.ascontiguousarray(value.numpy() if isinstance(value, torch.Tensor) else value, dtype=np.float32)
         slot = self.plan.view(self.arena, graph, "inputs", name, shape)
         slot.copy_(torch.from_numpy(array), non_blocking=True)
@@ -186,6 +219,37 @@ class TensorRTSession:
             return
         graph.replay()
 
+    def _flag_finite(self, graph: str, outputs: dict) -> None:
+        """Or the outputs' non-finite state into the graph's device flag: no host synchronization."""
+        import torch
+
+        flags = torch.stack([torch.isfinite(v).all() for v in outputs.values()])
+        old = self.finite_flags.get(graph)
+        self.finite_flags[graph] = flags if old is None else old & flags
+
+    def check_outputs(self) -> None:
+        """Read every graph's finite flags in one device-to-host copy (the stream is synchronized
+        there anyway); EngineOutputError naming the graph and outputs with NaN or Inf."""
+        import torch
+
+        if not self.finite_flags:
+            return
+        graphs = list(self.finite_flags)
+        flags = torch.cat([self.finite_flags[g] for g in graphs]).cpu().tolist()
+        self.finite_flags.clear()
+        i, bad = 0, []
+        for g in graphs:
+            names = [t["name"] for t in self.export.outputs(g)]
+            bad += [(g, n) for n, ok in zip(names, flags[i:i + len(names)]) if not ok]
+            i += len(names)
+        if bad:
+            g = bad[0][0]
+            raise EngineOutputError(f"the tensorrt {g} engine ({self.engine.precision}) produced NaN or Inf in "
+                                    f"its output {', '.join(n for gg, n in bad if gg == g)}",
+                                    path=self.engine.graph_file(g),
+                                    fix="run `stylert compare` to see each graph; --precision fp32 avoids float16 "
+                                        "overflow")
+
     def run(self, graph: str, feed: dict, keep_on_device: bool) -> dict:
         import torch
 
@@ -194,6 +258,21 @@ class TensorRTSession:
         p = match_profile(self.export, graph, shapes, self.profiles[graph], rebuild=self._rebuild)
         ctx = self.contexts[graph][p]
         keep_alive = []
+        device = torch.device(self.device)
+        with torch.cuda.device(device):
+            caller = torch.cuda.current_stream(device)
+            self.stream.wait_stream(caller)  # the caller's writes to its CUDA inputs come first
+            outputs = self._run_on_stream(graph, feed, shapes, names, p, ctx, keep_alive)
+            caller.wait_stream(self.stream)  # what the caller queues next comes after the engine
+        if keep_on_device:
+            return outputs
+        self.stream.synchronize()
+        self.check_outputs()
+        return {n: v.cpu().numpy() for n, v in outputs.items()}
+
+    def _run_on_stream(self, graph, feed, shapes, names, p, ctx, keep_alive) -> dict:
+        import torch
+
         with torch.cuda.stream(self.stream):
             addresses = []
             for n in names:
@@ -220,22 +299,16 @@ class TensorRTSession:
                 key = (graph, n)
                 self.generation[key] = self.generation.get(key, 0) + 1
                 view._stylert_slot = (key, self.generation[key])
-            bad = [n for n, v in outputs.items() if not bool(torch.isfinite(v).all())]  # synchronizes the stream
-        if bad:
-            raise EngineOutputError(f"the tensorrt {graph} engine ({self.engine.precision}) produced NaN or Inf in "
-                                    f"its output {', '.join(bad)}", path=self.engine.graph_file(graph),
-                                    fix="run `stylert compare` to see each graph; --precision fp32 avoids float16 "
-                                        "overflow")
-        if keep_on_device:
-            return outputs
-        self.stream.synchronize()
-        return {n: v.cpu().numpy() for n, v in outputs.items()}
+            if self.check_finite:
+                self._flag_finite(graph, outputs)
+        return outputs
 
     def to_host(self, value):
         import torch
 
         if isinstance(value, torch.Tensor):
             self.stream.synchronize()
+            self.check_outputs()
             return value.detach().cpu().numpy()
         return value
 
@@ -268,6 +341,19 @@ class TrtRunner(BaseRunner):
 
     def to_host(self, value):
         return self.session.to_host(value)
+
+    @property
+    def cuda_stream(self):
+        """The torch CUDA stream the engine runs on (where CUDA events that time it belong)."""
+        return self.session.stream
+
+    @property
+    def check_finite(self) -> bool:
+        return self.session.check_finite
+
+    @check_finite.setter
+    def check_finite(self, value: bool) -> None:
+        self.session.check_finite = bool(value)
 
 
 def tensorrt_runners(manifest: Manifest, device: str, cuda_graphs: bool = False) -> dict[str, BaseRunner]:
