@@ -92,6 +92,10 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except StylertError as err:
             raise click.ClickException(str(err)) from None
+        except OSError as err:  # a file-system failure no check foresaw: one line with its cause and fix
+            from .core.files import os_error_line
+
+            raise click.ClickException(os_error_line(err)) from None
         except click.UsageError as err:  # parsing a command's (or a subcommand's) options
             raise one_line_usage_error(err, ctx) from None
 

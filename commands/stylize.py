@@ -33,6 +33,10 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
 
     groups = [tuple(styles)] if combine else [(s,) for s in styles]
     single_file = output.suffix.lower() in (*_image_exts(), *VIDEO_EXTENSIONS)
+    if not single_file and not output.is_dir() and _is_media_extension(output.suffix):
+        raise OutputError(f"names a {output.suffix} file, a kind stylert does not write", path=output,
+                          fix=f"use an image ({' '.join(_image_exts())}) or video ({' '.join(VIDEO_EXTENSIONS)}) "
+                          "extension, or a folder name without one")
     n = len(contents) * len(groups)
     if single_file and n != 1:
         raise OutputError(f"names one file, but {n} outputs would be written", path=output,
@@ -48,6 +52,18 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
             name = f"{c.stem}_stylized_{'+'.join(s.stem for s in g)}{out_ext}"
             jobs.append(Job(c, g, output if single_file else output / name))
     return jobs
+
+
+def _is_media_extension(suffix: str) -> bool:
+    """An extension of an image (any Pillow reads) or a video/animation container: never a folder name."""
+    from PIL import Image
+
+    from ..runtime.video import VIDEO_EXTENSIONS
+
+    suffix = suffix.lower()
+    return bool(suffix) and (suffix in Image.registered_extensions() or suffix in VIDEO_EXTENSIONS or suffix in (
+        ".ts", ".mts", ".m2ts", ".3gp", ".3g2", ".mpg", ".mpeg", ".flv", ".wmv", ".ogv", ".vob", ".apng", ".avif",
+        ".heic", ".heif"))
 
 
 def _image_exts():

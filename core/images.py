@@ -329,12 +329,16 @@ def check_outputs(
 ) -> None:
     """Validate planned outputs before any work starts; raise OutputError on the first problem.
 
-    Problems: two outputs resolving to the same file; an output that is one of the
-    inputs (even with ``overwrite``); an output that is a directory; outputs that
-    already exist without ``overwrite`` (reported together).
+    Problems: a path that cannot be written (``stylert.core.files.check_output_path``: no
+    name, under a file, in a read-only folder); two outputs resolving to the same file; an
+    output that is one of the inputs (even with ``overwrite``); an output that is a directory;
+    outputs that already exist without ``overwrite`` (reported together).
     """
+    from .files import check_output_path
+
     seen: dict[Path, Path] = {}
     for p in map(Path, paths):
+        check_output_path(p)
         resolved = p.resolve()
         if resolved in seen:
             raise OutputError(
@@ -344,7 +348,7 @@ def check_outputs(
         seen[resolved] = p
     input_files = {Path(p).resolve() for p in inputs}
     for resolved, p in seen.items():
-        if resolved in input_files:
+        if resolved in input_files or any(p.exists() and q.exists() and os.path.samefile(p, q) for q in map(Path, inputs)):
             raise OutputError("would overwrite an input", path=p, fix="choose another -o")
         if p.is_dir():
             raise OutputError("is a directory", path=p, fix="choose a file name for -o")
