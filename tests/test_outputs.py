@@ -271,3 +271,76 @@ def _tiny_video(path: Path, frames: int = 4, size=(32, 48)) -> Path:
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+# --------------------------------------------------------------------------- files left behind
+
+
+def _stylert(args, cwd, env_extra=None):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1",
+           **(env_extra or {})}
+    return subprocess.Popen([sys.executable, "-m", "stylert", *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for(predicate, proc, seconds=120.0):
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("case", ["video", "training"])
+def test_sigterm_cleans_up_as_ctrl_c_does(case, work, weights_root):
+    """SIGTERM in the middle of the work (a video being written, a training run before its first
+    checkpoint): exit 143, one line, and no temporary file or half-done output left."""
+    import signal
+
+    pytest.importorskip("av")
+    root, export_dir = work
+    before = snapshot(root)
+    if case == "video":
+        _tiny_video(root / "long.mp4", frames=400, size=(96, 128))
+        before = snapshot(root)
+        proc = _stylert(["stylize", "-c", "long.mp4", "-s", "s.jpg", "-o", "o.mp4", "--engine", export_dir,
+                         "--temporal-blend", "0"], root)
+        started = _wait_for(lambda: any(".o.mp4." in p.name for p in root.iterdir()), proc)
+    else:
+        proc = _stylert(["train", "--model", "adain", "--content", "data", "--style", "data", "--out", "run",
+                         "--iterations", "100000", "--batch-size", "1", "--image-size", "32", "--crop-size", "32",
+                         "--workers", "0", "--checkpoint-every", "100000"], root,
+                        {"STYLERT_WEIGHTS": str(weights_root)})
+        started = _wait_for(lambda: (root / "run" / "log.csv").is_file(), proc)
+    assert started, proc.communicate()[0]
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 128 + signal.SIGTERM, output
+    assert "Traceback" not in output and "SIGTERM" in output.splitlines()[-1], output
+    assert snapshot(root) == before
+
+
+def test_a_training_run_on_junk_leaves_nothing_and_the_next_run_starts(work, use_shared_weights):
+    """A content folder of files that are not images: one line; no log.csv or folder left, so the next run
+    (or the same with another folder) is not refused as "not empty"; an existing --out folder stays."""
+    root, _ = work
+    (root / "junk").mkdir()
+    for i in range(4):
+        (root / "junk" / f"{i}.jpg").write_text("not an image")
+    before = snapshot(root)
+    args = ["train", "--model", "adain", "--content", "junk", "--style", "data", "--out", "run", "--iterations", "2",
+            "--batch-size", "1", "--image-size", "32", "--crop-size", "32", "--workers", "0"]
+    for _ in range(2):  # the second run meets the same error, not "not empty"
+        assert "unreadable images" in one_line_error(invoke(*args))
+        assert snapshot(root) == before
+    (root / "run").mkdir()
+    assert "unreadable images" in one_line_error(invoke(*args))
+    assert os.listdir(root / "run") == []
