@@ -264,7 +264,7 @@ def _encode_styles(export_dir: Path, manifest, opts: RepositoryOptions, out: Pat
     """Each ``--style`` as a style-code file in ``out`` -> {name: relative path}."""
     if not opts.styles:
         return {}
-    from ..core.images import load_image
+    from ..core.images import load_image, max_pixels_from_env
     from ..runtime.codes import StyleCode
     from ..runtime.pipeline import Pipeline
 
@@ -282,7 +282,8 @@ def _encode_styles(export_dir: Path, manifest, opts: RepositoryOptions, out: Pat
             code.check_for(manifest.family, sha, path)
             images[name] = code
         else:
-            images[name] = load_image(path, size=opts.style_size)
+            images[name] = load_image(path, size=opts.style_size, limit_option="--max-pixels",
+                                      max_pixels=max(opts.max_pixels, max_pixels_from_env()))
     pipeline = None
     try:
         for name, path in opts.styles:

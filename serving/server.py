@@ -229,6 +229,14 @@ class TritonServer:
         if not (self.repository / "stylize" / "config.pbtxt").is_file() and not any(self.repository.glob("*/config.pbtxt")):
             raise ServingError("is not a Triton model repository (no */config.pbtxt)", path=self.repository,
                                fix="write one with `stylert triton EXPORT_DIR -o REPO`")
+        by_port: dict[int, list[str]] = {}
+        for kind, port in self.ports.items():
+            by_port.setdefault(port, []).append(f"--{kind}-port")
+        for port, options in by_port.items():
+            if len(options) > 1:
+                raise ServingError(f"{' and '.join(options)} are both {port}: each endpoint needs a port of its own",
+                                   fix=f"give {options[1]} another port")
+        _check_repository(self.repository)
         for kind, port in self.ports.items():
             if _port_in_use(self.address, port):
                 raise ServingError(f"the {kind} port {port} on {self.address} is in use",
@@ -346,6 +354,25 @@ class TritonServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _check_repository(repository: Path) -> None:
+    """Every model the repository's ``stylize`` model calls is in the repository, before the server starts:
+    a missing graph model would otherwise load as "ready" and fail at the first request."""
+    spec_path = repository / "stylize" / "1" / "stylize.json"
+    if not spec_path.is_file():
+        return
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        wanted = sorted(set(spec.get("models", {}).values())) if isinstance(spec.get("models"), dict) else []
+    except (OSError, ValueError):
+        raise ServingError("is not a readable stylize model spec", path=spec_path,
+                           fix="write the repository again with `stylert triton EXPORT_DIR -o REPO --overwrite`") from None
+    missing = [m for m in wanted if not (repository / m / "config.pbtxt").is_file()]
+    if missing:
+        raise ServingError(f"the stylize model calls {', '.join(missing)}, which the repository does not hold",
+                           path=repository, fix="write the repository again with `stylert triton EXPORT_DIR -o REPO "
+                                                "--overwrite`")
 
 
 def _backends(repository: Path) -> dict[Path, str]:

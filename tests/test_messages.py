@@ -1,0 +1,186 @@
+"""Errors that name the true cause and a fix that exists on the command that printed them.
+
+Each case is one line, a non-zero exit, and nothing written.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from stylert.cli import main
+from stylert.errors import StylertError
+
+
+def invoke(*args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if "Error" in line]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def colour(path, h=24, w=32, seed=0):
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+# --------------------------------------------------------------------------- damaged image files
+
+
+def _jpeg_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("keep", [2, 10, 100, 300, 0.5])
+def test_a_truncated_file_is_blamed_on_its_data_not_permissions(keep, tmp_path, exports):
+    """A JPEG cut anywhere (in its header or its data) is "truncated or corrupt", with the fix to re-export
+    it; never a permissions problem."""
+    data = _jpeg_bytes()
+    n = int(len(data) * keep) if isinstance(keep, float) else keep
+    (tmp_path / "cut.jpg").write_bytes(data[:n])
+    colour(tmp_path / "s.png")
+    _, export_dir = exports("adain")
+    line = one_line_error(invoke("stylize", "-c", tmp_path / "cut.jpg", "-s", tmp_path / "s.png", "-o",
+                                 tmp_path / "o.png", "--engine", export_dir))
+    assert "cut.jpg" in line and ("truncated or corrupt" in line or "not an image" in line), line
+    assert "permission" not in line
+    assert not (tmp_path / "o.png").exists()
+
+
+# --------------------------------------------------------------------------- the pixel limit's fix
+
+
+def test_the_pixel_limit_fix_names_only_options_the_command_has(tmp_path, exports):
+    """stylize names its --max-pixels; export --calibration (which has none) names STYLERT_MAX_PIXELS only;
+    triton's --max-pixels lifts the limit of its --style images too."""
+    _, export_dir = exports("adain")
+    for i in range(3):
+        colour(tmp_path / f"{i}.png", 40, 40, seed=i)
+    env = {"STYLERT_MAX_PIXELS": "1000"}
+    line = one_line_error(invoke("stylize", "-c", tmp_path / "0.png", "-s", tmp_path / "1.png", "-o",
+                                 tmp_path / "o.png", "--engine", export_dir, "--content-size", 0, env=env))
+    assert "--max-pixels N" in line, line
+    line = one_line_error(invoke("export", "--precision", "int8", "--calibration", tmp_path, "-o",
+                                 tmp_path / "x", env=env))
+    assert "STYLERT_MAX_PIXELS=N" in line and "--max-pixels" not in line, line
+    args = ["triton", export_dir, "-o", tmp_path / "repo", "--backend", "python", "--style",
+            f"a={tmp_path / '1.png'}", "--style-size", 0]
+    line = one_line_error(invoke(*args, "--max-pixels", 1000, env=env))
+    assert "--max-pixels N" in line, line
+    done = invoke(*args, "--max-pixels", 2000, env=env)
+    assert done.exit_code == 0, done.output
+
+
+# --------------------------------------------------------------------------- memory
+
+
+@pytest.mark.parametrize("value, expected", [("4G", 4 << 30), ("512MiB", 512 << 20), ("1.5GB", 3 << 29),
+                                             ("123456", 123456), ("2k", 2048)])
+def test_memory_budgets_are_read_with_units(value, expected, monkeypatch):
+    from stylert.core.budget import available_bytes, memory_override
+
+    monkeypatch.setenv("STYLERT_MEMORY_BYTES", value)
+    assert memory_override() == expected
+    assert available_bytes()[0] <= expected
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "0", "4 GB of RAM", "1e9"])
+def test_a_memory_budget_that_is_not_bytes_is_one_line(value, tmp_path, exports):
+    _, export_dir = exports("adain")
+    colour(tmp_path / "c.png")
+    line = one_line_error(invoke("stylize", "-c", tmp_path / "c.png", "-s", tmp_path / "c.png", "-o",
+                                 tmp_path / "o.png", "--engine", export_dir, env={"STYLERT_MEMORY_BYTES": value}))
+    assert "STYLERT_MEMORY_BYTES" in line and repr(value) in line, line
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("batch", [64, 1000])
+def test_a_batch_that_cannot_fit_is_fixed_with_a_batch_that_does(batch, exports):
+    """Video frames at their own size, too many per pass: the fix is the largest --batch-size that fits
+    (which, run, fits), not a --content-size that video frames do not take."""
+    from stylert.core.budget import PROPOSAL_SHARE, check_fits
+    from stylert.errors import ImageError
+    from stylert.runtime.pipeline import Pipeline
+    from stylert.runtime.stylizer import RuntimeStylizer
+
+    _, export_dir = exports("adain")
+    with Pipeline.open(export_dir, "onnxruntime", "cpu") as pipeline:
+        footprint = RuntimeStylizer(pipeline).footprint
+    hw, style = (360, 640), (512, 512)
+    budget = footprint.estimate(hw, style, 8).total / PROPOSAL_SHARE + 1
+    import os
+
+    os.environ["STYLERT_MEMORY_BYTES"] = str(int(budget))
+    try:
+        with pytest.raises(ImageError) as err:
+            check_fits(footprint, hw, style, batch=batch, size_option=None)
+        text = str(err.value)
+        assert "--batch-size 8 fits" in text and "--content-size" not in text, text
+        check_fits(footprint, hw, style, batch=8, size_option=None)
+    finally:
+        del os.environ["STYLERT_MEMORY_BYTES"]
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@pytest.mark.parametrize("ports, named", [
+    ((8100, 8100, 8102), "--http-port and --grpc-port"),
+    ((8100, 8101, 8101), "--grpc-port and --metrics-port"),
+    ((8100, 8101, 8100), "--http-port and --metrics-port"),
+    ((8100, 8100, 8100), "--http-port and --grpc-port and --metrics-port"),
+])
+def test_serve_with_one_port_for_two_endpoints_is_one_line(ports, named, tmp_path, exports):
+    _, export_dir = exports("adain")
+    assert invoke("triton", export_dir, "-o", tmp_path / "repo", "--backend", "python").exit_code == 0
+    http, grpc, metrics = ports
+    line = one_line_error(invoke("serve", tmp_path / "repo", "--http-port", http, "--grpc-port", grpc,
+                                 "--metrics-port", metrics))
+    assert named in line and "Usage" not in line, line
+
+
+@pytest.mark.parametrize("missing", ["encoder", "transform", "decoder"])
+def test_serve_refuses_a_repository_missing_a_model(missing, tmp_path, exports):
+    """The stylize model calls the three graph models: one gone is named before the server starts, never "ready"."""
+    import shutil
+
+    _, export_dir = exports("adain")
+    assert invoke("triton", export_dir, "-o", tmp_path / "repo", "--backend", "python").exit_code == 0
+    shutil.rmtree(tmp_path / "repo" / f"adain_{missing}")
+    line = one_line_error(invoke("serve", tmp_path / "repo", "--timeout", 5))
+    assert f"adain_{missing}" in line and "ready" not in line, line
+
+
+# --------------------------------------------------------------------------- int8 calibration
+
+
+@pytest.mark.parametrize("mode", ["L", "I;16", "RGB-grey", "LA", "1"])
+def test_int8_calibration_on_images_without_colour_says_why(mode, tmp_path):
+    from stylert.export.quantize import calibration_set
+
+    for i in range(3):
+        colour(tmp_path / f"{i}.png", seed=i)
+    grey = np.random.default_rng(9).integers(0, 255, (24, 32), dtype=np.uint8)
+    if mode == "RGB-grey":
+        Image.fromarray(np.repeat(grey[..., None], 3, axis=2)).save(tmp_path / "1.png")
+    elif mode == "I;16":
+        Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "1.png")
+    elif mode == "LA":
+        Image.fromarray(grey).convert("LA").save(tmp_path / "1.png")
+    else:
+        Image.fromarray(grey).convert(mode).save(tmp_path / "1.png")
+    with pytest.raises(StylertError, match="1.png: a calibration image without colour") as err:
+        calibration_set(tmp_path, 3)
+    assert "8-bit colour" in str(err.value)
+    (tmp_path / "1.png").unlink()
+    assert len(calibration_set(tmp_path, 2).content) == 2  # colour images pass
