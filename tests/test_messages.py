@@ -184,3 +184,104 @@ def test_int8_calibration_on_images_without_colour_says_why(mode, tmp_path):
     assert "8-bit colour" in str(err.value)
     (tmp_path / "1.png").unlink()
     assert len(calibration_set(tmp_path, 2).content) == 2  # colour images pass
+
+
+# --------------------------------------------------------------------------- files trusted without a check
+
+MANIFEST_DAMAGE = {
+    "size_multiple 0": (lambda d: d.update(size_multiple=0), "size_multiple"),
+    "size_multiple negative": (lambda d: d.update(size_multiple=-8), "size_multiple"),
+    "size_multiple a string": (lambda d: d.update(size_multiple="8"), "size_multiple"),
+    "size_multiple fractional": (lambda d: d.update(size_multiple=8.5), "size_multiple"),
+    "min_size 0": (lambda d: d.update(min_size=0), "min_size"),
+    "min_size null": (lambda d: d.update(min_size=None), "min_size"),
+    "min_size not a multiple": (lambda d: d.update(min_size=12), "min_size"),
+    "precision unknown": (lambda d: d.update(precision="fp64"), "precision"),
+    "no alpha levels": (lambda d: d["alpha"].update(levels=[]), "alpha.levels"),
+    "a shape of 0": (lambda d: d["graphs"]["decoder"]["outputs"][0].update(shape=[1, 3, 0, "W"]), "graphs.decoder"),
+    "sha256 not hex": (lambda d: d["graphs"]["encoder"].update(sha256="not-a-digest"), "graphs.encoder.sha256"),
+}
+
+
+@pytest.mark.parametrize("damage", list(MANIFEST_DAMAGE))
+def test_a_manifest_is_checked_against_its_schema_on_load(damage, tmp_path, exports):
+    """A hand-edited manifest: one line naming manifest.json and the field, on every command that reads it."""
+    import json
+    import shutil
+
+    _, export_dir = exports("adain")
+    bad = tmp_path / "export"
+    shutil.copytree(export_dir, bad)
+    data = json.loads((bad / "manifest.json").read_text())
+    change, field = MANIFEST_DAMAGE[damage]
+    change(data)
+    (bad / "manifest.json").write_text(json.dumps(data))
+    colour(tmp_path / "c.png")
+    for args in (["stylize", "-c", tmp_path / "c.png", "-s", tmp_path / "c.png", "-o", tmp_path / "o.png",
+                  "--engine", bad], ["style", "encode", tmp_path / "c.png", "--engine", bad, "-o", tmp_path / "c.npz"],
+                 ["triton", bad, "-o", tmp_path / "repo", "--backend", "python"]):
+        line = one_line_error(invoke(*args))
+        assert "manifest.json" in line and field in line, (args[0], line)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "export"]
+
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory):
+    """A stylert checkpoint with Adam's state (one step on the decoder), as training writes it."""
+    import torch
+    from stylert.models import create_model, he_init
+    from stylert.models.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    model = he_init(create_model("adain"))
+    opt = torch.optim.Adam(model.decoder.parameters(), lr=1e-3)
+    model.decode(model.encode(torch.rand(1, 3, 32, 32))).mean().backward()
+    opt.step()
+    path = tmp_path_factory.mktemp("ckpt") / "step_000001.pt"
+    save_checkpoint(model, path, step=1, optimizer=opt.state_dict(), rng={"torch": torch.get_rng_state()})
+    return path
+
+
+def _entries(path):
+    """(offset of its data in the file, size) of every tensor storage in a torch zip checkpoint."""
+    import zipfile
+
+    found = {}
+    with zipfile.ZipFile(path) as z, open(path, "rb") as f:
+        for info in z.infolist():
+            if "/data/" in info.filename and info.file_size >= 64:
+                f.seek(info.header_offset + 26)
+                name_len, extra_len = int.from_bytes(f.read(2), "little"), int.from_bytes(f.read(2), "little")
+                found[info.filename] = (info.header_offset + 30 + name_len + extra_len, info.file_size)
+    return found
+
+
+@pytest.mark.parametrize("which", ["largest", "second", "small", "middle", "last"])
+def test_a_damaged_checkpoint_is_refused_not_resumed(which, saved_checkpoint, tmp_path):
+    """4 KB zeroed in a tensor's storage (weights or Adam's moments), as a bad disk does: torch.load reads it
+    without a word; the recorded SHA-256 refuses it with one line naming the file and the way back."""
+    import shutil
+
+    from stylert.models.checkpoints import read_state
+
+    data = bytearray(saved_checkpoint.read_bytes())
+    entries = sorted(_entries(saved_checkpoint).values(), key=lambda e: e[1])
+
+    def middle_block(offset, size):  # 4 KB (or the whole storage) around its middle
+        start = offset + max(0, size // 2 - 2048)
+        return slice(start, min(start + 4096, offset + size))
+
+    nonzero = [(o, n) for o, n in entries if any(data[middle_block(o, n)])]
+    offset, size = {"largest": entries[-1], "second": entries[-2], "small": nonzero[0],
+                    "middle": entries[len(entries) // 2], "last": entries[-3]}[which]
+    bad = tmp_path / "last.pt"
+    block = middle_block(offset, size)
+    if not any(data[block]):
+        pytest.skip("that block is zeros already")
+    data[block] = bytes(block.stop - block.start)
+    bad.write_bytes(bytes(data))
+    shutil.copystat(saved_checkpoint, bad)
+    assert read_state(saved_checkpoint)["step"] == 1  # the intact file loads
+    with pytest.raises(StylertError, match="do not match the SHA-256 recorded") as err:
+        read_state(bad)
+    assert "last.pt" in str(err.value) and "step_*.pt" in str(err.value)
