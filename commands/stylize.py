@@ -29,7 +29,7 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
     ``output`` with an image extension names the single output file; otherwise it is a folder
     and outputs are ``<content>_stylized_<style>[+<style>...]<ext>`` (pytorch-AdaIN's naming).
     """
-    from ..runtime.video import VIDEO_EXTENSIONS, is_video
+    from ..runtime.video import VIDEO_EXTENSIONS, is_video, output_extension
 
     groups = [tuple(styles)] if combine else [(s,) for s in styles]
     single_file = output.suffix.lower() in (*_image_exts(), *VIDEO_EXTENSIONS)
@@ -48,7 +48,7 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
     jobs = []
     for c in contents:
         for g in groups:
-            out_ext = c.suffix.lower() if is_video(c) else ext
+            out_ext = output_extension(c) if is_video(c) else ext
             name = f"{c.stem}_stylized_{'+'.join(s.stem for s in g)}{out_ext}"
             jobs.append(Job(c, g, output if single_file else output / name))
     return jobs

@@ -94,10 +94,12 @@ def _limit_fix(option: str | None) -> str:
     return f"raise the limit with {option} N or {MAX_PIXELS_ENV}=N" if option else f"raise the limit with {MAX_PIXELS_ENV}=N"
 
 
-def _read(path: str | os.PathLike, max_pixels: int | None, limit_option: str | None = None) -> Image.Image | np.ndarray:
+def _read(path: str | os.PathLike, max_pixels: int | None, limit_option: str | None = None,
+          allow_frames: bool = False) -> Image.Image | np.ndarray:
     """Open, size-check, decode and EXIF-orient an image file, then bring it to RGB.
 
-    Returns a PIL "RGB" uint8 image for 8-bit inputs (alpha composited over white),
+    An animated image (GIF, WebP, APNG with several frames) is an ImageError: one still of it is not
+    what was asked for. Returns a PIL "RGB" uint8 image for 8-bit inputs (alpha composited over white),
     or a float32 [H, W, 1] array in 0..1 for high-bit-depth grayscale ("I;16*", "I", "F").
     """
     path = Path(path)
@@ -127,6 +129,12 @@ def _read(path: str | os.PathLike, max_pixels: int | None, limit_option: str | N
                     path=path,
                     fix=f"{_limit_fix(limit_option)}, or downscale the image",
                 )
+            frames = getattr(img, "n_frames", 1)
+            if frames > 1 and not allow_frames:
+                raise ImageError(
+                    f"is animated ({frames} frames): stylert stylizes still images, and would keep only the first",
+                    path=path, fix=f"stylize it as a video (e.g. ffmpeg -i {path.name} {path.stem}.mp4), or save "
+                    "the frame you want as a still image")
             try:
                 img.load()
                 img = ImageOps.exif_transpose(img)

@@ -18,6 +18,7 @@ any length. ``transform_video`` runs them one after another, a batch at a time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -30,9 +31,15 @@ import numpy as np
 from ..core.files import atomic_write
 from ..errors import ImageError, MissingDependencyError, OutputError
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".ts", ".m2ts", ".mts", ".3gp", ".mpg",
+                    ".mpeg")
 _OUTPUT_CODEC = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v": "libx264",
-                 ".avi": "mpeg4", ".webm": "libvpx-vp9"}
+                 ".avi": "mpeg4", ".webm": "libvpx-vp9", ".ts": "libx264", ".m2ts": "libx264", ".mts": "libx264",
+                 ".3gp": "libx264", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
+#: Output codecs whose time base must be the frame interval (MPEG-4 part 2 in AVI, MPEG-2).
+_FRAME_TIME_BASE = ("mpeg4", "mpeg2video")
+#: Demuxers of still images (and image sequences): a file FFmpeg opens with one of these is not a video.
+_IMAGE_DEMUXERS = ("image2", "gif", "webp", "apng", "ico", "tiff", "bmp")
 
 
 def _av():
@@ -44,7 +51,39 @@ def _av():
 
 
 def is_video(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+    """Whether ``path`` is a video: by its extension (``VIDEO_EXTENSIONS``); an existing file with another
+    extension that is not a still-image one (or none) by probing its container with FFmpeg (a video
+    stream, in a container that is not an image's), so ``clip.vob`` or ``clip`` are videos too."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext in VIDEO_EXTENSIONS:
+        return True
+    from PIL import Image
+
+    if ext in Image.registered_extensions() or not path.is_file():
+        return False
+    return _probe_is_video(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _probe_is_video(path: str, mtime_ns: int) -> bool:
+    try:
+        av = _av()
+    except MissingDependencyError:
+        return False
+    try:
+        with av.open(path) as container:
+            name = container.format.name
+            return bool(container.streams.video) and not (name.endswith("_pipe") or
+                                                          any(n in _IMAGE_DEMUXERS for n in name.split(",")))
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
+def output_extension(src: str | os.PathLike) -> str:
+    """The extension of a video stylized from ``src``: its own where stylert writes it, else .mp4."""
+    ext = Path(src).suffix.lower()
+    return ext if ext in _OUTPUT_CODEC else ".mp4"
 
 
 @dataclass(frozen=True)
@@ -55,6 +94,7 @@ class VideoInfo:
     frames: int  # 0 when the container does not say
     has_audio: bool
     rotation: int = 0  # the display rotation, degrees counter-clockwise (0, 90, 180, 270)
+    end: float | None = None  # where the video stream ends (seconds: its start plus its duration); None: unknown
 
 
 def _upright(frame) -> np.ndarray:
@@ -97,10 +137,35 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         except av.error.FFmpegError as err:
             raise ImageError(f"corrupt video data ({err.strerror or err})", path=path,
                              fix="re-encode or re-download the file") from None
-        rotation = _quarter_turns(getattr(first, "rotation", 0)) * 90 if first is not None else 0
+        if first is None:
+            raise ImageError("its video stream has no frames (empty or cut before the first frame)", path=path,
+                             fix="re-encode or re-download the file")
+        rotation = _quarter_turns(getattr(first, "rotation", 0)) * 90
         if rotation in (90, 270):
             width, height = height, width
-        return VideoInfo(width, height, Fraction(fps), stream.frames or 0, bool(container.streams.audio), rotation)
+        end = None
+        if stream.duration and stream.time_base:
+            end = float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
+        elif container.duration and len(container.streams) == 1:  # Matroska/WebM: the container's, if all video
+            end = (container.start_time or 0) / 1e6 + container.duration / 1e6
+        return VideoInfo(width, height, Fraction(fps), stream.frames or 0, bool(container.streams.audio), rotation,
+                         end)
+
+
+def check_complete(src: Path, info: "VideoInfo", frames: int, last_time) -> None:
+    """Refuse a video whose stream ended early without a decoding error (a file cut short: FFmpeg stops
+    at the cut): fewer frames than its header lists, or, where it lists none, a last frame more than
+    three frame intervals (and 5%) before the stream's recorded end. Called before the output is moved
+    into place, so a damaged input leaves no output."""
+    if info.frames and frames < info.frames:
+        found = f"ends after {frames} of the {info.frames} frames its header lists"
+    elif not info.frames and info.end and last_time is not None and \
+            float(last_time) < info.end - max(3 / float(info.fps), 0.05 * info.end):
+        found = f"ends at {float(last_time):.3f} s, its stream at {info.end:.3f} s"
+    else:
+        return
+    raise ImageError(f"{found} (cut short or damaged): nothing written", path=src,
+                     fix="re-encode or re-download the file")
 
 
 def _decode(path: Path, batch_size: int) -> Iterator[tuple[np.ndarray, list]]:
@@ -149,7 +214,7 @@ def _open_output(out, ext: str, info: "VideoInfo", crf: int):
     stream = out.add_stream(_OUTPUT_CODEC[ext], rate=info.fps)
     stream.width, stream.height = width, height
     stream.pix_fmt = "yuv420p"
-    time_base = Fraction(1, 90000) if ext != ".avi" else 1 / Fraction(info.fps)
+    time_base = 1 / Fraction(info.fps) if _OUTPUT_CODEC[ext] in _FRAME_TIME_BASE else Fraction(1, 90000)
     stream.codec_context.time_base = time_base
     if _OUTPUT_CODEC[ext] == "libx264":
         stream.options = {"crf": str(crf)}
@@ -263,14 +328,17 @@ def stream_video(src: str | os.PathLike, dst: str | os.PathLike,
         results = process(iter_frames(src, times))
         try:
             expected = (writer.info.height, writer.info.width, 3)
+            last = None
             for frame in results:
                 if frame.shape != expected or frame.dtype != np.uint8:
                     raise ValueError(f"frame function returned {frame.shape} {frame.dtype}, "
                                      f"expected {expected} uint8")
-                drain.put(writer.frame(frame, times.popleft() if times else None))
+                last = times.popleft() if times else None
+                drain.put(writer.frame(frame, last))
                 done += 1
                 if progress is not None:
                     progress(done)
+            check_complete(src, writer.info, done, last)
             drain.finish()
         except BaseException:
             drain.abort()
@@ -324,11 +392,14 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
             done += len(batch)
             if progress is not None:
                 progress(done)
+        check_complete(src, writer.info, done, times[-1] if done else None)
     return done
 
 
 def _container_format(ext: str) -> str:
-    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm"}[ext]
+    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm",
+            ".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".3gp": "3gp", ".mpg": "mpeg",
+            ".mpeg": "mpeg"}[ext]
 
 
 def _audio_stream(container, out):
