@@ -6,6 +6,7 @@ Each case is one line, a non-zero exit, and nothing written.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -285,3 +286,62 @@ def test_a_damaged_checkpoint_is_refused_not_resumed(which, saved_checkpoint, tm
     with pytest.raises(StylertError, match="do not match the SHA-256 recorded") as err:
         read_state(bad)
     assert "last.pt" in str(err.value) and "step_*.pt" in str(err.value)
+
+
+# --------------------------------------------------------------------------- tiny images off the main path
+
+TINY = [(1, 1), (2, 2), (5, 5), (3, 40), (40, 3), (16, 16), (17, 2), (8, 8)]
+
+
+@pytest.mark.parametrize("size", TINY)
+def test_evaluate_scores_every_size_stylize_takes(size, tmp_path, exports, use_shared_weights):
+    """evaluate score and run on contents and styles from 1x1 up: finite metrics, no padding error."""
+    import json
+
+    h, w = size
+    colour(tmp_path / "c.png", h, w, seed=1)
+    colour(tmp_path / "s.png", w, h, seed=2)
+    result = invoke("evaluate", "score", "-c", tmp_path / "c.png", "-s", tmp_path / "s.png", "--stylized",
+                    tmp_path / "c.png", "--json", tmp_path / "m.json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    assert metrics["ssim"] == pytest.approx(1.0) and metrics["content_loss"]["relu4_1"] == 0.0
+    assert np.isfinite(metrics["style_loss"]) and np.isfinite(metrics["gram_loss"])
+    if size not in ((1, 1), (3, 40), (17, 2)):  # evaluate run on a few: it loads the VGG and an export each time
+        return
+    _, export_dir = exports("adain")
+    result = invoke("evaluate", "run", "-c", tmp_path / "c.png", "-s", tmp_path / "s.png", "-o", tmp_path / "r",
+                    "--engine", export_dir)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "report.json").is_file()
+
+
+def _served_model_module(monkeypatch):
+    """serving/models/stylize_model.py, imported here with a stand-in for Triton's python backend utils."""
+    import importlib.util
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "triton_python_backend_utils", types.ModuleType("triton_python_backend_utils"))
+    path = Path(__file__).resolve().parents[1] / "serving" / "models" / "stylize_model.py"
+    spec = importlib.util.spec_from_file_location("stylize_model_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("family", ["adain", "sanet"])
+@pytest.mark.parametrize("size", TINY + [(9, 30), (31, 33)])
+def test_the_served_model_pads_contents_as_the_runtime_does(family, size, monkeypatch, exports):
+    """The stylize model pads a content to the size the runtime does (multiples, and at least min_size), with
+    the same pixels: contents of 8x8 and below reach the encoder at a size its reflection pads take."""
+    from stylert.core.images import pad_to_multiple
+    from stylert.export.manifest import load_manifest
+
+    module = _served_model_module(monkeypatch)
+    manifest = load_manifest(exports(family)[1])
+    image = np.random.default_rng(0).random((*size, 3), dtype=np.float32)
+    served = module.pad_to_multiple(image, manifest.size_multiple, manifest.min_size)
+    runtime, _ = pad_to_multiple(image, manifest.size_multiple, manifest.min_size)
+    assert served.shape == runtime.shape and min(served.shape[:2]) >= manifest.min_size
+    np.testing.assert_array_equal(served, runtime)
