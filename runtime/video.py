@@ -255,12 +255,33 @@ def _check_extension(dst: Path) -> str:
 
 
 def _copy_audio(audio, audio_src, out) -> None:
-    if audio is not None:
-        audio_in, audio_out = audio
-        for packet in audio_src.demux(audio_in):
+    """Every kept audio stream into ``out``: packets copied, or decoded, resampled and encoded where
+    the container needs another codec (``_audio_streams``)."""
+    if not audio:
+        return
+    for packet in audio_src.demux(*[audio_src.streams[i] for i in audio]):
+        route = audio.get(packet.stream.index)
+        if route is None:
+            continue
+        target, resampler = route
+        if resampler is None:
             if packet.dts is not None:
-                packet.stream = audio_out
+                packet.stream = target
                 out.mux(packet)
+            continue
+        for frame in packet.decode():
+            for converted in resampler.resample(frame):
+                converted.pts = None
+                for encoded in target.encode(converted):
+                    out.mux(encoded)
+    for target, resampler in audio.values():
+        if resampler is not None:
+            for converted in resampler.resample(None):
+                converted.pts = None
+                for encoded in target.encode(converted):
+                    out.mux(encoded)
+            for encoded in target.encode(None):
+                out.mux(encoded)
 
 
 @dataclass
@@ -298,7 +319,7 @@ def _writing(src: Path, dst: Path, *, overwrite: bool, crf: int, notice) -> Iter
         with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
             stream, time_base = _open_output(out, ext, info, crf)
             # Every stream must exist before the first packet is muxed (the header is written then).
-            audio = _audio_stream(audio_src, out) if info.has_audio else None
+            audio = _audio_streams(audio_src, out, ext, src, notice)
             writer = _Writer(av, info, stream, out, time_base)
             yield writer
             for packet in stream.encode():
@@ -402,10 +423,57 @@ def _container_format(ext: str) -> str:
             ".mpeg": "mpeg"}[ext]
 
 
-def _audio_stream(container, out):
-    """(source audio stream, output stream copying it), or None if ``out`` cannot hold the codec."""
-    audio_in = container.streams.audio[0]
-    try:
-        return audio_in, out.add_stream_from_template(audio_in)
-    except (ValueError, _av().error.FFmpegError):
-        return None  # e.g. AAC into WebM: keep the video, drop the audio
+#: The audio codec an output container gets when the source's cannot be copied into it.
+_AUDIO_CODEC = {".webm": "libopus", ".mkv": "libopus", ".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".3gp": "aac",
+                ".ts": "aac", ".m2ts": "aac", ".mts": "aac", ".avi": "mp3", ".mpg": "mp2", ".mpeg": "mp2"}
+
+
+#: Audio codecs each output container takes as they are (copied, not re-encoded); Matroska takes any.
+_PCM = ("pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_u8")
+_COPY_AUDIO = {".mp4": ("aac", "mp3", "ac3", "eac3", "alac"), ".m4v": ("aac", "mp3", "ac3", "alac"),
+               ".mov": ("aac", "mp3", "ac3", "alac", *_PCM, "pcm_s16be"), ".3gp": ("aac", "amr_nb", "amr_wb"),
+               ".webm": ("opus", "vorbis"), ".avi": ("mp3", "ac3", "mp2", *_PCM),
+               ".ts": ("aac", "mp2", "mp3", "ac3"), ".m2ts": ("aac", "mp2", "mp3", "ac3"),
+               ".mts": ("aac", "mp2", "mp3", "ac3"), ".mpg": ("mp2", "mp3", "ac3"), ".mpeg": ("mp2", "mp3", "ac3")}
+
+
+def _audio_streams(container, out, ext: str, src: Path, notice) -> dict:
+    """{source stream index: (output stream, resampler or None)} for every audio stream of the source:
+    copied where ``out`` can hold its codec, else transcoded to the container's codec (``_AUDIO_CODEC``:
+    Opus for WebM), each said once through ``notice``; a stream that can be neither, and every other
+    stream (subtitles, data), is dropped with one line saying so."""
+    av = _av()
+    routes = {}
+    for stream in container.streams:
+        if stream.type == "video" and stream.index == container.streams.video[0].index:
+            continue
+        label = f"{stream.type} stream {stream.index} ({stream.codec_context.name if stream.codec_context else '?'})"
+        if stream.type != "audio":
+            if notice:
+                notice(f"{src}: {label} dropped: stylert writes the video and its audio streams only")
+            continue
+        name = stream.codec_context.name if stream.codec_context else ""
+        if name in _COPY_AUDIO.get(ext, ()) or (ext == ".mkv" and name != "pcm_s16be"):
+            try:
+                routes[stream.index] = (out.add_stream_from_template(stream), None)
+                continue
+            except (ValueError, av.error.FFmpegError):
+                pass
+        codec = _AUDIO_CODEC.get(ext)
+        try:
+            rate = stream.codec_context.sample_rate or 48000
+            if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
+                rate = 48000
+            target = out.add_stream(codec, rate=rate)
+            layout = "stereo" if (stream.codec_context.channels or 2) >= 2 else "mono"
+            target.layout = layout
+            fmt = target.codec_context.codec.audio_formats[0].name if target.codec_context.codec.audio_formats \
+                else "s16"
+            target.format = fmt
+            routes[stream.index] = (target, av.AudioResampler(format=fmt, layout=layout, rate=rate))
+            if notice:
+                notice(f"{src}: {label} cannot go into {ext} as it is: re-encoded as {codec} ({layout}, {rate} Hz)")
+        except (ValueError, TypeError, av.error.FFmpegError) as err:
+            if notice:
+                notice(f"{src}: {label} dropped: {ext} cannot hold it and re-encoding failed ({err})")
+    return routes

@@ -121,3 +121,69 @@ def test_an_animated_image_is_refused_not_reduced_to_one_still(kind, role, work)
     line = one_line_error(invoke("stylize", "-c", c, "-s", s, "-o", "o.png", "--engine", export_dir))
     assert f"anim.{kind}" in line and "3 frames" in line, line
     assert not (root / "o.png").exists()
+
+
+# --------------------------------------------------------------------------- nothing dropped silently
+
+
+def make_av(path: Path, audio: list[str], fmt: str | None = None, frames: int = 12, fps: int = 12) -> Path:
+    """A clip with one audio stream per codec in ``audio`` (a tone each, of its own pitch)."""
+    with av.open(str(path), "w", format=fmt) as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = 48, 32, "yuv420p"
+        sounds = []
+        for codec in audio:
+            s = out.add_stream(codec, rate=16000 if codec != "libopus" else 48000)
+            s.layout = "mono"
+            sounds.append(s)
+        rng = np.random.default_rng(0)
+        for _ in range(frames):
+            img = rng.integers(0, 255, (32, 48, 3), dtype=np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        for k, s in enumerate(sounds):
+            rate = s.codec_context.sample_rate
+            fmt_name = s.codec_context.codec.audio_formats[0].name
+            t = np.arange(rate * frames // fps) / rate
+            tone = (0.3 * np.sin(2 * np.pi * (220 * (k + 1)) * t)).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(tone[None], format="fltp", layout="mono")
+            frame.sample_rate = rate
+            resampler = av.AudioResampler(format=fmt_name, layout="mono", rate=rate)
+            for converted in [*resampler.resample(frame), *resampler.resample(None)]:
+                converted.pts = None
+                for packet in s.encode(converted):
+                    out.mux(packet)
+            for packet in s.encode():
+                out.mux(packet)
+    return path
+
+
+def audio_streams(path: Path) -> list[str]:
+    with av.open(str(path)) as c:
+        return [s.codec_context.name for s in c.streams.audio]
+
+
+@pytest.mark.parametrize("src_name, codecs, fmt", [
+    ("two.mp4", ["aac", "aac"], None),
+    ("three.mkv", ["aac", "mp3", "libopus"], "matroska"),
+    ("pcm.mov", ["pcm_s16le"], None),
+    ("pcm2.mov", ["pcm_s16le", "aac"], None),
+])
+@pytest.mark.parametrize("out_ext", [".mp4", ".webm", ".mkv", ".mov"])
+def test_every_audio_stream_is_kept_transcoded_where_the_container_needs_it(src_name, codecs, fmt, out_ext, work):
+    """Every audio stream of the input is in the output: copied where the container holds its codec,
+    re-encoded where it does not (Opus for WebM), said in one line; none is dropped silently."""
+    root, export_dir = work
+    make_av(root / src_name, codecs, fmt)
+    out = root / f"o{out_ext}"
+    result = invoke("stylize", "-c", src_name, "-s", "s.png", "-o", out.name, "--engine", export_dir,
+                    "--temporal-blend", 0)
+    assert result.exit_code == 0, result.output
+    kept = audio_streams(out)
+    assert len(kept) == len(codecs), (kept, result.output)
+    if out_ext == ".webm":
+        assert set(kept) <= {"opus", "vorbis"}, kept
+    if out_ext == ".webm":  # one line for each stream that had to be re-encoded
+        assert result.output.count("re-encoded") == sum(c not in ("opus", "vorbis") for c in audio_streams(root / src_name))
