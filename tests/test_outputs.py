@@ -344,3 +344,17 @@ def test_a_training_run_on_junk_leaves_nothing_and_the_next_run_starts(work, use
     (root / "run").mkdir()
     assert "unreadable images" in one_line_error(invoke(*args))
     assert os.listdir(root / "run") == []
+
+
+def test_the_record_names_every_case():
+    """docs/inputs-handled.md names every test of the files it records, and only tests that exist."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "inputs-handled.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(test_\w+\.py)::(test_\w+)`", text))
+    files = {"test_outputs.py", "test_messages.py", "test_video_inputs.py", "test_serving_inputs.py"}
+    defined = {(f, name) for f in files
+               for name in re.findall(r"^def (test_\w+)\(", (root / "tests" / f).read_text(encoding="utf-8"), re.M)}
+    defined.discard(("test_outputs.py", "test_the_record_names_every_case"))
+    assert named == defined, {"not in the record": sorted(defined - named), "not a test": sorted(named - defined)}
