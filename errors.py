@@ -88,3 +88,14 @@ class EngineShapeError(EngineError):
 
 class EngineOutputError(EngineError):
     """An engine output with NaN or Inf (float16 overflow, usually); names the graph."""
+
+
+def nan_fix(precision: str | None, rebuild: str = "`stylert build EXPORT_DIR --force`") -> str:
+    """The fix for NaN or Inf out of an engine or backend, true to its precision: float16 overflows
+    (the fix is a float32 build); float32 and int8 graphs do not overflow on images, so NaN there is the
+    engine's own fault (memory it did not initialise, a shape path it was not built for)."""
+    if precision == "fp16":
+        return "run `stylert compare` to see each graph; an fp32 build (--precision fp32) avoids float16 overflow"
+    return (f"a {precision or 'float32'} graph does not overflow on images: the engine computed an invalid result "
+            f"(a shape it was not built for, or uninitialised memory); rebuild it with {rebuild}, try another "
+            "--backend, and run `stylert compare` to see each graph")

@@ -345,3 +345,39 @@ def test_the_served_model_pads_contents_as_the_runtime_does(family, size, monkey
     runtime, _ = pad_to_multiple(image, manifest.size_multiple, manifest.min_size)
     assert served.shape == runtime.shape and min(served.shape[:2]) >= manifest.min_size
     np.testing.assert_array_equal(served, runtime)
+
+
+@pytest.mark.parametrize("precision, says, never", [
+    ("fp16", "--precision fp32", "does not overflow"),
+    ("fp32", "does not overflow", "--precision fp32"),
+    ("int8", "does not overflow", "--precision fp32"),
+])
+def test_a_nan_message_is_true_to_the_precision(precision, says, never):
+    """NaN out of a float16 engine is overflow (fix: an fp32 build); out of a float32 one it is not, and the
+    message never advises the build it already is."""
+    from stylert.errors import nan_fix
+
+    text = nan_fix(precision)
+    assert says in text and never not in text
+
+
+def test_nan_from_a_float32_export_is_not_blamed_on_float16(exports, monkeypatch):
+    from stylert.core.stylize import StylizeOptions
+    from stylert.runtime.pipeline import Pipeline
+    from stylert.runtime.stylizer import RuntimeStylizer
+
+    _, export_dir = exports("adain")
+    real = Pipeline._host
+
+    def poisoned(self, graph, value):
+        out = np.array(real(self, graph, value), dtype=np.float32, copy=True)
+        if graph == "decoder":
+            out.flat[0] = np.nan
+        return out
+
+    monkeypatch.setattr(Pipeline, "_host", poisoned)
+    with Pipeline.open(export_dir, "onnxruntime", "cpu") as pipeline:
+        image = np.random.default_rng(0).random((32, 48, 3), dtype=np.float32)
+        with pytest.raises(StylertError, match="NaN") as err:
+            RuntimeStylizer(pipeline).stylize(image, [image], StylizeOptions())
+    assert "does not overflow" in str(err.value) and "fp16" not in str(err.value), str(err.value)
