@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import click
 
 from . import __version__
-from .errors import StylertError
+from .errors import StylertError, os_error_line
 
 #: command name -> (module, attribute, one-line help). The module is imported only when run.
 COMMANDS = {
@@ -123,8 +123,6 @@ class LazyGroup(click.Group):
         except StylertError as err:
             raise click.ClickException(str(err)) from None
         except OSError as err:  # a file-system failure no check foresaw: one line with its cause and fix
-            from .core.files import os_error_line
-
             raise click.ClickException(os_error_line(err)) from None
         except click.UsageError as err:  # parsing a command's (or a subcommand's) options
             raise one_line_usage_error(err, ctx) from None

@@ -6,6 +6,7 @@ Every error names what it is about (``path``) and, where there is one, the fix.
 
 from __future__ import annotations
 
+import errno
 import os
 
 
@@ -99,3 +100,23 @@ def nan_fix(precision: str | None, rebuild: str = "`stylert build EXPORT_DIR --f
     return (f"a {precision or 'float32'} graph does not overflow on images: the engine computed an invalid result "
             f"(a shape it was not built for, or uninitialised memory); rebuild it with {rebuild}, try another "
             "--backend, and run `stylert compare` to see each graph")
+
+
+def os_error_fix(err: OSError, option: str) -> str:
+    """The fix for a failed write or read, by its cause (errno); ``option`` names the path's option."""
+    code = getattr(err, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"free space on that disk, or give {option} a folder on another disk"
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"give {option} a folder you can write to"
+    if code == errno.ENOTDIR:
+        return f"a part of the path is a file, not a folder: give {option} another path"
+    if code == errno.ENAMETOOLONG:
+        return f"give {option} a shorter path"
+    return f"check the folder and its free space, or give {option} another path"
+
+
+def os_error_line(err: OSError) -> str:
+    """Any OSError as one line: the file, the cause, the fix by its cause (the command line's last resort)."""
+    return str(OutputError(err.strerror or str(err), path=err.filename or None,
+                           fix=os_error_fix(err, "the command").replace("give the command", "use")))

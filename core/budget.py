@@ -137,23 +137,6 @@ def _mapped_bytes() -> int:
     return 0
 
 
-def available_bytes() -> tuple[int | None, str]:
-    """(bytes this process may still allocate, where the figure comes from); None when unknown."""
-    found = []
-    free = _meminfo_available()
-    if free is not None:
-        found.append((free, "free memory"))
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
-        left = max(0, soft - _mapped_bytes())
-        source = f"usable of {gb(left)} left under the address-space limit (ulimit -v)"
-        found.append((int(left * ADDRESS_SPACE_SHARE), source))
-    override = memory_override()
-    if override is not None:
-        found.append((override, "STYLERT_MEMORY_BYTES"))
-    return min(found) if found else (None, "unknown")
-
-
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -170,6 +153,23 @@ def memory_override() -> int | None:
         raise ImageError(f"STYLERT_MEMORY_BYTES={value!r} is not a positive number of bytes",
                          fix="set it to bytes, e.g. STYLERT_MEMORY_BYTES=4000000000 or 4G, or unset it")
     return amount
+
+
+def available_bytes() -> tuple[int | None, str]:
+    """(bytes this process may still allocate, where the figure comes from); None when unknown."""
+    found = []
+    free = _meminfo_available()
+    if free is not None:
+        found.append((free, "free memory"))
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        left = max(0, soft - _mapped_bytes())
+        source = f"usable of {gb(left)} left under the address-space limit (ulimit -v)"
+        found.append((int(left * ADDRESS_SPACE_SHARE), source))
+    override = memory_override()
+    if override is not None:
+        found.append((override, "STYLERT_MEMORY_BYTES"))
+    return min(found) if found else (None, "unknown")
 
 
 def check_fits(footprint: Footprint, content_hw, style_hw=None, *, what: str = "", path=None,

@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import OutputError, os_error_fix as _fix_for
 
 CHUNK = 1 << 20  # 1 MiB: hashing block size
 
@@ -103,20 +103,6 @@ def _swap_directory(tmp: Path, target: Path) -> None:
 MARKER_NAME = ".stylert-output.json"
 
 
-def _fix_for(err: OSError, option: str) -> str:
-    """The fix for a failed write, by its cause (errno)."""
-    code = getattr(err, "errno", None)
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        return f"free space on that disk, or give {option} a folder on another disk"
-    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"give {option} a folder you can write to"
-    if code == errno.ENOTDIR:
-        return f"a part of the path is a file, not a folder: give {option} another path"
-    if code == errno.ENAMETOOLONG:
-        return f"give {option} a shorter path"
-    return f"check the folder and its free space, or give {option} another path"
-
-
 def output_error(err: OSError, path: str | os.PathLike, option: str = "-o", what: str = "") -> OutputError:
     """An OSError met while writing ``path`` as one line: the path, the cause, the fix by its cause."""
     name = os.fspath(err.filename) if err.filename else ""
@@ -124,12 +110,6 @@ def output_error(err: OSError, path: str | os.PathLike, option: str = "-o", what
     if name and ".tmp" not in name and name != os.fspath(path):
         text += f" ({name})"
     return OutputError(text, path=path, fix=_fix_for(err, option))
-
-
-def os_error_line(err: OSError) -> str:
-    """Any OSError as one line: the file, the cause, the fix by its cause (the command line's last resort)."""
-    return str(OutputError(err.strerror or str(err), path=err.filename or None,
-                           fix=_fix_for(err, "the command").replace("give the command", "use")))
 
 
 def make_parents(path: Path) -> list[Path]:

@@ -37,7 +37,7 @@ import os
 import numpy as np
 
 from ...core.providers import import_tensorrt
-from ...errors import EngineError, EngineOutputError, nan_fix
+from ...errors import EngineError, EngineOutputError
 from ...export.manifest import GRAPH_NAMES, Manifest
 from ..engine_manifest import EngineManifest
 from ..profiles import ShapeRange, match_profile, widened
@@ -224,7 +224,8 @@ class TensorRTSession:
         if bad:
             raise EngineOutputError(f"the tensorrt {graph} engine ({self.engine.precision}) produced NaN or Inf in "
                                     f"its output {', '.join(bad)}", path=self.engine.graph_file(graph),
-                                    fix=nan_fix(self.engine.precision))
+                                    fix="run `stylert compare` to see each graph; --precision fp32 avoids float16 "
+                                        "overflow")
         if keep_on_device:
             return outputs
         self.stream.synchronize()
