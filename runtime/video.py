@@ -38,6 +38,9 @@ _OUTPUT_CODEC = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v"
                  ".3gp": "libx264", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
 #: Output codecs whose time base must be the frame interval (MPEG-4 part 2 in AVI, MPEG-2).
 _FRAME_TIME_BASE = ("mpeg4", "mpeg2video")
+#: Still-image formats Pillow may lack a plugin for, which FFmpeg can open as a one-frame stream.
+_STILL_EXTENSIONS = (".heic", ".heif", ".avif", ".jxl", ".svg", ".psd", ".dng", ".cr2", ".nef", ".arw", ".exr",
+                     ".hdr", ".jp2", ".j2k")
 #: Demuxers of still images (and image sequences): a file FFmpeg opens with one of these is not a video.
 _IMAGE_DEMUXERS = ("image2", "gif", "webp", "apng", "ico", "tiff", "bmp")
 
@@ -60,7 +63,7 @@ def is_video(path: str | os.PathLike) -> bool:
         return True
     from PIL import Image
 
-    if ext in Image.registered_extensions() or not path.is_file():
+    if ext in Image.registered_extensions() or ext in _STILL_EXTENSIONS or not path.is_file():
         return False
     return _probe_is_video(str(path.resolve()), path.stat().st_mtime_ns)
 
