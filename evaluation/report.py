@@ -190,7 +190,7 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
     contents = {p: load(p, inputs.content_size) for p in inputs.contents}
     styles = {p: load(p, inputs.style_size) for p in inputs.styles}
 
-    with building_directory(out_dir, "the evaluation report", kind="report") as tmp:
+    with building_directory(out_dir, "the evaluation report") as tmp:  # recognised by report.json (is_report_dir)
         results = []
         outputs: dict[tuple, np.ndarray] = {}  # (label, content, style, alpha) -> uint8, grid pairs only
         if inputs.paired:

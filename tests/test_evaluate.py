@@ -310,7 +310,7 @@ def test_run_writes_the_report_folder(tmp_path, small_inputs, adain_files, use_s
                     0, "--style-size", 0, "--checkpoint", f"same={files}", "--model", "public=adain",
                     "--baseline", "public", "--device", "cpu")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == [".stylert-output.json", "grid.png", "images", "report.json", "report.md", "tradeoff.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["grid.png", "images", "report.json", "report.md", "tradeoff.png"]
     report = json.loads((out / "report.json").read_text())  # strict JSON: an identical output's PSNR is "inf"
     assert report["baseline"] == "public"
     assert [m["label"] for m in report["models"]] == ["public", "same"]
