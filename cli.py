@@ -8,13 +8,16 @@ option or command) are one line too, naming the command, with exit code 2.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
+import threading
 from dataclasses import dataclass
 
 import click
 
 from . import __version__
-from .errors import StylertError
+from .errors import StylertError, os_error_line
 
 #: command name -> (module, attribute, one-line help). The module is imported only when run.
 COMMANDS = {
@@ -40,6 +43,29 @@ class Settings:
     """Shared by every command through ``ctx.obj``."""
 
     quiet: bool = False
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler, a container stop), raised where Ctrl-C's KeyboardInterrupt
+    would be: every ``finally`` and ``except BaseException`` that cleans up after Ctrl-C (temporary
+    files and folders, a training run without a checkpoint, encoder threads) runs for it too."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While a command runs in the main thread: SIGTERM raises ``Terminated``; the previous handler after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class OneLineUsageError(click.ClickException):
@@ -89,9 +115,15 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _terminate_as_interrupt():
+                return super().invoke(ctx)
+        except Terminated:
+            click.echo("Terminated: stopped by SIGTERM; nothing half-written was left", err=True)
+            ctx.exit(128 + signal.SIGTERM)
         except StylertError as err:
             raise click.ClickException(str(err)) from None
+        except OSError as err:  # a file-system failure no check foresaw: one line with its cause and fix
+            raise click.ClickException(os_error_line(err)) from None
         except click.UsageError as err:  # parsing a command's (or a subcommand's) options
             raise one_line_usage_error(err, ctx) from None
 

@@ -6,6 +6,7 @@ Every error names what it is about (``path``) and, where there is one, the fix.
 
 from __future__ import annotations
 
+import errno
 import os
 
 
@@ -88,3 +89,34 @@ class EngineShapeError(EngineError):
 
 class EngineOutputError(EngineError):
     """An engine output with NaN or Inf (float16 overflow, usually); names the graph."""
+
+
+def nan_fix(precision: str | None, rebuild: str = "`stylert build EXPORT_DIR --force`") -> str:
+    """The fix for NaN or Inf out of an engine or backend, true to its precision: float16 overflows
+    (the fix is a float32 build); float32 and int8 graphs do not overflow on images, so NaN there is the
+    engine's own fault (memory it did not initialise, a shape path it was not built for)."""
+    if precision == "fp16":
+        return "run `stylert compare` to see each graph; an fp32 build (--precision fp32) avoids float16 overflow"
+    return (f"a {precision or 'float32'} graph does not overflow on images: the engine computed an invalid result "
+            f"(a shape it was not built for, or uninitialised memory); rebuild it with {rebuild}, try another "
+            "--backend, and run `stylert compare` to see each graph")
+
+
+def os_error_fix(err: OSError, option: str) -> str:
+    """The fix for a failed write or read, by its cause (errno); ``option`` names the path's option."""
+    code = getattr(err, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"free space on that disk, or give {option} a folder on another disk"
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"give {option} a folder you can write to"
+    if code == errno.ENOTDIR:
+        return f"a part of the path is a file, not a folder: give {option} another path"
+    if code == errno.ENAMETOOLONG:
+        return f"give {option} a shorter path"
+    return f"check the folder and its free space, or give {option} another path"
+
+
+def os_error_line(err: OSError) -> str:
+    """Any OSError as one line: the file, the cause, the fix by its cause (the command line's last resort)."""
+    return str(OutputError(err.strerror or str(err), path=err.filename or None,
+                           fix=os_error_fix(err, "the command").replace("give the command", "use")))

@@ -67,6 +67,11 @@ def bench(ctx, export_dir, backends, sizes, old_sizes, batches, mode, seconds, w
         parsed_sizes = [parse_hw(s) for s in sizes] or [(512, 512)]
     except StylertError as err:
         raise click.BadParameter(str(err)) from None
+    from ..core.files import check_side_outputs
+
+    check_side_outputs({"--json": json_path, "--markdown": md_path, "--chart": chart_path},
+                       inputs=[export_dir, *Path(export_dir).glob("*")] if Path(export_dir).is_dir() else [export_dir],
+                       formats={"--markdown": "text", "--chart": "png"})
     batch_list = list(batches) or ([1, 2, 4] if mode == "throughput" else [1])
     cfg = BenchConfig(parsed_backends, parsed_sizes, batch_list, mode, seconds, warmup, min_iterations,
                       cuda_graph, no_transfers, peak_seconds=peak_seconds)

@@ -50,11 +50,22 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
     from ..core.images import check_outputs, padded_size, save_image
     from ..errors import OutputError, WeightsError
 
+    from ..core.files import check_output_path, marker_kind, write_marker
+    from ..export.exporter import _is_export_dir
+
     names = ["demo_content.png", "demo_style.png", "demo_stylized.png", "demo_grid.png"]
     export_dir = output / f"export-{family}"
+    check_output_path(output, "--output")
+    if output.exists() and not output.is_dir():
+        raise OutputError("exists and is a file, not a folder", path=output,
+                          fix="give --output a folder name (the file is left alone)")
     check_outputs([output / n for n in names], overwrite=overwrite)
     if export_dir.exists() and not overwrite:
         raise OutputError(f"{export_dir} exists", fix="pass --overwrite to replace it, or choose another --output")
+    earlier = [p for p in [*(output / n for n in names), export_dir] if p.exists()]
+    if earlier and marker_kind(output) != "demo" and not _is_export_dir(export_dir):
+        raise OutputError(f"is not a stylert demo run ({earlier[0].name} is not ours): --overwrite replaces only what stylert "
+                          "wrote", path=output, fix="give --output a new or empty folder (the files in it are left alone)")
     say = (lambda *a, **k: None) if settings.quiet else (lambda msg: click.echo(msg, err=True))
 
     try:
@@ -132,6 +143,7 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
     labels1 = tile_labels + [""] * (columns - len(tiles))
     grid = make_grid(row1 + results, labels1 + labels, columns=columns, pack=True)
 
+    write_marker(output, "demo")
     for name, image in zip(names, [content, style, stylized, grid]):
         save_image(image, output / name, overwrite=overwrite)
         click.echo(str(output / name))

@@ -98,9 +98,11 @@ def score_cmd(content, style, stylized, reference, content_size, style_size, vgg
     """The metrics of one stylized image, as JSON:
     {"metrics": {"content_loss": {"relu2_1", "relu3_1", "relu4_1"}, "style_loss", "style_loss_relu5_1",
     "gram_loss", "ssim", "psnr"}}; psnr is null without --reference."""
+    from ..core.files import check_side_outputs
     from ..core.images import load_image
     from ..errors import ImageError
 
+    check_side_outputs({"--json": json_path}, inputs=[content, style, stylized, reference, vgg])
     images = {"content": load_image(content, size=content_size), "style": load_image(style, size=style_size),
               "stylized": load_image(stylized)}
     ref = load_image(reference) if reference is not None else None
@@ -196,12 +198,13 @@ def run_cmd(settings, contents, styles, output, models, checkpoints, engines, ba
     if backends and len(backends) not in (1, len(engines)):
         raise click.BadParameter(f"{len(backends)} backends for {len(engines)} engines: give one for all, "
                                  "or one per --engine", param_hint="--backend")
-    if output.exists() and not overwrite:
-        from ..errors import OutputError
-
-        raise OutputError("already exists", path=output, fix="pass --overwrite or choose another -o")
     content_paths = collect_images(contents)
     style_paths = collect_images(styles)
+    from ..core.files import check_output_dir
+    from ..evaluation.report import is_report_dir
+
+    check_output_dir(output, overwrite=overwrite, kind="report", what="evaluation report", owned=is_report_dir,
+                     inputs=[*content_paths, *style_paths])
     if paired and len(content_paths) != len(style_paths):
         raise click.BadParameter(f"--paired needs as many contents as styles, got {len(content_paths)} content and "
                                  f"{len(style_paths)} style image(s)", param_hint="--paired")
@@ -270,9 +273,11 @@ def run_cmd(settings, contents, styles, output, models, checkpoints, engines, ba
 def video_cmd(settings, input_path, stylized, json_path):
     """Warping error (Lai et al. 2018) of a stylized video against its input, and the input's own:
     {"metrics": {"warping_error", "input_warping_error"}, "frames", "pairs", ...}."""
+    from ..core.files import check_side_outputs
     from ..evaluation.warping import video_warping_error
     from ..runtime.video import probe
 
+    check_side_outputs({"--json": json_path}, inputs=[input_path, stylized])
     frames = probe(input_path).frames  # 0 when the container does not say: no bar then
     with _Progress(settings, "frames", frames) as bar:
         result = video_warping_error(input_path, stylized, bar.update)

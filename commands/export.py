@@ -58,13 +58,14 @@ def export(ctx, family, checkpoints, out, precision, opset, sizes, overwrite, ca
     """Export a model to three ONNX graphs (encoder, transform, decoder) + manifest.json, validated
     against PyTorch in ONNX Runtime before anything is written to DIR."""
     from ..export.errors import ValidationError
-    from ..export.exporter import export_model, format_summary
+    from ..export.exporter import _check_target, export_model, format_summary
     from ..export.validate import DEFAULT_SIZES
     from ..models.pretrained import load_reference_model
 
     quiet = bool(getattr(ctx.obj, "quiet", False))
     if (calibration is None) != (precision != "int8"):
         raise click.UsageError("--calibration DIR goes with --precision int8 (and only with it)")
+    _check_target(out, overwrite)  # before the model is loaded or anything computed
     calibration_set = None
     if calibration is not None:
         from ..export.quantize import calibration_set as make_calibration_set

@@ -29,10 +29,14 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
     ``output`` with an image extension names the single output file; otherwise it is a folder
     and outputs are ``<content>_stylized_<style>[+<style>...]<ext>`` (pytorch-AdaIN's naming).
     """
-    from ..runtime.video import VIDEO_EXTENSIONS, is_video
+    from ..runtime.video import VIDEO_EXTENSIONS, is_video, output_extension
 
     groups = [tuple(styles)] if combine else [(s,) for s in styles]
     single_file = output.suffix.lower() in (*_image_exts(), *VIDEO_EXTENSIONS)
+    if not single_file and not output.is_dir() and _is_media_extension(output.suffix):
+        raise OutputError(f"names a {output.suffix} file, a kind stylert does not write", path=output,
+                          fix=f"use an image ({' '.join(_image_exts())}) or video ({' '.join(VIDEO_EXTENSIONS)}) "
+                          "extension, or a folder name without one")
     n = len(contents) * len(groups)
     if single_file and n != 1:
         raise OutputError(f"names one file, but {n} outputs would be written", path=output,
@@ -44,10 +48,22 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
     jobs = []
     for c in contents:
         for g in groups:
-            out_ext = c.suffix.lower() if is_video(c) else ext
+            out_ext = output_extension(c) if is_video(c) else ext
             name = f"{c.stem}_stylized_{'+'.join(s.stem for s in g)}{out_ext}"
             jobs.append(Job(c, g, output if single_file else output / name))
     return jobs
+
+
+def _is_media_extension(suffix: str) -> bool:
+    """An extension of an image (any Pillow reads) or a video/animation container: never a folder name."""
+    from PIL import Image
+
+    from ..runtime.video import VIDEO_EXTENSIONS
+
+    suffix = suffix.lower()
+    return bool(suffix) and (suffix in Image.registered_extensions() or suffix in VIDEO_EXTENSIONS or suffix in (
+        ".ts", ".mts", ".m2ts", ".3gp", ".3g2", ".mpg", ".mpeg", ".flv", ".wmv", ".ogv", ".vob", ".apng", ".avif",
+        ".heic", ".heif"))
 
 
 def _image_exts():
@@ -138,6 +154,7 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
 
     content_paths = collect_images(contents)
     style_paths = collect_images(styles)
+    limit = {"max_pixels": max_pixels, "limit_option": "--max-pixels"}  # the pixel limit, and how to raise it
     if interp is not None and len(interp) != len(style_paths):
         raise click.BadParameter(f"{len(interp)} weights for {len(style_paths)} style(s)",
                                  param_hint="--weights")
@@ -164,7 +181,7 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
                 cv2_module()  # blending needs OpenCV: said before anything is stylized
             content_hw[p] = (info.height, info.width)
         else:
-            content_hw[p] = load_image(p, size=content_size, crop=crop, max_pixels=max_pixels).shape[:2]
+            content_hw[p] = load_image(p, size=content_size, crop=crop, **limit).shape[:2]
     if server is not None and (engine is not None or family or checkpoints):
         raise click.BadParameter("--server runs on the server's model: not with --engine/--model/--checkpoint",
                                  param_hint="--server")
@@ -187,9 +204,9 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
 
             style_images[p] = StyleCode.load(p)
         else:
-            style_images[p] = load_image(p, size=style_size, crop=crop, max_pixels=max_pixels)
+            style_images[p] = load_image(p, size=style_size, crop=crop, **limit)
     if mask is not None:
-        load_mask(mask, height=8, width=8, max_pixels=max_pixels)
+        load_mask(mask, height=8, width=8, **limit)
 
     import numpy as np
 
@@ -226,7 +243,7 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
                 _stylize_video(runner, job, styles_for_job, options, overwrite, settings.quiet, batch_size,
                                temporal_smoothing, temporal_blend, temporal_blend_space)
             else:
-                content = load_image(job.content, size=content_size, crop=crop, max_pixels=max_pixels)
+                content = load_image(job.content, size=content_size, crop=crop, **limit)
                 if mask is not None:
                     m = load_mask(mask, height=content.shape[0], width=content.shape[1])
                     options = dataclasses.replace(options, mask=m)
@@ -254,7 +271,8 @@ def _check_memory(runner, jobs, content_hw, style_images, content_size, batch_si
         video = is_video(job.content)
         batch = batch_size if video and isinstance(runner, RuntimeStylizer) else 1
         what = "frames of " if video else (f"after --content-size {content_size}, " if content_size else "")
-        check_fits(runner.footprint, hw, style_hw, what=what, path=job.content, batch=batch)
+        check_fits(runner.footprint, hw, style_hw, what=what, path=job.content, batch=batch,
+                   size_option=None if video else "--content-size")
 
 
 def _open_stylizer(engine, backend, device, family, checkpoints, say):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import resource
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +137,24 @@ def _mapped_bytes() -> int:
     return 0
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def memory_override() -> int | None:
+    """``STYLERT_MEMORY_BYTES`` in bytes: an integer, or a number with K, M, G or T (powers of 1024,
+    an optional "i" and "B": 4G, 512MiB, 1.5GB); None when unset or empty. Anything else (abc, -5, 0)
+    is an ImageError naming the variable: a budget set by mistake is never ignored silently."""
+    value = os.environ.get("STYLERT_MEMORY_BYTES", "").strip()
+    if not value:
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", value, flags=re.IGNORECASE)
+    amount = int(float(m.group(1)) * _UNITS[m.group(2).upper()]) if m else 0
+    if amount <= 0:
+        raise ImageError(f"STYLERT_MEMORY_BYTES={value!r} is not a positive number of bytes",
+                         fix="set it to bytes, e.g. STYLERT_MEMORY_BYTES=4000000000 or 4G, or unset it")
+    return amount
+
+
 def available_bytes() -> tuple[int | None, str]:
     """(bytes this process may still allocate, where the figure comes from); None when unknown."""
     found = []
@@ -147,9 +166,9 @@ def available_bytes() -> tuple[int | None, str]:
         left = max(0, soft - _mapped_bytes())
         source = f"usable of {gb(left)} left under the address-space limit (ulimit -v)"
         found.append((int(left * ADDRESS_SPACE_SHARE), source))
-    override = os.environ.get("STYLERT_MEMORY_BYTES", "").strip()
-    if override.isdigit():
-        found.append((int(override), "STYLERT_MEMORY_BYTES"))
+    override = memory_override()
+    if override is not None:
+        found.append((override, "STYLERT_MEMORY_BYTES"))
     return min(found) if found else (None, "unknown")
 
 
@@ -170,21 +189,38 @@ def device_memory_bytes(device: str) -> int | None:
 
 
 def check_fits(footprint: Footprint, content_hw, style_hw=None, *, what: str = "", path=None,
-               batch: int = 1, size_option: str = "--content-size") -> Estimate:
+               batch: int = 1, size_option: str | None = "--content-size",
+               batch_option: str = "--batch-size") -> Estimate:
     """ImageError, before any compute, when the run cannot fit in what this process may allocate:
-    the size, the estimate, what is free and the largest size that fits (or the flag to force)."""
+    the size, the estimate, what is free and the fix that helps: for ``batch`` > 1 the largest
+    ``batch_option`` that fits; else the largest size that fits (``size_option``; None where no option
+    resizes, e.g. video frames), or the flag to force."""
     estimate = footprint.estimate(content_hw, style_hw, batch)
     budget, source = available_bytes()
     if budget is None or estimate.total <= budget:
         return estimate
-    best = footprint.largest_fitting(content_hw, style_hw, int(budget * PROPOSAL_SHARE), batch)
     sizes = f"{hw_text(content_hw)} (HxW)" + (f" with a {hw_text(style_hw)} style" if style_hw else "")
+    if batch > 1:  # fewer frames per pass is the fix before a smaller size
+        fitting = [b for b in range(batch - 1, 0, -1)
+                   if footprint.estimate(content_hw, style_hw, b).total <= budget * PROPOSAL_SHARE]
+        if fitting:
+            raise ImageError(f"{what}{sizes}, {batch} per pass, needs {estimate.describe()}, {gb(budget)} {source}",
+                             path=path, fix=f"{batch_option} {fitting[0]} fits, or {FORCE_FLAG} to run anyway")
+    best = footprint.largest_fitting(content_hw, style_hw, int(budget * PROPOSAL_SHARE), 1 if size_option is None
+                                     else batch)
     if best is None:
         fix = "free memory, or run where there is more"
     else:
         short, c, s = best
         fix = f"the largest that fits is {hw_text(c)}" + (f" with a {hw_text(s)} style" if style_hw else "")
-        fix += f" ({size_option} {short}" + (f" --style-size {min(s)}" if style_hw and s != tuple(style_hw) else "") + ")"
+        if size_option is None:  # frames of a video: stylized at the video's own size
+            parts = [f"--style-size {min(s)}"] if style_hw and s != tuple(style_hw) else []
+            parts += [f"{batch_option} 1"] if batch > 1 else []
+            parts += ["the video downscaled to it"] if c != tuple(content_hw) else []
+            fix += f" ({', '.join(parts)})"
+        else:
+            fix += f" ({size_option} {short}" + (f" --style-size {min(s)}" if style_hw and s != tuple(style_hw)
+                                                 else "") + ")"
     raise ImageError(f"{what}{sizes} needs {estimate.describe()}, {gb(budget)} {source}", path=path,
                      fix=f"{fix}, or {FORCE_FLAG} to run anyway")
 

@@ -89,10 +89,17 @@ def _pil_bomb_check_disabled() -> Iterator[None]:
                 Image.MAX_IMAGE_PIXELS = _bomb_saved
 
 
-def _read(path: str | os.PathLike, max_pixels: int | None) -> Image.Image | np.ndarray:
+def _limit_fix(option: str | None) -> str:
+    """How to raise the pixel limit: the command's own option where it has one, else the variable."""
+    return f"raise the limit with {option} N or {MAX_PIXELS_ENV}=N" if option else f"raise the limit with {MAX_PIXELS_ENV}=N"
+
+
+def _read(path: str | os.PathLike, max_pixels: int | None, limit_option: str | None = None,
+          allow_frames: bool = False) -> Image.Image | np.ndarray:
     """Open, size-check, decode and EXIF-orient an image file, then bring it to RGB.
 
-    Returns a PIL "RGB" uint8 image for 8-bit inputs (alpha composited over white),
+    An animated image (GIF, WebP, APNG with several frames) is an ImageError: one still of it is not
+    what was asked for. Returns a PIL "RGB" uint8 image for 8-bit inputs (alpha composited over white),
     or a float32 [H, W, 1] array in 0..1 for high-bit-depth grayscale ("I;16*", "I", "F").
     """
     path = Path(path)
@@ -112,9 +119,7 @@ def _read(path: str | os.PathLike, max_pixels: int | None) -> Image.Image | np.n
                 fix=f"use an image file ({' '.join(IMAGE_EXTENSIONS)})",
             ) from None
         except OSError as err:
-            raise ImageError(
-                f"cannot open: {err.strerror or err}", path=path, fix="check the file's permissions"
-            ) from err
+            raise _open_error(err, path) from err
         with img_cm as img:
             width, height = img.size
             if width * height > limit:
@@ -122,8 +127,14 @@ def _read(path: str | os.PathLike, max_pixels: int | None) -> Image.Image | np.n
                     f"image is {width}x{height} = {width * height:,} pixels, "
                     f"more than the limit of {limit:,}",
                     path=path,
-                    fix=f"raise the limit with --max-pixels N or {MAX_PIXELS_ENV}=N, or downscale the image",
+                    fix=f"{_limit_fix(limit_option)}, or downscale the image",
                 )
+            frames = getattr(img, "n_frames", 1)
+            if frames > 1 and not allow_frames:
+                raise ImageError(
+                    f"is animated ({frames} frames): stylert stylizes still images, and would keep only the first",
+                    path=path, fix=f"stylize it as a video (e.g. ffmpeg -i {path.name} {path.stem}.mp4), or save "
+                    "the frame you want as a still image")
             try:
                 img.load()
                 img = ImageOps.exif_transpose(img)
@@ -133,6 +144,18 @@ def _read(path: str | os.PathLike, max_pixels: int | None) -> Image.Image | np.n
                     fix="re-export or re-download the file",
                 ) from err
             return _to_rgb(img, path)
+
+
+def _open_error(err: OSError, path: Path) -> ImageError:
+    """Why a file could not be opened, by its cause: a system error (errno: permissions, a missing
+    mount, an I/O error) or the decoder's (no errno: a truncated or corrupt header)."""
+    import errno
+
+    if err.errno is None:
+        return ImageError(f"truncated or corrupt image data ({err})", path=path, fix="re-export or re-download the file")
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return ImageError(f"cannot open: {err.strerror}", path=path, fix="check the file's permissions")
+    return ImageError(f"cannot read: {err.strerror or err}", path=path, fix="check the file and the disk it is on")
 
 
 #: How far a float image may stray outside its range and still be read as it: half an 8-bit step
@@ -215,19 +238,22 @@ def load_image(
     size: int = 0,
     crop: bool = False,
     max_pixels: int | None = None,
+    limit_option: str | None = None,
 ) -> np.ndarray:
     """Load an image as float32 [H, W, 3] RGB in 0..1.
 
     ``size > 0`` resizes the short side to ``size`` (bilinear, torchvision's rounding);
     ``crop`` then takes the centre ``size`` x ``size`` square. ``max_pixels`` caps the
-    decoded width*height (default: ``STYLERT_MAX_PIXELS`` or DEFAULT_MAX_PIXELS).
+    decoded width*height (default: ``STYLERT_MAX_PIXELS`` or DEFAULT_MAX_PIXELS); ``limit_option``
+    names the caller's option that sets it ("--max-pixels"), for the fix of a too-large image (None:
+    the command has none, the fix names the variable only).
     Raises ImageError for unreadable, truncated or too-large files.
     """
     if size < 0:
         raise ImageError(f"size must be >= 0, got {size}", fix="pass a positive size, or 0 to keep the size")
     if crop and size == 0:
         raise ImageError("a center crop was requested without a size", fix="--crop needs a size")
-    img = _read(path, max_pixels)
+    img = _read(path, max_pixels, limit_option)
     if isinstance(img, Image.Image):
         width, height = img.size
     else:
@@ -240,7 +266,7 @@ def load_image(
                 f"image is {width}x{height}; resized to a short side of {size} it would be "
                 f"{new_size[0]}x{new_size[1]} = {new_size[0] * new_size[1]:,} pixels, more than the limit of {limit:,}",
                 path=path,
-                fix="a smaller --content-size/--style-size, or raise the limit with --max-pixels N",
+                fix=f"a smaller size to resize to, or {_limit_fix(limit_option)}",
             )
         if new_size != (width, height):
             if isinstance(img, Image.Image):
@@ -260,14 +286,15 @@ def load_image(
 
 
 def load_mask(
-    path: str | os.PathLike, *, height: int, width: int, max_pixels: int | None = None
+    path: str | os.PathLike, *, height: int, width: int, max_pixels: int | None = None,
+    limit_option: str | None = None,
 ) -> np.ndarray:
     """Load a mask as float32 [height, width] in {0, 1}: white (grey >= 0.5) is 1 = foreground.
 
     Read like ``load_image`` (same errors; transparency counts as white), converted to
     grey with ITU-R 601 weights, thresholded, then resized with nearest neighbour.
     """
-    img = _read(path, max_pixels)
+    img = _read(path, max_pixels, limit_option)
     if isinstance(img, Image.Image):
         grey = np.asarray(img.convert("L"), dtype=np.float32) / np.float32(255.0)
     else:
@@ -329,12 +356,16 @@ def check_outputs(
 ) -> None:
     """Validate planned outputs before any work starts; raise OutputError on the first problem.
 
-    Problems: two outputs resolving to the same file; an output that is one of the
-    inputs (even with ``overwrite``); an output that is a directory; outputs that
-    already exist without ``overwrite`` (reported together).
+    Problems: a path that cannot be written (``stylert.core.files.check_output_path``: no
+    name, under a file, in a read-only folder); two outputs resolving to the same file; an
+    output that is one of the inputs (even with ``overwrite``); an output that is a directory;
+    outputs that already exist without ``overwrite`` (reported together).
     """
+    from .files import check_output_path
+
     seen: dict[Path, Path] = {}
     for p in map(Path, paths):
+        check_output_path(p)
         resolved = p.resolve()
         if resolved in seen:
             raise OutputError(
@@ -344,7 +375,7 @@ def check_outputs(
         seen[resolved] = p
     input_files = {Path(p).resolve() for p in inputs}
     for resolved, p in seen.items():
-        if resolved in input_files:
+        if resolved in input_files or any(p.exists() and q.exists() and os.path.samefile(p, q) for q in map(Path, inputs)):
             raise OutputError("would overwrite an input", path=p, fix="choose another -o")
         if p.is_dir():
             raise OutputError("is a directory", path=p, fix="choose a file name for -o")

@@ -119,10 +119,28 @@ class MetricEncoder:
 
     @torch.inference_mode()
     def features(self, image, taps=GRAM_TAPS) -> dict[str, torch.Tensor]:
+        """Images with a side under ``MIN_SIDE`` (whose relu5_1 map could not take VGG's reflection pad)
+        are reflect-padded to it (``stylert.core.images.pad_to``, edge copies for a 1-pixel side), as the
+        runtime pads a small style image before its encoder (``style_padded_size``): the maps are those
+        of the padded image, so that every size stylize takes is scored, and statistics of a 1-pixel map
+        (an undefined variance) never occur."""
         if isinstance(image, np.ndarray):
             _check_image(image, "image")
             image = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
-        return self.encoder(image.to(self.device, torch.float32), tuple(taps))
+        h, w = image.shape[-2:]
+        if min(h, w) >= MIN_SIDE:
+            return self.encoder(image.to(self.device, torch.float32), tuple(taps))
+        from ..core.images import pad_to
+
+        padded = np.stack([pad_to(x.permute(1, 2, 0).cpu().numpy(), (max(h, MIN_SIDE), max(w, MIN_SIDE)))[0]
+                           for x in image])
+        return self.encoder(torch.from_numpy(padded.transpose(0, 3, 1, 2).copy()).to(self.device, torch.float32),
+                            tuple(taps))
+
+
+#: The smallest side the VGG takes as it is (relu5_1, at stride 16, needs 2 pixels for its reflection
+#: pad); smaller images are padded to it (``MetricEncoder.features``).
+MIN_SIDE = 32
 
 
 def _check_image(image: np.ndarray, name: str) -> None:
@@ -194,14 +212,23 @@ def _same_size(a: np.ndarray, b: np.ndarray, what: str) -> None:
 def ssim(stylized: np.ndarray, content: np.ndarray) -> float:
     """Structural similarity of the grey stylized image to the grey content, both [H, W, 3] in 0..1.
 
-    scikit-image's ``structural_similarity`` (7x7 uniform window, K1 0.01, K2 0.03), data_range 1,
+    scikit-image's ``structural_similarity`` (7x7 uniform window, or the largest odd one a side under
+    7 pixels holds; under 3 pixels the same formula on the whole image's statistics; K1 0.01, K2 0.03),
+    data_range 1,
     on ``rgb2gray`` (0.2125 R + 0.7154 G + 0.0721 B) of images clipped to 0..1.
     """
     rgb2gray, structural_similarity = _skimage_metrics()
     _same_size(stylized, content, "ssim")
     a = rgb2gray(np.clip(stylized, 0.0, 1.0).astype(np.float64))
     b = rgb2gray(np.clip(content, 0.0, 1.0).astype(np.float64))
-    return float(structural_similarity(a, b, data_range=1.0))
+    side = min(a.shape)
+    if side < 3:  # no window fits: the SSIM formula on the whole image's statistics (Wang et al. 2004, eq. 13)
+        c1, c2 = 0.01 ** 2, 0.03 ** 2
+        ma, mb = a.mean(), b.mean()
+        va, vb, cov = a.var(), b.var(), ((a - ma) * (b - mb)).mean()
+        return float((2 * ma * mb + c1) * (2 * cov + c2) / ((ma * ma + mb * mb + c1) * (va + vb + c2)))
+    window = min(7, side - (1 - side % 2))  # the largest odd window the image holds
+    return float(structural_similarity(a, b, data_range=1.0, win_size=window))
 
 
 def psnr(image: np.ndarray, reference: np.ndarray) -> float:

@@ -25,14 +25,13 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from ..errors import ModelError, OutputError
+from ..errors import ModelError
 from .metrics import CONTENT_TAPS, MetricEncoder, StyleTargets, json_number, score_features
 
 REPORT_FORMAT = "stylert-evaluation"
@@ -169,7 +168,7 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
     """Stylize and score every content x style x model x alpha; write the report folder; return report.json's
     content. ``load(path, size)`` reads an image as float32 [H, W, 3] (default ``load_image`` with ``crop``).
     ``progress(done, total)`` is called after each stylization."""
-    from ..core.files import replace_directory
+    from ..core.files import building_directory, check_output_dir
     from ..core.grid import make_grid
     from ..core.images import load_image, save_image, to_uint8
     from ..core.stylize import StylizeOptions
@@ -181,11 +180,8 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
     labels = [m.label for m in models]
     if len(set(labels)) != len(labels):
         raise ModelError(f"model labels must differ, got {labels}", fix="label each model: --engine fp16=DIR")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise OutputError("already exists", path=out_dir, fix="pass --overwrite or choose another -o")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError("is a file, not a folder", path=out_dir, fix="choose a folder name for -o")
+    out_dir = check_output_dir(out_dir, overwrite=overwrite, kind="report", what="evaluation report",
+                               owned=is_report_dir, inputs=[*inputs.contents, *inputs.styles])
     if load is None:
         def load(path, size):
             return load_image(path, size=size, crop=inputs.crop)
@@ -194,11 +190,7 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
     contents = {p: load(p, inputs.content_size) for p in inputs.contents}
     styles = {p: load(p, inputs.style_size) for p in inputs.styles}
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with building_directory(out_dir, "the evaluation report") as tmp:  # recognised by report.json (is_report_dir)
         results = []
         outputs: dict[tuple, np.ndarray] = {}  # (label, content, style, alpha) -> uint8, grid pairs only
         if inputs.paired:
@@ -292,10 +284,15 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
                                xlabel="style loss (mean/std, relu1_1..relu4_1)", ylabel="content loss relu4_1")
         chart.save(tmp / "tradeoff.png", format="PNG")
         (tmp / "report.md").write_text(format_markdown(report), encoding="utf-8")
-        replace_directory(tmp, out_dir, "the evaluation report")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return report
+
+
+def is_report_dir(path: Path) -> bool:
+    """A report folder ``run_evaluation`` wrote before reports carried the marker: its report.json."""
+    try:
+        return json.loads((Path(path) / "report.json").read_text(encoding="utf-8")).get("format") == REPORT_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _fmt(value, digits: int = 4) -> str:

@@ -15,7 +15,6 @@ import datetime
 import json
 import os
 import platform
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,8 +25,7 @@ import torch
 
 from .. import __version__
 from ..core.checks import MIN_GRAPH_PSNR_DB
-from ..core.files import replace_directory, sha256_of
-from ..errors import OutputError
+from ..core.files import building_directory, check_output_dir, sha256_of
 from ..models.base import StyleModel
 from .errors import ExportError
 from .manifest import FORMAT, FORMAT_VERSION, MANIFEST_NAME, chain, load_manifest
@@ -71,14 +69,9 @@ def check_sizes(sizes, model: StyleModel) -> list[tuple[int, int]]:
 
 
 def _check_target(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OutputError("exists and is not a directory", path=out, fix="choose another -o")
-    if out.is_dir():
-        if not overwrite:
-            raise OutputError("already exists", path=out, fix="--overwrite, or another -o")
-        if any(out.iterdir()) and not _is_export_dir(out):
-            raise OutputError("is not a stylert export directory; refusing to replace it", path=out,
-                              fix="choose another -o (an empty or new directory)")
+    """``stylert.core.files.check_output_dir``: an export directory (its manifest) is replaced with
+    ``overwrite``, a folder of anything else never."""
+    check_output_dir(out, overwrite=overwrite, kind="export", what="export directory", owned=_is_export_dir)
 
 
 def _is_export_dir(path: Path) -> bool:
@@ -220,12 +213,8 @@ def export_model(model: StyleModel, out_dir: str | os.PathLike, *, precision: st
     reference = spec.graphs("fp32")
     graphs = reference if precision == "fp32" else spec.graphs(precision)
     routing = routing_of(reference)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.export-{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     seconds: dict[str, float] = {}
-    try:
+    with building_directory(out, "the export", tag="export") as tmp:
         examples = example_inputs(spec, reference, routing)
         files = {}
         params = {name: count for name, count in model.describe()["parameters"].items() if name in GRAPHS}
@@ -265,9 +254,6 @@ def export_model(model: StyleModel, out_dir: str | os.PathLike, *, precision: st
         seconds["torch_programs"] = time.perf_counter() - start
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         load_manifest(tmp)  # what the runtime will read must read back
-        replace_directory(tmp, out, "the export")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(out, manifest, report, seconds)
 
 

@@ -50,6 +50,56 @@ REQUIRED_KEYS = (
 )
 _REEXPORT = "re-export with `stylert export`"
 
+_TENSOR = {"type": "object", "required": ["name", "dtype", "shape"], "properties": {
+    "name": {"type": "string", "minLength": 1},
+    "dtype": {"type": "string", "minLength": 1},
+    "shape": {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1},
+                                                   {"type": "string", "minLength": 1}]}}}}
+_GRAPH = {"type": "object", "required": ["file", "sha256", "inputs", "outputs"], "properties": {
+    "file": {"type": "string", "minLength": 1},
+    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "bytes": {"type": "integer", "minimum": 1},
+    "inputs": {"type": "array", "minItems": 1, "items": _TENSOR},
+    "outputs": {"type": "array", "minItems": 1, "items": _TENSOR}}}
+#: The manifest's JSON Schema (draft 2020-12): the types and ranges every reader relies on, checked on
+#: load with ``jsonschema`` before anything else reads a value (a ``size_multiple`` of 0 would divide by
+#: zero; a ``min_size`` of 0 pads nothing and ONNX Runtime fails on the graphs' reflection pads).
+#: ``check_manifest`` checks what a schema cannot say (routing names, ``min_size`` a multiple of
+#: ``size_multiple``).
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": list(REQUIRED_KEYS),
+    "properties": {
+        "format": {"const": FORMAT},
+        "format_version": {"type": "integer"},
+        "family": {"type": "string", "minLength": 1},
+        "precision": {"enum": ["fp32", "fp16", "int8"]},
+        "opset": {"type": "integer", "minimum": 1},
+        "ir_version": {"type": "integer", "minimum": 1},
+        "size_multiple": {"type": "integer", "minimum": 1},
+        "min_size": {"type": "integer", "minimum": 1},
+        "graphs": {"type": "object", "properties": {g: _GRAPH for g in GRAPH_NAMES}},
+        "routing": {"type": "object"},
+        "style": {"type": "object", "required": ["representation"],
+                  "properties": {"representation": {"type": "string"}}},
+        "alpha": {"type": "object", "required": ["levels"],
+                  "properties": {"levels": {"type": "array", "minItems": 1, "items": {"type": "string"}}}},
+        "preprocessing": {"type": "object"},
+        "postprocessing": {"type": "object"},
+    },
+}
+
+
+def _check_schema(data: Mapping, where) -> None:
+    """``SCHEMA`` on ``data``: the first violation as one ManifestError line, with its JSON path."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data))
+    if error is not None:
+        at = ".".join(str(p) for p in error.absolute_path) or "the top level"
+        raise ManifestError(f"{at}: {error.message}", path=where, fix=_REEXPORT)
+
 
 def evaluate_shape(shape, env: Mapping[str, int]) -> tuple[int, ...]:
     """A manifest shape (ints and symbols: ``N``, ``H``, ``W``, ``Hs``, ``Ws``, ``H/8`` = ceil(H/8))
@@ -178,6 +228,10 @@ def check_manifest(data: Mapping, where: str | os.PathLike = MANIFEST_NAME) -> N
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise ManifestError(f"lacks {', '.join(missing)}", path=where, fix=_REEXPORT)
+    _check_schema(data, where)
+    if data["min_size"] % data["size_multiple"]:
+        raise ManifestError(f"min_size {data['min_size']} is not a multiple of size_multiple {data['size_multiple']}",
+                            path=where, fix=_REEXPORT)
     graphs = data["graphs"]
     if not isinstance(graphs, Mapping) or sorted(graphs) != sorted(GRAPH_NAMES):
         raise ManifestError(f"graphs must be exactly {', '.join(GRAPH_NAMES)}", path=where, fix=_REEXPORT)

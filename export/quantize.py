@@ -138,7 +138,25 @@ def calibration_set(directory, count: int = DEFAULT_COUNT, pixels: int = CALIBRA
                               fix="add images, or give a folder with content/ and style/ folders")
         content, style = images, images[1:] + images[:1]
     n = min(count, len(content))
-    return CalibrationSet(root, content[:n], [style[i % len(style)] for i in range(n)], pixels)
+    chosen = CalibrationSet(root, content[:n], [style[i % len(style)] for i in range(n)], pixels)
+    for p in dict.fromkeys([*chosen.content, *chosen.style]):
+        _check_colour(p)
+    return chosen
+
+
+def _check_colour(path: Path) -> None:
+    """Refuse a calibration image without colour (grey, 16-bit grey, or RGB with equal channels): its
+    activations miss the colour ranges of the photographs stylized later, and the int8 graphs it
+    calibrates fail validation with no other word on why. Unreadable files are ``load_image``'s errors."""
+    from PIL import Image
+
+    img = load_image(path, size=32)
+    if float(np.abs(img - img.mean(axis=2, keepdims=True)).max()) < 1.0 / 255.0:
+        with Image.open(path) as opened:
+            mode = opened.mode
+        raise ExportError(f"{path}: a calibration image without colour (pixel mode {mode}, every pixel grey): int8 "
+                          "ranges calibrated on it do not cover colour photographs",
+                          fix="calibrate on 8-bit colour images like the ones you will stylize")
 
 
 # --------------------------------------------------------------------------------------

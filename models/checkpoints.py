@@ -295,7 +295,7 @@ def read_state(path: str | os.PathLike) -> dict:
             raise CheckpointError(f"not a readable safetensors file ({err})", path=path,
                                   fix="check that the file is complete") from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises pickle, zip and runtime errors alike: convert, keep the cause
         reason = type(err).__name__
         detail = re.search(r"Unsupported operand \d+|invalid load key[^.]*|PytorchStreamReader failed[^.]*", str(err))
@@ -308,6 +308,47 @@ def read_state(path: str | os.PathLike) -> dict:
             ) from err
         raise CheckpointError(f"not a readable PyTorch checkpoint ({reason})", path=path,
                               fix="check that the file is complete and is a .pth/.pt state dict") from err
+    if isinstance(payload, dict) and payload.get("format") == STYLERT_FORMAT and CHECKSUM_KEY in payload:
+        found = payload_checksum(payload)
+        if found != payload[CHECKSUM_KEY]:
+            raise CheckpointError(
+                "its contents do not match the SHA-256 recorded when it was saved (damaged on disk or edited): "
+                "loading it would continue from corrupt weights or optimizer state", path=path,
+                fix="resume from an earlier checkpoints/step_*.pt (copy it over checkpoints/last.pt), or start again")
+    return payload
+
+
+#: The key of stylert checkpoints that holds ``payload_checksum`` of the rest, verified by ``read_state``.
+CHECKSUM_KEY = "sha256"
+
+
+def payload_checksum(payload: dict) -> str:
+    """SHA-256 over everything in a checkpoint but its ``CHECKSUM_KEY``: every tensor's name, dtype, shape
+    and bytes, and every other value's repr, in a fixed order (dict keys sorted). A checkpoint's zip
+    records CRC-32s that ``torch.load`` does not check; this catches any change to what it loads."""
+    import hashlib
+
+    digest = hashlib.sha256()
+
+    def walk(value, where: str) -> None:
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"{where}:{t.dtype}:{tuple(t.shape)}:".encode())
+            if t.numel():
+                digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=repr):
+                if not (where == "" and key == CHECKSUM_KEY):
+                    walk(value[key], f"{where}/{key!r}")
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"{where}:{type(value).__name__}:{len(value)}".encode())
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]")
+        else:
+            digest.update(f"{where}={value!r};".encode())
+
+    walk(payload, "")
+    return digest.hexdigest()
 
 
 def _is_state_dict(obj) -> bool:
@@ -510,7 +551,8 @@ def load_model(paths, family: str | None = None, *, public_encoder=None) -> Styl
 # --------------------------------------------------------------------------------------
 def save_checkpoint(model: StyleModel, path: str | os.PathLike, **extra) -> Path:
     """Write stylert's own checkpoint atomically: family, config, weights and ``extra``
-    (training state: optimizer, step, RNG...)."""
+    (training state: optimizer, step, RNG...), with the SHA-256 of all of it (``payload_checksum``),
+    which ``read_state`` verifies."""
     path = Path(path)
     payload = {
         "format": STYLERT_FORMAT,
@@ -520,6 +562,7 @@ def save_checkpoint(model: StyleModel, path: str | os.PathLike, **extra) -> Path
         "state_dict": model.state_dict(),
         **extra,
     }
+    payload[CHECKSUM_KEY] = payload_checksum(payload)
     with atomic_write(path, overwrite=True) as tmp:
         torch.save(payload, tmp)
     return path

@@ -38,7 +38,7 @@ import numpy as np
 from ..core.images import crop_to, pad_to
 from ..core.stylize import StylizeOptions, alpha_values, check_options
 from ..core.temporal import StatisticsEMA
-from ..errors import ModelError
+from ..errors import ModelError, nan_fix
 from ..export.manifest import Manifest, load_manifest
 from .backends import BaseRunner, make_runners
 from .codes import StyleCode, blend
@@ -210,7 +210,8 @@ class Pipeline:
         out = np.stack([crop_to(img, hw) for img in image]).astype(np.float32)
         if not np.isfinite(out).all():
             raise ModelError(f"the {self.backend} backend produced NaN or Inf (decoder output)",
-                             fix="run `stylert compare DIR` to find the graph; fp16 exports may overflow")
+                             fix=nan_fix(self.manifest.precision, "`stylert build EXPORT_DIR --force`"
+                                         if self.backend in ("tensorrt", "inductor") else "`stylert export --overwrite`"))
         return out
 
     def _to_host_dict(self, graph: str, values: dict) -> dict:

@@ -18,6 +18,7 @@ any length. ``transform_video`` runs them one after another, a batch at a time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -30,9 +31,18 @@ import numpy as np
 from ..core.files import atomic_write
 from ..errors import ImageError, MissingDependencyError, OutputError
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".ts", ".m2ts", ".mts", ".3gp", ".mpg",
+                    ".mpeg")
 _OUTPUT_CODEC = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v": "libx264",
-                 ".avi": "mpeg4", ".webm": "libvpx-vp9"}
+                 ".avi": "mpeg4", ".webm": "libvpx-vp9", ".ts": "libx264", ".m2ts": "libx264", ".mts": "libx264",
+                 ".3gp": "libx264", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
+#: Output codecs whose time base must be the frame interval (MPEG-4 part 2 in AVI, MPEG-2).
+_FRAME_TIME_BASE = ("mpeg4", "mpeg2video")
+#: Still-image formats Pillow may lack a plugin for, which FFmpeg can open as a one-frame stream.
+_STILL_EXTENSIONS = (".heic", ".heif", ".avif", ".jxl", ".svg", ".psd", ".dng", ".cr2", ".nef", ".arw", ".exr",
+                     ".hdr", ".jp2", ".j2k")
+#: Demuxers of still images (and image sequences): a file FFmpeg opens with one of these is not a video.
+_IMAGE_DEMUXERS = ("image2", "gif", "webp", "apng", "ico", "tiff", "bmp")
 
 
 def _av():
@@ -44,7 +54,39 @@ def _av():
 
 
 def is_video(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+    """Whether ``path`` is a video: by its extension (``VIDEO_EXTENSIONS``); an existing file with another
+    extension that is not a still-image one (or none) by probing its container with FFmpeg (a video
+    stream, in a container that is not an image's), so ``clip.vob`` or ``clip`` are videos too."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext in VIDEO_EXTENSIONS:
+        return True
+    from PIL import Image
+
+    if ext in Image.registered_extensions() or ext in _STILL_EXTENSIONS or not path.is_file():
+        return False
+    return _probe_is_video(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _probe_is_video(path: str, mtime_ns: int) -> bool:
+    try:
+        av = _av()
+    except MissingDependencyError:
+        return False
+    try:
+        with av.open(path) as container:
+            name = container.format.name
+            return bool(container.streams.video) and not (name.endswith("_pipe") or
+                                                          any(n in _IMAGE_DEMUXERS for n in name.split(",")))
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
+def output_extension(src: str | os.PathLike) -> str:
+    """The extension of a video stylized from ``src``: its own where stylert writes it, else .mp4."""
+    ext = Path(src).suffix.lower()
+    return ext if ext in _OUTPUT_CODEC else ".mp4"
 
 
 @dataclass(frozen=True)
@@ -55,6 +97,7 @@ class VideoInfo:
     frames: int  # 0 when the container does not say
     has_audio: bool
     rotation: int = 0  # the display rotation, degrees counter-clockwise (0, 90, 180, 270)
+    end: float | None = None  # where the video stream ends (seconds: its start plus its duration); None: unknown
 
 
 def _upright(frame) -> np.ndarray:
@@ -97,10 +140,35 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         except av.error.FFmpegError as err:
             raise ImageError(f"corrupt video data ({err.strerror or err})", path=path,
                              fix="re-encode or re-download the file") from None
-        rotation = _quarter_turns(getattr(first, "rotation", 0)) * 90 if first is not None else 0
+        if first is None:
+            raise ImageError("its video stream has no frames (empty or cut before the first frame)", path=path,
+                             fix="re-encode or re-download the file")
+        rotation = _quarter_turns(getattr(first, "rotation", 0)) * 90
         if rotation in (90, 270):
             width, height = height, width
-        return VideoInfo(width, height, Fraction(fps), stream.frames or 0, bool(container.streams.audio), rotation)
+        end = None
+        if stream.duration and stream.time_base:
+            end = float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
+        elif container.duration and len(container.streams) == 1:  # Matroska/WebM: the container's, if all video
+            end = (container.start_time or 0) / 1e6 + container.duration / 1e6
+        return VideoInfo(width, height, Fraction(fps), stream.frames or 0, bool(container.streams.audio), rotation,
+                         end)
+
+
+def check_complete(src: Path, info: "VideoInfo", frames: int, last_time) -> None:
+    """Refuse a video whose stream ended early without a decoding error (a file cut short: FFmpeg stops
+    at the cut): fewer frames than its header lists, or, where it lists none, a last frame more than
+    three frame intervals (and 5%) before the stream's recorded end. Called before the output is moved
+    into place, so a damaged input leaves no output."""
+    if info.frames and frames < info.frames:
+        found = f"ends after {frames} of the {info.frames} frames its header lists"
+    elif not info.frames and info.end and last_time is not None and \
+            float(last_time) < info.end - max(3 / float(info.fps), 0.05 * info.end):
+        found = f"ends at {float(last_time):.3f} s, its stream at {info.end:.3f} s"
+    else:
+        return
+    raise ImageError(f"{found} (cut short or damaged): nothing written", path=src,
+                     fix="re-encode or re-download the file")
 
 
 def _decode(path: Path, batch_size: int) -> Iterator[tuple[np.ndarray, list]]:
@@ -149,7 +217,7 @@ def _open_output(out, ext: str, info: "VideoInfo", crf: int):
     stream = out.add_stream(_OUTPUT_CODEC[ext], rate=info.fps)
     stream.width, stream.height = width, height
     stream.pix_fmt = "yuv420p"
-    time_base = Fraction(1, 90000) if ext != ".avi" else 1 / Fraction(info.fps)
+    time_base = 1 / Fraction(info.fps) if _OUTPUT_CODEC[ext] in _FRAME_TIME_BASE else Fraction(1, 90000)
     stream.codec_context.time_base = time_base
     if _OUTPUT_CODEC[ext] == "libx264":
         stream.options = {"crf": str(crf)}
@@ -190,12 +258,33 @@ def _check_extension(dst: Path) -> str:
 
 
 def _copy_audio(audio, audio_src, out) -> None:
-    if audio is not None:
-        audio_in, audio_out = audio
-        for packet in audio_src.demux(audio_in):
+    """Every kept audio stream into ``out``: packets copied, or decoded, resampled and encoded where
+    the container needs another codec (``_audio_streams``)."""
+    if not audio:
+        return
+    for packet in audio_src.demux(*[audio_src.streams[i] for i in audio]):
+        route = audio.get(packet.stream.index)
+        if route is None:
+            continue
+        target, resampler = route
+        if resampler is None:
             if packet.dts is not None:
-                packet.stream = audio_out
+                packet.stream = target
                 out.mux(packet)
+            continue
+        for frame in packet.decode():
+            for converted in resampler.resample(frame):
+                converted.pts = None
+                for encoded in target.encode(converted):
+                    out.mux(encoded)
+    for target, resampler in audio.values():
+        if resampler is not None:
+            for converted in resampler.resample(None):
+                converted.pts = None
+                for encoded in target.encode(converted):
+                    out.mux(encoded)
+            for encoded in target.encode(None):
+                out.mux(encoded)
 
 
 @dataclass
@@ -233,7 +322,7 @@ def _writing(src: Path, dst: Path, *, overwrite: bool, crf: int, notice) -> Iter
         with av.open(str(tmp), mode="w", format=_container_format(ext)) as out:
             stream, time_base = _open_output(out, ext, info, crf)
             # Every stream must exist before the first packet is muxed (the header is written then).
-            audio = _audio_stream(audio_src, out) if info.has_audio else None
+            audio = _audio_streams(audio_src, out, ext, src, notice)
             writer = _Writer(av, info, stream, out, time_base)
             yield writer
             for packet in stream.encode():
@@ -263,14 +352,17 @@ def stream_video(src: str | os.PathLike, dst: str | os.PathLike,
         results = process(iter_frames(src, times))
         try:
             expected = (writer.info.height, writer.info.width, 3)
+            last = None
             for frame in results:
                 if frame.shape != expected or frame.dtype != np.uint8:
                     raise ValueError(f"frame function returned {frame.shape} {frame.dtype}, "
                                      f"expected {expected} uint8")
-                drain.put(writer.frame(frame, times.popleft() if times else None))
+                last = times.popleft() if times else None
+                drain.put(writer.frame(frame, last))
                 done += 1
                 if progress is not None:
                     progress(done)
+            check_complete(src, writer.info, done, last)
             drain.finish()
         except BaseException:
             drain.abort()
@@ -324,17 +416,67 @@ def transform_video(src: str | os.PathLike, dst: str | os.PathLike,
             done += len(batch)
             if progress is not None:
                 progress(done)
+        check_complete(src, writer.info, done, times[-1] if done else None)
     return done
 
 
 def _container_format(ext: str) -> str:
-    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm"}[ext]
+    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm",
+            ".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".3gp": "3gp", ".mpg": "mpeg",
+            ".mpeg": "mpeg"}[ext]
 
 
-def _audio_stream(container, out):
-    """(source audio stream, output stream copying it), or None if ``out`` cannot hold the codec."""
-    audio_in = container.streams.audio[0]
-    try:
-        return audio_in, out.add_stream_from_template(audio_in)
-    except (ValueError, _av().error.FFmpegError):
-        return None  # e.g. AAC into WebM: keep the video, drop the audio
+#: The audio codec an output container gets when the source's cannot be copied into it.
+_AUDIO_CODEC = {".webm": "libopus", ".mkv": "libopus", ".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".3gp": "aac",
+                ".ts": "aac", ".m2ts": "aac", ".mts": "aac", ".avi": "mp3", ".mpg": "mp2", ".mpeg": "mp2"}
+
+
+#: Audio codecs each output container takes as they are (copied, not re-encoded); Matroska takes any.
+_PCM = ("pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_u8")
+_COPY_AUDIO = {".mp4": ("aac", "mp3", "ac3", "eac3", "alac"), ".m4v": ("aac", "mp3", "ac3", "alac"),
+               ".mov": ("aac", "mp3", "ac3", "alac", *_PCM, "pcm_s16be"), ".3gp": ("aac", "amr_nb", "amr_wb"),
+               ".webm": ("opus", "vorbis"), ".avi": ("mp3", "ac3", "mp2", *_PCM),
+               ".ts": ("aac", "mp2", "mp3", "ac3"), ".m2ts": ("aac", "mp2", "mp3", "ac3"),
+               ".mts": ("aac", "mp2", "mp3", "ac3"), ".mpg": ("mp2", "mp3", "ac3"), ".mpeg": ("mp2", "mp3", "ac3")}
+
+
+def _audio_streams(container, out, ext: str, src: Path, notice) -> dict:
+    """{source stream index: (output stream, resampler or None)} for every audio stream of the source:
+    copied where ``out`` can hold its codec, else transcoded to the container's codec (``_AUDIO_CODEC``:
+    Opus for WebM), each said once through ``notice``; a stream that can be neither, and every other
+    stream (subtitles, data), is dropped with one line saying so."""
+    av = _av()
+    routes = {}
+    for stream in container.streams:
+        if stream.type == "video" and stream.index == container.streams.video[0].index:
+            continue
+        label = f"{stream.type} stream {stream.index} ({stream.codec_context.name if stream.codec_context else '?'})"
+        if stream.type != "audio":
+            if notice:
+                notice(f"{src}: {label} dropped: stylert writes the video and its audio streams only")
+            continue
+        name = stream.codec_context.name if stream.codec_context else ""
+        if name in _COPY_AUDIO.get(ext, ()) or (ext == ".mkv" and name != "pcm_s16be"):
+            try:
+                routes[stream.index] = (out.add_stream_from_template(stream), None)
+                continue
+            except (ValueError, av.error.FFmpegError):
+                pass
+        codec = _AUDIO_CODEC.get(ext)
+        try:
+            rate = stream.codec_context.sample_rate or 48000
+            if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
+                rate = 48000
+            target = out.add_stream(codec, rate=rate)
+            layout = "stereo" if (stream.codec_context.channels or 2) >= 2 else "mono"
+            target.layout = layout
+            fmt = target.codec_context.codec.audio_formats[0].name if target.codec_context.codec.audio_formats \
+                else "s16"
+            target.format = fmt
+            routes[stream.index] = (target, av.AudioResampler(format=fmt, layout=layout, rate=rate))
+            if notice:
+                notice(f"{src}: {label} cannot go into {ext} as it is: re-encoded as {codec} ({layout}, {rate} Hz)")
+        except (ValueError, TypeError, av.error.FFmpegError) as err:
+            if notice:
+                notice(f"{src}: {label} dropped: {ext} cannot hold it and re-encoding failed ({err})")
+    return routes

@@ -298,7 +298,7 @@ def _encode_styles(export_dir: Path, manifest, opts: RepositoryOptions, out: Pat
     """Each ``--style`` as a style-code file in ``out`` -> {name: relative path}."""
     if not opts.styles:
         return {}
-    from ..core.images import load_image
+    from ..core.images import load_image, max_pixels_from_env
     from ..runtime.codes import StyleCode
     from ..runtime.pipeline import Pipeline
 
@@ -316,7 +316,8 @@ def _encode_styles(export_dir: Path, manifest, opts: RepositoryOptions, out: Pat
             code.check_for(manifest.family, sha, path)
             images[name] = code
         else:
-            images[name] = load_image(path, size=opts.style_size)
+            images[name] = load_image(path, size=opts.style_size, limit_option="--max-pixels",
+                                      max_pixels=max(opts.max_pixels, max_pixels_from_env()))
     pipeline = None
     try:
         for name, path in opts.styles:
@@ -347,7 +348,7 @@ def _tensorrt_plans(export_dir: Path, opts: RepositoryOptions):
 def write_repository(export_dir: str | os.PathLike, out: str | os.PathLike, options: RepositoryOptions | None = None,
                      *, overwrite: bool = False, log=lambda message: None) -> Path:
     """Write the repository for ``export_dir`` into ``out`` (atomically: built beside it, then moved)."""
-    from ..core.files import replace_directory
+    from ..core.files import building_directory, check_output_dir
     from ..export.manifest import load_manifest
 
     opts = options or RepositoryOptions()
@@ -360,10 +361,10 @@ def write_repository(export_dir: str | os.PathLike, out: str | os.PathLike, opti
         raise ServingError("TensorRT plans run on GPUs only", fix="drop --device cpu, or use --backend onnxruntime")
     if opts.instances < 1 or opts.max_batch_size < 0 or opts.max_pixels < 1:
         raise ServingError("--instances and --max-pixels must be >= 1, --max-batch-size >= 0")
-    if out.exists() and not overwrite:
-        raise ServingError("already exists", path=out, fix="--overwrite")
     if out.resolve() == export_dir.resolve() or export_dir.resolve() in out.resolve().parents:
         raise ServingError("is inside the export directory", path=out, fix="write the repository elsewhere")
+    check_output_dir(out, overwrite=overwrite, kind="triton-repository", what="model repository",
+                     owned=_is_stylert_repository, inputs=[export_dir, *(opts.engines and [opts.engines] or []), *(p for _, p in opts.styles)])
     manifest = load_manifest(export_dir)
     model_config_pb2()  # fail early without tritonclient
     prefix = opts.name or manifest.family.replace("-", "_")
@@ -373,10 +374,7 @@ def write_repository(export_dir: str | os.PathLike, out: str | os.PathLike, opti
     names = {g: f"{prefix}_{g}" for g in GRAPHS}
     engine, max_n = _tensorrt_plans(export_dir, opts) if opts.backend == "tensorrt" else (None, None)
 
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
+    with building_directory(out, "the model repository", kind="triton-repository") as tmp:
         for g in GRAPHS:
             version = tmp / names[g] / "1"
             version.mkdir(parents=True)
@@ -398,10 +396,12 @@ def write_repository(export_dir: str | os.PathLike, out: str | os.PathLike, opti
         write_config(tmp / STYLIZE, stylize_config(opts, manifest.alpha_levels))
         (tmp / "README.md").write_text(repository_readme(export_dir, manifest, names, styles, opts), encoding="utf-8")
         validate_repository(tmp)
-        replace_directory(tmp, out, "the model repository")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _is_stylert_repository(path: Path) -> bool:
+    """A repository ``write_repository`` wrote before repositories carried the marker: its stylize model."""
+    return (path / STYLIZE / "1" / "stylize.json").is_file() and (path / "README.md").is_file()
 
 
 def repository_readme(export_dir: Path, manifest, names: dict, styles: dict, opts: RepositoryOptions) -> str:

@@ -187,6 +187,7 @@ class TritonServer:
         self.process: subprocess.Popen | None = None
         self.binary: TritonBinary | None = None
         self._run_dir: Path | None = None
+        self._extra_dirs: list[Path] = []
         self._shm: set[str] = set()
 
     # -- facts ---------------------------------------------------------------------------
@@ -215,8 +216,24 @@ class TritonServer:
         return f"http://{self._host()}:{self.ports['metrics']}/metrics"
 
     # -- lifecycle -----------------------------------------------------------------------
+    def _served_path(self) -> Path:
+        """The repository as the server is given it: a link without spaces (in the run folder) where the
+        real path has whitespace, which the python backend's stub command line cannot carry (its
+        arguments are split on spaces: the stub dies parsing them, ``stol``, and the server never
+        gets ready)."""
+        if not any(ch.isspace() for ch in str(self.repository)) or self._run_dir is None:
+            return self.repository
+        base = self._run_dir if not any(ch.isspace() for ch in str(self._run_dir)) else \
+            Path(tempfile.mkdtemp(prefix="stylert-triton-", dir="/tmp"))
+        link = base / "repository"
+        if not link.is_symlink():
+            link.symlink_to(self.repository, target_is_directory=True)
+        if base != self._run_dir:
+            self._extra_dirs.append(base)
+        return link
+
     def command(self, backend_dir: Path | None) -> list[str]:
-        cmd = [str(self.binary.executable), f"--model-repository={self.repository}",
+        cmd = [str(self.binary.executable), f"--model-repository={self._served_path()}",
                f"--http-address={self.address}", f"--http-port={self.ports['http']}",
                f"--grpc-address={self.address}", f"--grpc-port={self.ports['grpc']}",
                f"--metrics-address={self.address}", f"--metrics-port={self.ports['metrics']}",
@@ -229,6 +246,14 @@ class TritonServer:
         if not (self.repository / "stylize" / "config.pbtxt").is_file() and not any(self.repository.glob("*/config.pbtxt")):
             raise ServingError("is not a Triton model repository (no */config.pbtxt)", path=self.repository,
                                fix="write one with `stylert triton EXPORT_DIR -o REPO`")
+        by_port: dict[int, list[str]] = {}
+        for kind, port in self.ports.items():
+            by_port.setdefault(port, []).append(f"--{kind}-port")
+        for port, options in by_port.items():
+            if len(options) > 1:
+                raise ServingError(f"{' and '.join(options)} are both {port}: each endpoint needs a port of its own",
+                                   fix=f"give {options[1]} another port")
+        _check_repository(self.repository)
         for kind, port in self.ports.items():
             if _port_in_use(self.address, port):
                 raise ServingError(f"the {kind} port {port} on {self.address} is in use",
@@ -271,9 +296,19 @@ class TritonServer:
         except BaseException:
             self.stop()
             raise
-        self._shm = {a for pid in _children(self.process.pid) for a in _cmdline(pid) if a.startswith(SHM_PREFIX)}
+        self._note_shm()
         self._shm |= {n for n in _shm_names() if n not in before and n.startswith(SHM_PREFIX)}
         return self
+
+    def _note_shm(self) -> None:
+        """Remember the python backend's shared-memory regions of this server (and its stubs): the ones
+        its processes map or name on their command lines; ``stop`` removes them, even after a failed start."""
+        if self.process is None:
+            return
+        pids = [self.process.pid, *_children(self.process.pid)]
+        for pid in pids:
+            self._shm |= {a for a in _cmdline(pid) if a.startswith(SHM_PREFIX)}
+            self._shm |= _mapped_shm(pid)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -282,6 +317,7 @@ class TritonServer:
             if code is not None:
                 raise ServingError(f"tritonserver exited with code {code} while loading the repository: "
                                    f"{self.last_error()}", path=self.repository, fix=f"see {self.log_path}")
+            self._note_shm()
             if self.ready():
                 return
             if time.monotonic() > deadline:
@@ -318,6 +354,7 @@ class TritonServer:
         code = None
         if self.process is not None:
             pgid = self.process.pid  # start_new_session: the server leads its own group
+            self._note_shm()
             if self.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     self.process.send_signal(signal.SIGTERM)
@@ -339,6 +376,8 @@ class TritonServer:
                     os.unlink(f"/dev/shm/{name}")
         if self._run_dir is not None:  # the backend links; the log stays (next to it, or where asked)
             shutil.rmtree(self._run_dir, ignore_errors=True)
+        for folder in self._extra_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
         return code
 
     def __enter__(self) -> "TritonServer":
@@ -346,6 +385,25 @@ class TritonServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _check_repository(repository: Path) -> None:
+    """Every model the repository's ``stylize`` model calls is in the repository, before the server starts:
+    a missing graph model would otherwise load as "ready" and fail at the first request."""
+    spec_path = repository / "stylize" / "1" / "stylize.json"
+    if not spec_path.is_file():
+        return
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        wanted = sorted(set(spec.get("models", {}).values())) if isinstance(spec.get("models"), dict) else []
+    except (OSError, ValueError):
+        raise ServingError("is not a readable stylize model spec", path=spec_path,
+                           fix="write the repository again with `stylert triton EXPORT_DIR -o REPO --overwrite`") from None
+    missing = [m for m in wanted if not (repository / m / "config.pbtxt").is_file()]
+    if missing:
+        raise ServingError(f"the stylize model calls {', '.join(missing)}, which the repository does not hold",
+                           path=repository, fix="write the repository again with `stylert triton EXPORT_DIR -o REPO "
+                                                "--overwrite`")
 
 
 def _backends(repository: Path) -> dict[Path, str]:
@@ -387,6 +445,21 @@ def _group_alive(pgid: int) -> bool:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 return True
     return False
+
+
+def _mapped_shm(pid: int) -> set[str]:
+    """The python backend's shared-memory regions process ``pid`` maps (``/proc/PID/maps``)."""
+    try:
+        text = Path(f"/proc/{pid}/maps").read_text(errors="replace")
+    except OSError:
+        return set()
+    found = set()
+    for line in text.splitlines():
+        path = line.rsplit(None, 1)[-1] if "/dev/shm/" in line else ""
+        name = path.removeprefix("/dev/shm/")
+        if name.startswith(SHM_PREFIX):
+            found.add(name)
+    return found
 
 
 def _shm_names() -> list[str]:

@@ -215,7 +215,7 @@ def test_demo_runs_on_embedded_inputs(tmp_path, use_shared_weights):
     out = tmp_path / "demo"
     result = invoke("demo", "-o", out, "--size", 96, "--no-fetch", "--device", "cpu")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["demo_content.png", "demo_grid.png", "demo_style.png",
+    assert sorted(p.name for p in out.iterdir()) == [".stylert-output.json", "demo_content.png", "demo_grid.png", "demo_style.png",
                                                      "demo_stylized.png", "export-adain"]
     from stylert.core.demo import demo_content, demo_style
     from stylert.core.shipped import shipped_families

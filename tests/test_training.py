@@ -352,7 +352,7 @@ def test_zero_iterations_save_the_warm_start_and_resume_exactly(data_dirs, tmp_p
     assert result.step == 0 and result.last_checkpoint == out / "checkpoints" / "step_000000.pt"
     assert any("saved the initial model" in m for m in messages), messages
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert names == ["checkpoints/last.pt", "checkpoints/step_000000.pt", "log.csv", "loss.png",
+    assert names == [".stylert-output.json", "checkpoints/last.pt", "checkpoints/step_000000.pt", "log.csv", "loss.png",
                      "samples/step_000000.png"]
     saved = load_model([out / "checkpoints" / "last.pt"])
     warm = initial_model(family, from_pretrained=True, log=_quiet)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..core.files import atomic_write
+from ..core.files import MARKER_NAME, atomic_write, check_output_path, marker_kind, write_marker
 from ..core.grid import make_grid
 from ..core.images import save_image
 from ..errors import CheckpointError, ModelError, OutputError
@@ -127,10 +127,14 @@ def prepare_out_dir(options: RunOptions) -> Path:
             raise OutputError("has no checkpoints/last.pt to resume from", path=out,
                               fix="check --out, or start a new run without --resume")
         return out
+    check_output_path(out, "--out")
     if out.exists() and any(out.iterdir()):
         if not options.overwrite:
             raise OutputError("is not empty", path=out, fix="--resume to continue that run, --overwrite to start "
                               "again (removes its checkpoints, samples and logs), or another --out")
+        if marker_kind(out) != "training-run" and not last_checkpoint_path(out).is_file():
+            raise OutputError("is not a stylert training run: --overwrite replaces only what stylert wrote", path=out,
+                              fix="give --out a new or empty folder (the files are left alone)")
         for name in OUTPUTS:
             target = out / name
             if target.is_dir():
@@ -138,7 +142,30 @@ def prepare_out_dir(options: RunOptions) -> Path:
             elif target.exists():
                 target.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "training-run")
     return out
+
+
+def _remove_unfinished(out: Path, existed: bool, since: float) -> None:
+    """After a new run failed or was interrupted before its first checkpoint: remove what it wrote
+    (its log, loss curve, samples and marker; the folder too if the run made it), so that the next run
+    is not refused as "not empty" and nothing half-done stays behind. A run with a checkpoint keeps
+    everything (``--resume`` continues it)."""
+    last = last_checkpoint_path(out)
+    if last.is_file() and last.stat().st_mtime >= since:
+        return
+    for name in (*OUTPUTS, MARKER_NAME):
+        target = out / name
+        try:
+            if target.exists() and target.stat().st_mtime >= since:
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+        except OSError:
+            pass
+    if not existed:
+        try:
+            out.rmdir()
+        except OSError:
+            pass
 
 
 def resume_config(saved: dict, given: TrainConfig | None, explicit: set[str] | None = None) -> TrainConfig:
@@ -212,7 +239,20 @@ def train(config: TrainConfig, options: RunOptions, log=print) -> TrainResult:
     """Run (or resume) training as ``config`` says, writing into ``options.out_dir``.
 
     With ``options.resume`` the state comes from ``OUT/checkpoints/last.pt`` and ``config`` must be the
-    saved one except for ``RESUMABLE_CHANGES`` (use ``resume_config``)."""
+    saved one except for ``RESUMABLE_CHANGES`` (use ``resume_config``). A new run that fails or is
+    interrupted before its first checkpoint removes what it wrote (``_remove_unfinished``)."""
+    since = time.time() - 1.0  # mtimes: a second of file-system granularity
+    existed = Path(options.out_dir).exists()
+    out = prepare_out_dir(options)
+    try:
+        return _train(config, options, log, out)
+    except BaseException:
+        if not options.resume:
+            _remove_unfinished(out, existed, since)
+        raise
+
+
+def _train(config: TrainConfig, options: RunOptions, log, out: Path) -> TrainResult:
     if config.iterations < 0 or config.batch_size < 1:
         raise ModelError("--iterations must be at least 0 and --batch-size at least 1")
     if options.checkpoint_every < 1 or options.sample_every < 1:
@@ -220,7 +260,6 @@ def train(config: TrainConfig, options: RunOptions, log=print) -> TrainResult:
     device = resolve_device(options.device)
     if config.amp and device.type != "cuda":
         raise ModelError("mixed precision (--amp) needs CUDA", fix="drop --amp, or train on a GPU")
-    out = prepare_out_dir(options)
     dataset, data_info = make_dataset(DataConfig(config.content_dir, config.style_dir, config.image_size,
                                                  config.crop_size, config.seed))
     skipped: dict[str, str] = {}
@@ -330,7 +369,8 @@ def train(config: TrainConfig, options: RunOptions, log=print) -> TrainResult:
                 write_sample_grid(model, preview, step, out / "samples" / f"step_{step:06d}.png")
     except KeyboardInterrupt:
         saved = result.last_checkpoint or "none yet"
-        note(f"interrupted at step {step} (last checkpoint: {saved}); continue with --resume")
+        note(f"interrupted at step {step} (last checkpoint: {saved}); continue with --resume" if result.last_checkpoint
+             else f"interrupted at step {step}, before the first checkpoint: nothing kept; run again")
         raise
     finally:
         csv_log.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import EngineError, EngineOutputError
+from ...errors import EngineError, EngineOutputError, nan_fix
 from ...export.manifest import GRAPH_NAMES, Manifest
 from ..engine_manifest import EngineManifest
 from ..profiles import ShapeRange, match_profile, widened
@@ -82,8 +82,7 @@ class InductorRunner(TorchRunner):
                 if not bool(torch.isfinite(value).all()):
                     raise EngineOutputError(f"the inductor {self.graph} engine ({self.precision}) produced NaN or Inf "
                                             f"in its output {name}", path=self.path,
-                                            fix="run `stylert compare` to see each graph; an fp32 build "
-                                                "(--precision fp32) avoids float16 overflow")
+                                            fix=nan_fix(self.precision))
         if keep_on_device:
             return out
         return {k: v.detach().cpu().numpy() for k, v in out.items()}

@@ -30,11 +30,12 @@ class RequestError(Exception):
     """The request is wrong: answered with INVALID_ARG."""
 
 
-def pad_to_multiple(image, multiple):
-    """[H, W, C] padded at the bottom and right to multiples of ``multiple`` (reflect; edge for 1 pixel)."""
+def pad_to_multiple(image, multiple, min_size=0):
+    """[H, W, C] padded at the bottom and right to multiples of ``multiple``, each side at least ``min_size``
+    (``stylert.core.images.padded_size``; reflect, repeated where the pad is longer; edge for 1 pixel)."""
     height, width = image.shape[:2]
     for axis, length in ((0, height), (1, width)):
-        pad = -length % multiple
+        pad = max(-(-length // multiple) * multiple, min_size) - length
         if pad:
             widths = [(0, 0)] * image.ndim
             widths[axis] = (0, pad)
@@ -163,7 +164,8 @@ class TritonPythonModel:
         alpha = self._alpha(request)
         codes, weights = self._codes(request)
         h, w = content.shape[:2]
-        enc = self._encode(pad_to_multiple(content, self.multiple), sorted(set(self.spec["content_inputs"].values())))
+        enc = self._encode(pad_to_multiple(content, self.multiple, self.min_size),
+                           sorted(set(self.spec["content_inputs"].values())))
         transform_outputs = sorted(set(self.spec["decoder_inputs"].values()))
 
         def transform(code):
