@@ -50,7 +50,7 @@ import os
 import numpy as np
 
 from ...core.providers import import_tensorrt
-from ...errors import EngineError, EngineOutputError
+from ...errors import EngineError, EngineOutputError, nan_fix
 from ...export.manifest import GRAPH_NAMES, Manifest
 from ..engine_manifest import EngineManifest
 from ..profiles import ShapeRange, limit_problem, match_profile, widened
@@ -247,8 +247,7 @@ class TensorRTSession:
             raise EngineOutputError(f"the tensorrt {g} engine ({self.engine.precision}) produced NaN or Inf in "
                                     f"its output {', '.join(n for gg, n in bad if gg == g)}",
                                     path=self.engine.graph_file(g),
-                                    fix="run `stylert compare` to see each graph; --precision fp32 avoids float16 "
-                                        "overflow")
+                                    fix=nan_fix(self.engine.precision))
 
     def run(self, graph: str, feed: dict, keep_on_device: bool) -> dict:
         import torch
