@@ -33,7 +33,7 @@ def plan_jobs(contents, styles, output: Path, ext: str, combine: bool) -> list[J
 
     groups = [tuple(styles)] if combine else [(s,) for s in styles]
     single_file = output.suffix.lower() in (*_image_exts(), *VIDEO_EXTENSIONS)
-    if not single_file and not output.is_dir() and _is_media_extension(output.suffix):
+    if not single_file and not output.is_dir() and (_is_media_extension(output.suffix) or _is_file_type(output.suffix)):
         raise OutputError(f"names a {output.suffix} file, a kind stylert does not write", path=output,
                           fix=f"use an image ({' '.join(_image_exts())}) or video ({' '.join(VIDEO_EXTENSIONS)}) "
                           "extension, or a folder name without one")
@@ -64,6 +64,16 @@ def _is_media_extension(suffix: str) -> bool:
     return bool(suffix) and (suffix in Image.registered_extensions() or suffix in VIDEO_EXTENSIONS or suffix in (
         ".ts", ".mts", ".m2ts", ".3gp", ".3g2", ".mpg", ".mpeg", ".flv", ".wmv", ".ogv", ".vob", ".apng", ".avif",
         ".heic", ".heif"))
+
+
+#: Extensions of documents, data and model files: a file's name, never a new folder's (``out.v2`` or
+#: ``styles.d`` stay folders).
+FILE_TYPE_EXTENSIONS = (".txt", ".json", ".csv", ".md", ".html", ".xml", ".yaml", ".yml", ".log", ".pdf", ".zip",
+                        ".tar", ".gz", ".npz", ".npy", ".pt", ".pth", ".onnx", ".safetensors")
+
+
+def _is_file_type(suffix: str) -> bool:
+    return suffix.lower() in FILE_TYPE_EXTENSIONS
 
 
 def _image_exts():

@@ -309,8 +309,12 @@ def load_manifest(directory: str | os.PathLike, *, verify_hashes: bool = True, c
     """
     root = Path(directory)
     path = root / MANIFEST_NAME
+    if not root.exists():
+        raise ManifestError("no such export directory", path=root,
+                            fix="pass the directory `stylert export -o` wrote, or make one with `stylert export -o DIR`")
     if not root.is_dir():
-        raise ManifestError("is not a directory", path=root, fix="pass the directory `stylert export -o` wrote")
+        raise ManifestError("is a file, not an export directory", path=root,
+                            fix="pass the directory `stylert export -o` wrote")
     if not path.is_file():
         raise ManifestError("no manifest.json: not a stylert export directory", path=root,
                             fix="pass the directory `stylert export -o` wrote")

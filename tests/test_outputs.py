@@ -358,3 +358,28 @@ def test_the_record_names_every_case():
                for name in re.findall(r"^def (test_\w+)\(", (root / "tests" / f).read_text(encoding="utf-8"), re.M)}
     defined.discard(("test_outputs.py", "test_the_record_names_every_case"))
     assert named == defined, {"not in the record": sorted(defined - named), "not a test": sorted(named - defined)}
+
+
+@pytest.mark.parametrize("name", ["res.txt", "out.json", "report.CSV", "out.pdf"])
+def test_an_image_output_named_like_a_document_makes_no_folder(name, work):
+    """``stylize ... -o res.txt``: a document's name is refused in one line, not made a folder; a folder name
+    with a dot (``out.v2``) stays a folder."""
+    root, export_dir = work
+    before = snapshot(root)
+    line = one_line_error(invoke("stylize", "-c", "c.png", "-s", "s.jpg", "-o", name, "--engine", export_dir))
+    assert name in line and "extension" in line, line
+    assert snapshot(root) == before
+    result = invoke("stylize", "-c", "c.png", "-s", "s.jpg", "-o", "out.v2", "--engine", export_dir)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (root / "out.v2").iterdir()] == ["c_stylized_s.png"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_an_engine_that_is_not_an_export_folder_is_named_for_what_it_is(kind, work):
+    root, _ = work
+    target = root / "exports-nope"
+    if kind == "file":
+        target.write_text("not an export")
+    line = one_line_error(invoke("stylize", "-c", "c.png", "-s", "s.jpg", "-o", "o.png", "--engine", str(target)))
+    assert ("no such export directory" if kind == "missing" else "is a file") in line, line
+    assert not (root / "o.png").exists()
