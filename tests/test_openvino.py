@@ -181,3 +181,13 @@ def test_triton_python_flavour_takes_openvino(adain_export, tmp_path):
         write_repository(adain_export, tmp_path / "r", RepositoryOptions(backend="onnxruntime", runtime="openvino"))
     with pytest.raises(StylertError, match="'torch' does not run inside python-backend models"):
         write_repository(adain_export, tmp_path / "r", RepositoryOptions(backend="python", runtime="torch"))
+
+
+def test_evaluate_engine_entry_takes_auto_and_a_pinned_precision(adain_export):
+    from stylert.evaluation.report import engine_entry
+
+    pinned = engine_entry("ov", adain_export, "openvino@f32", "cpu")
+    assert pinned.info["backend"] == "openvino" and pinned.info["runs_in"] == "fp32" and pinned.info["auto"] is None
+    chosen = engine_entry("auto", adain_export, "auto", "cpu")
+    line = auto.choose(SimpleNamespace(precision="fp32"), "cpu").line
+    assert chosen.info["auto"] == line and chosen.info["backend"] == line.split()[0]
