@@ -69,6 +69,8 @@ def compare(export_dir, backends: list[tuple[str, str]], content: np.ndarray, st
             # per graph: OpenVINO runs an int8 export's quantized graphs in int8 and its float transform in bf16
             precisions = {g: getattr(r, "precision", pipe.manifest.precision) for g, r in pipe.runners.items()}
             precision = "int8" if "int8" in precisions.values() else precisions["encoder"]
+            if precisions["encoder"] != pipe.manifest.precision:  # say what it ran in: "openvino (cpu, bf16)"
+                label = f"{backend} ({device}, {pipe.precision})"
             for i, (graph, feeds, ref_out) in enumerate(recorder.calls):
                 kind = ""
                 if graph == "encoder":
