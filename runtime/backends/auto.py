@@ -6,9 +6,9 @@ one process, ``benchmarks/results/openvino/``), not a timing probe at start-up:
 - CUDA (``--device cuda``, or ``auto`` on a machine where ONNX Runtime's CUDA provider loads):
   ``onnxruntime`` on CUDA, as before (TensorRT and inductor need engines built ahead).
 - CPU, float32 export, ``openvino`` installed and ``BF16`` in its ``OPTIMIZATION_CAPABILITIES``
-  (AVX-512 BF16 or AMX): ``openvino bf16``. Measured: 1.6-2x ONNX Runtime float32 on an AMD EPYC
-  with AVX-512 BF16 (no AMX), 7x on a Xeon with AMX; 41 dB end to end on AdaIN, and every family
-  within the bf16 floors of ``stylert.core.checks`` (``stylert compare``).
+  (AVX-512 BF16 or AMX): ``openvino bf16``. Measured on an AMD EPYC with AVX-512 BF16 (no AMX):
+  content path 1.55-2.9x ONNX Runtime float32 over the four families (``benchmarks/results/openvino/``),
+  and every family within the bf16 floors of ``stylert.core.checks`` (``stylert compare``).
 - CPU, int8 export, ``openvino`` installed and the CPU has VNNI or AMX-INT8 (``avx512_vnni``,
   ``avx_vnni``, ``amx_int8``): ``openvino`` on the QDQ graphs (integer kernels; the float parts in
   bf16 where supported). Without VNNI, 8-bit products saturate in 16 bits: ONNX Runtime, whose int8
