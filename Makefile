@@ -5,13 +5,19 @@ PYTHON ?= python3
 # even where a CPU build would do. On a CUDA machine this same pin installs the CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test
+.PHONY: install install-export demo test
+
+# The base install (`pip install stylert`) runs exports only; the demo exports (torch: the
+# `export` extra) and the tests need every extra (`dev`).
+install-export:
+	$(PYTHON) -m pip install --quiet "$(TORCH)"
+	$(PYTHON) -m pip install --quiet -e ".[export]"
 
 install:
 	$(PYTHON) -m pip install --quiet "$(TORCH)"
 	$(PYTHON) -m pip install --quiet -e ".[dev]"
 
-demo: install
+demo: install-export
 	$(PYTHON) -m stylert demo --overwrite
 
 test: install

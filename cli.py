@@ -38,6 +38,29 @@ COMMANDS = {
 }
 
 
+#: a package the base install leaves out -> the extra that brings it (``pip install 'stylert[EXTRA]'``).
+#: The base install runs exports (ONNX Runtime, OpenVINO, Pillow, NumPy, click); exporting, the PyTorch
+#: reference, training and evaluating need torch and the rest.
+EXTRAS = {"torch": "export", "onnxscript": "export", "polygraphy": "export", "safetensors": "export",
+          "skimage": "evaluate", "cv2": "video", "av": "video", "tritonclient": "serve"}
+#: commands whose own extra is not ``export`` when they miss torch or safetensors
+COMMAND_EXTRA = {"train": "train", "evaluate": "evaluate"}
+
+
+def missing_extra(err: ModuleNotFoundError, command: str | None) -> click.ClickException | None:
+    """A module of an extra that is not installed -> one ``Error:`` line naming the extra, else None."""
+    root = (err.name or "").split(".")[0]
+    if root not in EXTRAS:
+        return None
+    extra = EXTRAS[root]
+    if extra == "export" and command in COMMAND_EXTRA:
+        extra = COMMAND_EXTRA[command]
+    package = {"skimage": "scikit-image", "cv2": "opencv-python-headless"}.get(root, root)
+    what = f"`stylert {command}`" if command else "this command"
+    return click.ClickException(f"{what} needs {package}, which is not installed "
+                                f"(fix: pip install 'stylert[{extra}]')")
+
+
 @dataclass
 class Settings:
     """Shared by every command through ``ctx.obj``."""
@@ -124,6 +147,12 @@ class LazyGroup(click.Group):
             raise click.ClickException(str(err)) from None
         except OSError as err:  # a file-system failure no check foresaw: one line with its cause and fix
             raise click.ClickException(os_error_line(err)) from None
+        except ModuleNotFoundError as err:  # an extra the base install leaves out
+            args = getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", None) or []
+            one_line = missing_extra(err, ctx.invoked_subcommand or (args[0] if args else None))
+            if one_line is None:
+                raise
+            raise one_line from None
         except click.UsageError as err:  # parsing a command's (or a subcommand's) options
             raise one_line_usage_error(err, ctx) from None
 

@@ -55,7 +55,9 @@ FIGURES = ("style_encode", "host", "end_to_end", "compute")
 # Inputs: sizes, backends, shapes
 # --------------------------------------------------------------------------------------
 def parse_backend(text: str) -> tuple[str, str]:
-    """``"onnxruntime"`` -> ("onnxruntime", "auto"); ``"torch:cpu"`` -> ("torch", "cpu")."""
+    """``"onnxruntime"`` -> ("onnxruntime", "auto"); ``"torch:cpu"`` -> ("torch", "cpu");
+    ``"openvino@f32:cpu"`` -> ("openvino@f32", "cpu"): NAME[@PRECISION] runs the backend at that
+    inference precision (openvino: bf16, f32; see ``split_precision``)."""
     name, _, device = text.partition(":")
     device = device or "auto"
     if device not in ("auto", "cpu", "cuda"):
@@ -196,10 +198,18 @@ class BenchConfig:
     figures: tuple[str, ...] = FIGURES  # a subset, for the suite (host only)
 
 
+def split_precision(name: str) -> tuple[str, str | None]:
+    """``"openvino@f32"`` -> ("openvino", "f32"); ``"onnxruntime"`` -> ("onnxruntime", None)."""
+    backend, _, precision = name.partition("@")
+    return backend, precision or None
+
+
 def default_backends() -> list[tuple[str, str]]:
+    """Every backend at its own precision, and OpenVINO also at f32 (a second row where its own is bf16;
+    the same pipeline otherwise, dropped by ``open_backends``)."""
     from ..runtime.backends import BACKENDS
 
-    return [(b, "auto") for b in BACKENDS]
+    return [(b, "auto") for b in BACKENDS] + [("openvino@f32", "auto")]
 
 
 def open_backends(export_dir, backends, notice=print, cuda_graphs: bool = False):
@@ -214,8 +224,9 @@ def open_backends(export_dir, backends, notice=print, cuda_graphs: bool = False)
     opened, unavailable = [], []
     for name, device in backends:
         label = f"{name}:{device}"
+        backend, precision = split_precision(name)
         try:
-            pipe = Pipeline.open(export_dir, name, device, cuda_graphs=cuda_graphs)
+            pipe = Pipeline.open(export_dir, backend, device, cuda_graphs=cuda_graphs, precision=precision)
             if device != "auto" and pipe.device != device:
                 raise ModelError(f"runs on {pipe.device}, not {device}")
             pipe.activate()
@@ -224,11 +235,12 @@ def open_backends(export_dir, backends, notice=print, cuda_graphs: bool = False)
             unavailable.append({"backend": name, "device": device, "reason": reason})
             notice(f"  {label:20s} unavailable: {reason}")
             continue
-        if any(p.backend == name and p.device == pipe.device for p in opened):
-            pipe.deactivate()  # auto and an explicit device resolved to the same thing
+        if any(p.backend == pipe.backend and p.device == pipe.device and p.precision == pipe.precision
+               for p in opened):
+            pipe.deactivate()  # auto and an explicit device (or precision) resolved to the same thing
             continue
         opened.append(pipe)
-        notice(f"  {name + ':' + pipe.device:20s} available")
+        notice(f"  {pipe.backend + ':' + pipe.device:20s} available ({pipe.precision})")
     return opened, unavailable
 
 
@@ -542,7 +554,8 @@ def format_markdown(report: dict, title: str | None = None) -> str:
         for name, fl, s, eff in rows:
             gfs = f"{eff['tflops'] * 1e3:.1f}" if eff and eff["tflops"] is not None else "-"
             pct = f"{100 * eff['fraction_of_peak']:.0f}%" if eff and eff["fraction_of_peak"] is not None else "-"
-            lines.append(f"| {r['backend']}:{r['device']} | {hw_text(r['size'])} | {r['batch']} | {name} | "
+            lines.append(f"| {r['backend']}:{r['device']} {r.get('precision') or ''} | {hw_text(r['size'])} | "
+                         f"{r['batch']} | {name} | "
                          f"{fl / 1e9:.3g} | {s['median']:.3f} | {s['p90']:.3f} | {s['p99']:.3f} | {gfs} | {pct} | "
                          f"{r['compute_timer'] if name in GRAPHS else 'host-wall-clock'} |")
     if report["unavailable"]:
@@ -561,7 +574,7 @@ def draw_chart(report: dict, path) -> None:
     lat: dict[str, list] = {}
     thr: dict[str, list] = {}
     for r in report["results"]:
-        key = f"{r['backend']}:{r['device']}"
+        key = f"{r['backend']}:{r['device']} {r.get('precision') or ''}".rstrip()
         s = r["metrics"]["host"]["summary"]
         if r["batch"] == 1:
             lat.setdefault(key, []).append((hw_text(r["size"]), s["median"], s["p90"]))

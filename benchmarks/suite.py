@@ -12,8 +12,8 @@ into a temporary directory, and each table says which weights it ran):
   ``stylert.runtime.pipeline.BACKENDS`` that opens here (ONNX Runtime CPU, torch programs,
   and the engines: TensorRT, inductor... where the machine runs them);
 
-at each ``--precision`` (default fp32; fp16 and int8 exports run on the ONNX Runtime backends
-only, in rows beside the float32 ones with the same statistics; int8 is calibrated on
+at each ``--precision`` (default fp32; OpenVINO in rows per inference precision, bf16 and f32; fp16
+exports run on ONNX Runtime only and int8 exports on ONNX Runtime and OpenVINO, in rows beside the float32 ones with the same statistics; int8 is calibrated on
 ``--calibration``, by default the shared train-v1 set, with ``--calibration-size`` pairs, and
 keeps float the layers of ``--int8-float-layers`` or, without it, those the sensitivity pass
 picks, as ``stylert export`` does),
@@ -212,7 +212,8 @@ DEFAULT_CALIBRATION = Path(__file__).resolve().parents[2] / "shared" / "datasets
 def export_precisions(model, tmp: Path, family: str, precisions, backends, say, calibration=None,
                       float_layers=None) -> list[tuple[str, Path, list]]:
     """(precision, export dir, its backends) for each precision: float32 on every backend asked for,
-    fp16 and int8 on the ONNX Runtime ones (the torch backend runs float32 programs of any export)."""
+    fp16 on the ONNX Runtime ones and int8 on ONNX Runtime and OpenVINO (the torch backend runs float32
+    programs of any export)."""
     from ..export import export_model
 
     m = model.size_multiple
@@ -225,7 +226,9 @@ def export_precisions(model, tmp: Path, family: str, precisions, backends, say, 
                      calibration=calibration if precision == "int8" else None,
                      float_layers=float_layers if precision == "int8" else None)
         say(f"  exported in {time.perf_counter() - started:.0f} s")
-        on = backends if precision == "fp32" else [b for b in backends if b[0] == "onnxruntime"]
+        # int8 (QDQ) exports also run on OpenVINO (its integer kernels); fp16 exports on ONNX Runtime only
+        runs = ("onnxruntime", "openvino") if precision == "int8" else ("onnxruntime",)
+        on = backends if precision == "fp32" else [b for b in backends if b[0].split("@")[0] in runs]
         exports.append((precision, export_dir, on))
     return exports
 

@@ -239,6 +239,40 @@ def speed(pipeline, code, src: Path, tmp: Path, batch: int, strength: float, ble
     return {"median": {k: statistics.median(v) for k, v in rates.items()}, "runs": rates, "frames": n}
 
 
+def speed_by_backend(args, images: Path, style: np.ndarray) -> dict:
+    """frames/s of ``speed`` per backend (``--backend``), the backends one after the other on the same
+    clips in one process: {label: {size: speed(...), "runs_in": precision, "auto": line or None}}."""
+    import tempfile
+
+    from ..core.temporal import DEFAULT_BLEND, DEFAULT_STRENGTH
+    from ..runtime.pipeline import Pipeline
+
+    out: dict = {}
+    pipes = {}
+    try:
+        for label in args.backend:
+            backend, _, precision = label.partition("@")
+            pipes[label] = Pipeline.open(args.engine, backend, "cpu", precision=precision or None).activate()
+            out[label] = {"backend": pipes[label].backend, "runs_in": pipes[label].precision,
+                          "auto": pipes[label].choice}
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            src_img = _load(images / "chicago.jpg", 900)
+            for spec in args.speed_frames.split(","):
+                size, n = spec.split(":")
+                sh, sw = (int(v) for v in size.split("x"))
+                src = _write_clip(tmp / f"src_{size}.mp4", pan(src_img, (sh, sw), int(n), 2.0))
+                for label, pipe in pipes.items():
+                    r = speed(pipe, pipe.encode_style(style), src, tmp, 4, DEFAULT_STRENGTH, DEFAULT_BLEND, args.runs)
+                    out[label][size] = r
+                    print(f"{label} {size}: " + ", ".join(f"{k} {v:.3f} frames/s" for k, v in r["median"].items()),
+                          flush=True)
+    finally:
+        for pipe in pipes.values():
+            pipe.deactivate()
+    return out
+
+
 # ---------------------------------------------------------------------- main
 def _strip(rows: list[list[np.ndarray]], around: int, count: int) -> np.ndarray:
     """Frames around-3 .. around+2 (the first frame after the cut is the 4th) of each row, rows top to bottom."""
@@ -314,6 +348,9 @@ def main(argv=None) -> None:
     ap.add_argument("--runs", type=int, default=3, help="interleaved runs of each speed configuration (median kept)")
     ap.add_argument("--speed-only", action="store_true", help="only the frames/s comparison -> speed.json")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--backend", action="append", default=None, metavar="NAME[@PRECISION]",
+                    help="--speed-only: measure on these backends side by side (auto, onnxruntime, openvino, "
+                         "openvino@f32, ...), interleaved per size -> speed.json's speed_by_backend")
     args = ap.parse_args(argv)
 
     from PIL import Image
@@ -336,6 +373,11 @@ def main(argv=None) -> None:
     report = {"machine": machine_info(), "style": args.style.name, "smoothing": DEFAULT_STRENGTH,
               "default_blend": DEFAULT_BLEND, "blend_cut_fraction": BLEND_CUT_FRACTION,
               "input_tolerance": INPUT_TOLERANCE}
+    if args.speed_only and args.backend:
+        report["speed_by_backend"] = speed_by_backend(args, images, style)
+        report.update(batch=4, runs=args.runs)
+        (args.out / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
+        return
     with Pipeline.open(args.engine, device="cpu") as pipeline:
         code = pipeline.encode_style(style)
         if args.speed_only:

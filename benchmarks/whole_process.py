@@ -9,8 +9,14 @@ for each variant:
 
 - ``reference``: ``stylert stylize`` without ``--engine`` (the PyTorch reference model with the
   public weights: pytorch-AdaIN's code path);
-- ``fp32``: ``stylert stylize --engine FP32`` (ONNX Runtime CPU);
-- ``int8``: ``stylert stylize --engine INT8``.
+- ``fp32``: ``stylert stylize --engine FP32 --backend onnxruntime`` (ONNX Runtime CPU);
+- ``int8``: ``stylert stylize --engine INT8 --backend onnxruntime``;
+- ``fp32 auto`` / ``int8 auto``: the same with the default ``--backend auto`` (``--backends``
+  names which of onnxruntime, auto, openvino run; default: onnxruntime and auto).
+
+Each process's peak RSS is read from the kernel when it exits (``wait4``'s ``ru_maxrss``).
+``--peak-shape HxW``: one more process per variant stylizes one content resized to HxW (no
+crop) and its peak RSS is recorded (the job's 1080x1920 memory).
 
 Variants run in rotating order round by round, so that drift hits them alike; each process's
 wall time (start to exit) is kept; medians, percentiles and ratios to the reference.
@@ -50,12 +56,13 @@ def _shared_images() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
-def stylize_command(variant_dir: Path | None, contents, style, out: Path, size: int) -> list[str]:
+def stylize_command(variant_dir: Path | None, contents, style, out: Path, size: int,
+                    backend: str = "onnxruntime", crop: bool = True) -> list[str]:
     cmd = [sys.executable, "-m", "stylert", "--quiet", "stylize", *[a for c in contents for a in ("-c", str(c))],
-           "-s", str(style), "-o", str(out), "--content-size", str(size), "--style-size", str(size), "--crop",
-           "--overwrite", "--device", "cpu"]
+           "-s", str(style), "-o", str(out), "--content-size", str(size), "--style-size", str(size),
+           *(["--crop"] if crop else []), "--overwrite", "--device", "cpu"]
     if variant_dir is not None:
-        cmd += ["--engine", str(variant_dir)]
+        cmd += ["--engine", str(variant_dir), "--backend", backend]
     return cmd
 
 
@@ -67,16 +74,27 @@ def _env() -> dict:
 
 
 def run_process(cmd: list[str], env: dict) -> float:
-    """Wall seconds of one process from spawn to exit; a failure stops the benchmark with its output."""
+    """Wall seconds of one process from spawn to exit (its peak RSS in MB: ``last_peak_rss_mb``); a
+    failure stops the benchmark with its output."""
+    global last_peak_rss_mb
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        last_peak_rss_mb = usage.ru_maxrss / 1024  # Linux: kilobytes
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read()[-2000:]}")
     return wall
 
 
-def phases_in_process(engine: str | None, contents: list[str], style: str, out: str, size: int) -> dict:
+last_peak_rss_mb = 0.0
+
+
+def phases_in_process(engine: str | None, contents: list[str], style: str, out: str, size: int,
+                      backend: str = "onnxruntime") -> dict:
     """The job with a clock around each phase (what ``stylert stylize`` does, in the same order)."""
     t = {}
     start = time.perf_counter()
@@ -93,7 +111,7 @@ def phases_in_process(engine: str | None, contents: list[str], style: str, out: 
     t["import"] = time.perf_counter() - start
     start = time.perf_counter()
     if engine is not None:
-        runner = RuntimeStylizer(Pipeline.open(engine, "onnxruntime", "cpu").activate())
+        runner = RuntimeStylizer(Pipeline.open(engine, backend, "cpu").activate())
     else:
         runner = ReferenceStylizer(load_reference_model(None, ()), "cpu")
     t["load"] = time.perf_counter() - start
@@ -159,6 +177,11 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-phases", dest="phases", action="store_false")
     ap.add_argument("--phases-of", nargs=2, metavar=("ENGINE|-", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--phases-backend", default="onnxruntime", help=argparse.SUPPRESS)
+    ap.add_argument("--backends", default="onnxruntime,auto",
+                    help="backends of the export variants, comma-separated (onnxruntime, auto, openvino)")
+    ap.add_argument("--peak-shape", default=None, metavar="HxW",
+                    help="also one process per variant on one content resized to HxW: its peak RSS")
     ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "int8")
     args = ap.parse_args(argv)
     images = _shared_images()
@@ -170,34 +193,54 @@ def main(argv=None) -> int:
     if args.phases_of:  # the timed child process
         engine, out = args.phases_of
         print(json.dumps(phases_in_process(None if engine == "-" else engine, [str(c) for c in contents],
-                                           str(style), out, args.size)))
+                                           str(style), out, args.size, args.phases_backend)))
         return 0
     for d in [args.int8, *([args.fp32] if args.fp32 else [])]:
         if not (d / "manifest.json").is_file():
             raise SystemExit(f"{d}: not an export directory (no manifest.json); make one with "
                              f"stylert export --precision int8 --calibration DIR -o {d}")
 
-    variants = [("reference", None)] + ([("fp32", args.fp32)] if args.fp32 else []) + [("int8", args.int8)]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    exports = ([("fp32", args.fp32)] if args.fp32 else []) + [("int8", args.int8)]
+    # (name, export dir, backend); ONNX Runtime keeps the plain names of earlier records
+    variants = [("reference", None, None)] + [
+        (label if b == "onnxruntime" else f"{label} {b}", d, b) for label, d in exports for b in backends]
     env = _env()
     tmp = Path(tempfile.mkdtemp(prefix="stylert-whole-process-"))
     log = lambda m: print(m, flush=True)
     try:
-        times = {name: [] for name, _ in variants}
-        log(f"warm-up: one process per variant (file cache), {len(contents)} contents x 1 style at {args.size}")
-        for name, d in variants:
-            run_process(stylize_command(d, contents, style, tmp / name, args.size), env)
+        times = {name: [] for name, _, _ in variants}
+        rss = {name: [] for name, _, _ in variants}
+        log(f"warm-up: one process per variant (file cache, OpenVINO's model cache), {len(contents)} contents x 1 "
+            f"style at {args.size}")
+        for name, d, b in variants:
+            run_process(stylize_command(d, contents, style, tmp / name, args.size, b), env)
         for r in range(args.rounds):
             order = variants[r % len(variants):] + variants[:r % len(variants)]
-            for name, d in order:
-                times[name].append(run_process(stylize_command(d, contents, style, tmp / name, args.size), env))
-            log(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n, _ in variants))
+            for name, d, b in order:
+                times[name].append(run_process(stylize_command(d, contents, style, tmp / name, args.size, b), env))
+                rss[name].append(last_peak_rss_mb)
+            log(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n, _, _ in variants))
+        peak = {}
+        if args.peak_shape:
+            from PIL import Image
+
+            h, w = (int(v) for v in args.peak_shape.lower().split("x"))
+            big = tmp / f"content-{h}x{w}.png"
+            with Image.open(contents[0]) as img:
+                img.convert("RGB").resize((w, h), Image.LANCZOS).save(big)
+            for name, d, b in variants:
+                run_process(stylize_command(d, [big], style, tmp / f"{name}-peak", 0, b, crop=False), env)
+                peak[name] = last_peak_rss_mb
+                log(f"peak RSS at {h}x{w}: {name} {peak[name]:.0f} MB")
         phases = {}
         if args.phases:
             interp = [run_process([sys.executable, "-c", "pass"], env) for _ in range(3)]
-            for name, d in variants:
+            for name, d, b in variants:
                 cmd = [sys.executable, "-m", "stylert.benchmarks.whole_process", "--int8", str(args.int8),
                        *[a for c in contents for a in ("-c", str(c))], "-s", str(style), "--size", str(args.size),
-                       "--phases-of", str(d) if d else "-", str(tmp / name)]
+                       "--phases-of", str(d) if d else "-", str(tmp / name),
+                       "--phases-backend", b or "onnxruntime"]
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
                 if proc.returncode != 0:
                     raise SystemExit(f"phase timing of {name} failed:\n{proc.stderr[-2000:]}")
@@ -205,11 +248,13 @@ def main(argv=None) -> int:
                                 **json.loads(proc.stdout.strip().splitlines()[-1])}
         ref = statistics.median(times["reference"])
         rows = []
-        for name, d in variants:
+        for name, d, b in variants:
             s = summarize(times[name]).as_dict()  # seconds here (the function is unit-free)
-            rows.append({"variant": name, "export": str(d) if d else None,
+            rows.append({"variant": name, "export": str(d) if d else None, "backend": b,
                          "command": " ".join(stylize_command(d, ["C1", "C2", "C3", "C4"], "S", Path("OUT"),
-                                                             args.size)[1:]),
+                                                             args.size, b)[1:]),
+                         "peak_rss_mb": round(statistics.median(rss[name]), 1),
+                         "peak_rss_mb_at_peak_shape": round(peak[name], 1) if name in peak else None,
                          "times_s": [round(t, 3) for t in times[name]],
                          "summary_s": {k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()},
                          "speedup": round(ref / s["median"], 3),
@@ -217,7 +262,7 @@ def main(argv=None) -> int:
         info = machine_info()
         report = {"benchmark": "pytorch-AdaIN job as whole processes, interleaved", "size": args.size,
                   "contents": [str(c) for c in contents], "style": str(style), "rounds": args.rounds,
-                  "machine": info, "rows": rows,
+                  "machine": info, "rows": rows, "peak_shape": args.peak_shape,
                   "note": "speedup: the reference's median / the variant's median, from the same run"}
         args.out.mkdir(parents=True, exist_ok=True)
         name = machine_name(info)
@@ -225,14 +270,18 @@ def main(argv=None) -> int:
         title = (f"# pytorch-AdaIN job ({len(contents)} contents x 1 style at {args.size}x{args.size}) as whole "
                  f"processes ({info.get('cpu', '')}, {info.get('cores')} cores), {args.rounds} interleaved rounds")
         lines = [title, "",
-                 "| variant | median s | p90 s | min s | max s | speed-up vs reference | " + " | ".join(PHASES) + " |",
-                 "|---|---|---|---|---|---|" + "---|" * len(PHASES)]
+                 "| variant | median s | p90 s | min s | max s | speed-up vs reference | peak RSS MB | "
+                 + (f"peak RSS MB at {args.peak_shape} | " if args.peak_shape else "") + " | ".join(PHASES) + " |",
+                 "|---|---|---|---|---|---|---|" + ("---|" if args.peak_shape else "") + "---|" * len(PHASES)]
         for r in rows:
             s, p = r["summary_s"], r["phases_s"] or {}
+            big = f"{r['peak_rss_mb_at_peak_shape']:.0f} | " if args.peak_shape else ""
             lines.append(f"| {r['variant']} | {s['median']:.2f} | {s['p90']:.2f} | {s['min']:.2f} | {s['max']:.2f} | "
-                         f"{r['speedup']:.2f}x | " + " | ".join(f"{p[k]:.2f}" if k in p else "-" for k in PHASES)
-                         + " |")
-        lines += ["", "Phases (seconds) from one extra timed process per variant; interpreter = `python -c pass`."]
+                         f"{r['speedup']:.2f}x | {r['peak_rss_mb']:.0f} | {big}"
+                         + " | ".join(f"{p[k]:.2f}" if k in p else "-" for k in PHASES) + " |")
+        lines += ["", "Phases (seconds) from one extra timed process per variant; interpreter = `python -c pass`. "
+                  "Peak RSS: the process's, from the "
+                  "kernel at exit (median over the rounds)."]
         (args.out / f"whole-process-{name}.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
         _chart(rows, args.out / f"whole-process-{name}.png",

@@ -12,11 +12,11 @@ from .numbers import Number
 def available_backends(export_dir: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """(backend, device) pairs that can run here, and a line for each one that cannot, saying why."""
     from ..errors import StylertError
-    from ..runtime.backends import BACKENDS
+    from ..runtime.backends.registry import REGISTRY
     from ..runtime.pipeline import Pipeline
 
     runnable, skipped = [], []
-    candidates = [(b, d) for b in BACKENDS for d in ("cpu", "cuda")]
+    candidates = [(b, d) for b, spec in REGISTRY.items() for d in ("cpu", "cuda") if d in spec.devices]
     for backend, device in candidates:
         if backend == "torch" and device == "cpu":
             continue  # the reference itself

@@ -56,6 +56,22 @@ def onnxruntime_providers() -> dict[str, str]:
     return result
 
 
+def _runtime_backends():
+    """One line per runtime backend that needs no engine (``runtime.backends.registry``), and what
+    ``--backend auto`` picks here for float32 and int8 exports."""
+    from types import SimpleNamespace
+
+    from ..runtime.backends.auto import choose
+    from ..runtime.backends.registry import REGISTRY
+
+    for spec in REGISTRY.values():
+        if spec.engine is None:  # engine backends: the lines above
+            click.echo(f"backend       {spec.name}: {spec.status()}")
+    for precision in ("fp32", "int8"):
+        click.echo(f"backend       auto, {precision} exports on the CPU: "
+                   f"{choose(SimpleNamespace(precision=precision), 'cpu').line}")
+
+
 @click.command("doctor")
 def doctor():
     """Report Python, torch (and its GPU), ONNX Runtime providers that really load, TensorRT, weights."""
@@ -117,6 +133,7 @@ def doctor():
             line = (f"{ok}: builds strongly typed plans of the export's precision (fp16/int8/fp32; "
                     "stylert build DIR --backend tensorrt)")
         click.echo(f"engine        {backend}: {line}")
+    _runtime_backends()
     from ..core.weights import status
 
     for filename, path, verified in status("adain"):

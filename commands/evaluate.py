@@ -15,7 +15,10 @@ from pathlib import Path
 
 import click
 
-BACKENDS = ("onnxruntime", "torch", "tensorrt", "inductor")
+from ..runtime.backends import BACKENDS as _RUNTIME_BACKENDS  # noqa: E402
+
+#: the runtime's backends, ``auto`` (as ``stylize --engine``), and OpenVINO at a named inference precision
+BACKENDS = (*_RUNTIME_BACKENDS, "auto", "openvino@bf16", "openvino@f32")
 
 
 def _families_with_weights() -> str:
@@ -152,7 +155,8 @@ def _split_label(value: str, option: str) -> tuple[str | None, str]:
               help="An export directory (stylert export) through the runtime. Repeatable.")
 @click.option("--backend", "backends", multiple=True, type=click.Choice(BACKENDS), metavar="BACKEND",
               help="Backend of the --engine models: once for all, or once per --engine in order "
-                   "[default: onnxruntime].")
+                   "[default: onnxruntime]; auto as `stylize --engine`; openvino@f32 / openvino@bf16 pin "
+                   "OpenVINO's inference precision.")
 @click.option("--baseline", default=None, metavar="LABEL",
               help="The model others are compared with (ratios, PSNR). Default: the first --model, "
                    "else --checkpoint, else --engine.")
@@ -243,7 +247,8 @@ def run_cmd(settings, contents, styles, output, models, checkpoints, engines, ba
             entries.append(engine_entry(label, args[0], args[1], device))
         info = entries[-1].info
         _say(settings, f"model {label}: {info['family']} "
-                       + (f"export ({info['precision']}) on {info['backend']} {info['device']}" if kind == "engine"
+                       + (f"export ({info['precision']}) on {info['backend']} {info['device']} "
+                          f"({info['runs_in']})" if kind == "engine"
                           else f"PyTorch reference ({info['layout']}) on {info['device']}"))
     encoder = MetricEncoder(vgg, str(resolve_device(device)))
     inputs = Inputs(content_paths, style_paths, alphas, content_size, style_size, crop, paired)

@@ -91,8 +91,13 @@ def _image_exts():
               help="Output folder, or an image file when there is a single output.")
 @click.option("--engine", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Run an export directory (stylert export -o DIR) instead of the PyTorch reference.")
-@click.option("--backend", default="onnxruntime", show_default=True,
-              type=click.Choice(BACKENDS), help="Backend for --engine.")
+@click.option("--backend", default="auto", show_default=True,
+              type=click.Choice(("auto", *BACKENDS)), help="Backend for --engine. auto: the fastest installed backend "
+              "and precision that passes its accuracy floors on this machine (openvino bf16 on CPUs with AVX-512 "
+              "BF16 or AMX, else onnxruntime; `stylert doctor` says which).")
+@click.option("--precision", "engine_precision", type=click.Choice(["auto", "bf16", "f32"]), default=None,
+              help="--engine on --backend openvino (or auto): inference precision (default auto: bf16 where the CPU "
+              "supports it, else f32).")
 @click.option("--server", default=None, metavar="URL",
               help="Send each image to the stylize model of a Triton server (http://HOST:PORT or grpc://HOST:PORT).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
@@ -135,7 +140,7 @@ def _image_exts():
 @click.option("--memory-check/--no-memory-check", default=True, show_default=True,
               help="Refuse, before any compute, work whose estimated memory exceeds what is free.")
 @click.pass_obj
-def stylize(settings, contents, styles, output, engine, server, backend, batch_size, temporal_smoothing,
+def stylize(settings, contents, styles, output, engine, server, backend, engine_precision, batch_size, temporal_smoothing,
             temporal_blend, temporal_blend_space, family,
             checkpoints, alpha, weights, mask, preserve_color, content_size, style_size, crop, device, ext, overwrite,
             max_pixels, memory_check):
@@ -228,7 +233,7 @@ def stylize(settings, contents, styles, output, engine, server, backend, batch_s
 
         runner = open_server_stylizer(server, say)
     else:
-        runner = _open_stylizer(engine, backend, device, family, checkpoints, say)
+        runner = _open_stylizer(engine, backend, device, family, checkpoints, say, engine_precision)
     # The stylize contract, once before anything is stylized or written: the rules every call applies.
     check_options(StylizeOptions(alpha=alphas if len(alphas) > 1 else alphas[0], weights=interp,
                                  mask=None if mask is None else np.zeros((1, 1), np.float32),
@@ -285,14 +290,18 @@ def _check_memory(runner, jobs, content_hw, style_images, content_size, batch_si
                    size_option=None if video else "--content-size")
 
 
-def _open_stylizer(engine, backend, device, family, checkpoints, say):
+def _open_stylizer(engine, backend, device, family, checkpoints, say, precision=None):
     """The runtime on an export directory (``--engine``), or the PyTorch reference model."""
     if engine is not None:
         from ..runtime.pipeline import Pipeline
         from ..runtime.stylizer import RuntimeStylizer
 
-        pipeline = Pipeline.open(engine, backend, device, notice=say).activate()
-        say(f"export {pipeline.family} ({pipeline.manifest.precision}) on {backend} {pipeline.device}")
+        pipeline = Pipeline.open(engine, backend, device, notice=say, precision=precision).activate()
+        if pipeline.choice is not None:
+            say(f"export {pipeline.family} ({pipeline.manifest.precision}) on {pipeline.choice} [--backend auto]")
+        else:
+            say(f"export {pipeline.family} ({pipeline.manifest.precision}) on {pipeline.backend} {pipeline.device}"
+                + (f", {pipeline.precision}" if pipeline.precision != pipeline.manifest.precision else ""))
         return RuntimeStylizer(pipeline)
     from ..models.pretrained import load_reference_model
     from ..models.stylize import ReferenceStylizer, resolve_device

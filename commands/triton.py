@@ -40,16 +40,22 @@ def _gpus(value: str | None) -> tuple[int, ...]:
               help="Largest image (width x height) the stylize model accepts.")
 @click.option("--engines", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="--backend tensorrt: the engine folder of `stylert build` (default: EXPORT_DIR/engines/tensorrt).")
+@click.option("--runtime", type=click.Choice(["onnxruntime", "openvino"]), default="onnxruntime", show_default=True,
+              help="--backend python: what runs each graph inside its model (openvino: OpenVINO's CPU plugin, bf16 "
+              "where the CPU has it).")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "f32"]), default="auto", show_default=True,
+              help="--runtime openvino: inference precision (auto: bf16 where the CPU supports it, else f32).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing repository.")
 @click.pass_obj
 def triton(settings, export_dir, out, backend, name, max_batch_size, instances, device, gpus, styles, style_size,
-           max_pixels, engines, overwrite):
+           max_pixels, engines, runtime, precision, overwrite):
     """Write a Triton model repository for EXPORT_DIR: one model per graph and the `stylize` model
     (BLS: pad, style codes, alpha, interpolation, crop, uint8), every config.pbtxt checked against
     Triton's ModelConfig.
 
     \b
     stylert triton export/adain -o triton-repo --backend python --style starry=starry.jpg
+    stylert triton export/adain -o triton-repo --backend python --runtime openvino    # bf16 on AVX-512 BF16/AMX
     stylert triton export/adain -o triton-repo --backend onnxruntime --instances 2 --gpus 0,1
     stylert triton export/adain -o triton-repo --backend tensorrt     # after `stylert build export/adain`
     """
@@ -57,7 +63,8 @@ def triton(settings, export_dir, out, backend, name, max_batch_size, instances, 
 
     opts = RepositoryOptions(backend=backend, name=name, max_batch_size=max_batch_size, instances=instances,
                              device=device, gpus=_gpus(gpus), max_pixels=max_pixels, style_size=style_size,
-                             styles=[parse_style(s) for s in styles], engines=engines)
+                             styles=[parse_style(s) for s in styles], engines=engines,
+                             runtime=runtime, precision=precision)
 
     def log(message):
         if not getattr(settings, "quiet", False):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..core.files import replace_directory
 from ..core.providers import import_tensorrt
+from ..runtime.backends.registry import REGISTRY
 from ..errors import EngineBuildError, EngineError, StylertError
 from ..export.manifest import load_manifest
 from ..runtime.engine_manifest import (
@@ -58,11 +59,12 @@ def resolve(options: BuildOptions) -> tuple[str, str | None]:
                                fix=f"use one of {', '.join(ENGINE_BACKENDS)}")
     if options.precision not in (None, *PRECISIONS):
         raise EngineBuildError(f"unknown precision {options.precision!r}", fix=f"use one of {', '.join(PRECISIONS)}")
-    if options.backend == "tensorrt":
+    kind = REGISTRY[options.backend].engine
+    if kind.gpu_only:
         if options.device == "cpu":
             raise EngineBuildError("TensorRT engines run on NVIDIA GPUs only", fix="--backend inductor --device cpu")
         return "cuda", options.precision
-    if options.precision == "int8":
+    if options.precision == "int8" and not kind.int8:
         raise EngineBuildError("int8 engines are TensorRT plans of an int8 export", fix="--backend tensorrt")
     from .inductor_build import resolve_device
 
@@ -119,7 +121,8 @@ def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
                   log: Callable[[str], None] | None = None) -> BuildResult:
     """Build (or keep, when fresh and alike) the ``options.backend`` engines of an export."""
     say = log or (lambda msg: None)
-    if options.backend == "tensorrt":
+    kind = REGISTRY[options.backend].engine if options.backend in REGISTRY else None
+    if kind is not None and kind.library == "tensorrt":
         import_tensorrt()  # the one-line install message comes before anything else
     device, precision = resolve(options)
     export = load_manifest(export_dir)
@@ -164,7 +167,7 @@ def build_engines(export_dir: str | os.PathLike, options: BuildOptions,
     try:
         say(f"building {options.backend} engines ({precision}, {machine.describe()}) for {export.family} "
             f"{export.root}, {len(profiles)} profile(s): " + " | ".join(p.text() for p in profiles))
-        if options.backend == "tensorrt":
+        if kind.builder == "tensorrt_build":
             from .tensorrt_build import build as build_backend
 
             cache = Path(options.timing_cache) if options.timing_cache else engines_root(

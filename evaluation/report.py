@@ -107,16 +107,18 @@ def reference_entry(label: str, family: str | None, checkpoints: tuple[str, ...]
 
 def engine_entry(label: str, export_dir: str | os.PathLike, backend: str = "onnxruntime",
                  device: str = "auto") -> ModelEntry:
-    """An export directory (``stylert export``) run by the runtime pipeline on ``backend``."""
+    """An export directory (``stylert export``) run by the runtime pipeline on ``backend`` (a name of
+    ``stylert.runtime.backends.BACKENDS``, ``auto``, or ``NAME@PRECISION`` such as ``openvino@f32``)."""
     from ..runtime.pipeline import Pipeline
     from ..runtime.stylizer import RuntimeStylizer
 
-    pipeline = Pipeline.open(export_dir, backend, device).activate()
+    backend, _, precision = backend.partition("@")
+    pipeline = Pipeline.open(export_dir, backend, device, precision=precision or None).activate()
     graphs = {g: info["sha256"] for g, info in pipeline.manifest.data["graphs"].items()}
     return ModelEntry(label, RuntimeStylizer(pipeline), {
         "kind": "engine", "family": pipeline.family, "precision": pipeline.manifest.precision,
-        "export": str(Path(export_dir).resolve()), "graphs_sha256": graphs, "backend": backend,
-        "device": pipeline.device})
+        "export": str(Path(export_dir).resolve()), "graphs_sha256": graphs, "backend": pipeline.backend,
+        "device": pipeline.device, "runs_in": pipeline.precision, "auto": pipeline.choice})
 
 
 def output_name(content: Path, style: Path, alpha: float) -> str:

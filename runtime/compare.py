@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.checks import MIN_PSNR_DB, TOLERANCES, Check, Tolerance, check, failed, format_checks
+from ..core.checks import MIN_GRAPH_PSNR_DB, MIN_PSNR_DB, TOLERANCES, Check, Tolerance, check, failed, format_checks
 from ..export.manifest import chain
 from .backends import GRAPHS
 from .pipeline import Pipeline
@@ -20,7 +20,11 @@ from .pipeline import Pipeline
 
 def _tolerance(manifest_data: dict, graph: str, output: str, precision: str) -> tuple[Tolerance, float | None]:
     """The manifest's tolerance of ``graph``/``output``; for a float16 engine of a float32 export,
-    the float16 ones (``stylert.core.checks``). Returns (tolerance, min PSNR end to end or None)."""
+    the float16 ones, and for bf16 inference (OpenVINO) the bf16 ones with their PSNR floors per
+    graph and end to end (``stylert.core.checks``). Returns (tolerance, min PSNR or None)."""
+    if precision == "bf16":
+        floor = MIN_PSNR_DB["bf16"] if graph == "end_to_end" else MIN_GRAPH_PSNR_DB["bf16"].get(graph)
+        return TOLERANCES["bf16"][graph], floor
     if precision == "fp16" and manifest_data["precision"] != "fp16":
         return TOLERANCES["fp16"][graph], MIN_PSNR_DB["fp16"] if graph == "end_to_end" else None
     entry = manifest_data["tolerances"][graph][output]
@@ -62,7 +66,11 @@ def compare(export_dir, backends: list[tuple[str, str]], content: np.ndarray, st
             checks.append(failed("open", exc, backend=label))
             continue
         with pipe:
-            precision = getattr(pipe.runners["encoder"], "precision", pipe.manifest.precision)
+            # per graph: OpenVINO runs an int8 export's quantized graphs in int8 and its float transform in bf16
+            precisions = {g: getattr(r, "precision", pipe.manifest.precision) for g, r in pipe.runners.items()}
+            precision = "int8" if "int8" in precisions.values() else precisions["encoder"]
+            if precisions["encoder"] != pipe.manifest.precision:  # say what it ran in: "openvino (cpu, bf16)"
+                label = f"{backend} ({device}, {pipe.precision})"
             for i, (graph, feeds, ref_out) in enumerate(recorder.calls):
                 kind = ""
                 if graph == "encoder":
@@ -74,7 +82,7 @@ def compare(export_dir, backends: list[tuple[str, str]], content: np.ndarray, st
                     checks.append(failed(graph, exc, f"{kind}{shape}".strip(), backend=label))
                     continue
                 for name, want in ref_out.items():
-                    tol, min_psnr = _tolerance(data, graph, name, precision)
+                    tol, min_psnr = _tolerance(data, graph, name, precisions[graph])
                     checks.append(check(graph, name, f"{kind}{shape}".strip(), np.asarray(got[name]),
                                         np.asarray(want), tol, min_psnr=min_psnr, backend=label))
             whole = _Recorder(pipe)

@@ -44,16 +44,17 @@ from pathlib import Path
 
 from ..errors import EngineError, MissingEngineError
 from ..export.manifest import GRAPH_NAMES, Manifest, check_format
+from .backends import registry as _registry
 from .profiles import ShapeRange, format_shape
 
 FORMAT = "stylert-engine"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "engine.json"
-ENGINE_BACKENDS = ("tensorrt", "inductor")
-ENGINE_SUFFIX = {"tensorrt": ".plan", "inductor": ".pt2"}
+ENGINE_BACKENDS = _registry.ENGINE_BACKENDS
+ENGINE_SUFFIX = {n: _registry.REGISTRY[n].engine.suffix for n in ENGINE_BACKENDS}
 ENGINES_ENV = "STYLERT_ENGINES"
 #: The source file each backend compiles: the ONNX graph (TensorRT) or the float32 torch.export program.
-SOURCE_KIND = {"tensorrt": "onnx", "inductor": "torch_program"}
+SOURCE_KIND = {n: _registry.REGISTRY[n].engine.source for n in ENGINE_BACKENDS}
 
 
 # --------------------------------------------------------------------------------------
@@ -74,8 +75,8 @@ def engine_dir(export_dir: str | os.PathLike, backend: str, out: str | os.PathLi
 def source_of(export: Manifest, backend: str, graph: str, precision: str | None = None) -> tuple[Path, str]:
     """The file a backend compiles for ``graph`` and its SHA-256 as the export manifest records it
     (int8 TensorRT plans: the int8 export's TensorRT QDQ variant of a quantized graph)."""
-    variants = export.data.get("quantization", {}).get("tensorrt", {}).get("graphs", {})
-    if backend == "tensorrt" and precision == "int8" and graph in variants:
+    variants = export.data.get("quantization", {}).get(backend, {}).get("graphs", {})
+    if _registry.get(backend).engine.int8 and precision == "int8" and graph in variants:
         info = variants[graph]
     elif SOURCE_KIND[backend] == "onnx":
         info = export.data["graphs"][graph]
@@ -128,7 +129,8 @@ def current_machine(backend: str, device: str) -> Machine:
     import torch
 
     versions = {"torch": torch.__version__, "cuda": torch.version.cuda}
-    if backend == "tensorrt":
+    kind = _registry.get(backend).engine
+    if kind is not None and kind.library == "tensorrt":
         from ..core.providers import import_tensorrt
 
         versions["tensorrt"] = import_tensorrt().__version__
@@ -140,7 +142,7 @@ def current_machine(backend: str, device: str) -> Machine:
         major, minor = torch.cuda.get_device_capability(index)
         return Machine("cuda", torch.cuda.get_device_name(index), f"{major}.{minor}", versions=versions)
     isa = None
-    if backend == "inductor":
+    if kind is not None and kind.records_cpu_isa:
         from torch._inductor import cpu_vec_isa
 
         isa = str(cpu_vec_isa.pick_vec_isa()) or None
@@ -181,7 +183,8 @@ def build_command(export_dir: str | os.PathLike, options: BuildOptions, *, profi
     args = ["stylert", "build", str(export_dir), "--backend", options.backend]
     if options.precision:
         args += ["--precision", options.precision]
-    if options.backend == "inductor" and options.device != "auto":
+    spec = _registry.REGISTRY.get(options.backend)
+    if spec is not None and spec.engine is not None and not spec.engine.gpu_only and options.device != "auto":
         args += ["--device", options.device]
     if profiles is not None:
         for p in profiles:

@@ -48,37 +48,58 @@ DecoderHook = Callable[[dict, tuple], dict]
 
 
 def resolve_device(backend: str, device: str, notice=None) -> str:
-    """``auto`` -> cuda where the backend really runs there, else cpu (said through ``notice``); an
-    explicit ``cuda`` the backend cannot honour is a ModelError (``stylert.core.providers.choose_device``)."""
+    """``auto`` -> cuda where the backend really runs there, else cpu (said through ``notice``, except
+    for CPU-only backends); an explicit ``cuda`` the backend cannot honour is a ModelError
+    (``stylert.core.providers.choose_device``; the backend's CUDA check: ``registry.Backend.has_cuda``)."""
     from ..core.providers import choose_device
+    from .backends.registry import get
 
-    if backend == "onnxruntime":
-        from ..core.providers import cuda_provider_loads as has_cuda
-    elif backend in ("torch", "inductor"):
-        from .backends.torchrt import cuda_available as has_cuda
-    else:  # tensorrt: CUDA only; its runners say what is missing (package, GPU, engine)
-        def has_cuda():
-            return True
+    spec = get(backend)
+    if "cuda" not in spec.devices:
+        if device == "auto":
+            return "cpu"
+        return choose_device(device, lambda: False, f"the {backend} backend", notice)
+    has_cuda = spec.has_cuda or (lambda: True)
     return choose_device(device, has_cuda, f"the {backend} backend", notice)
 
 
 class Pipeline:
     """Runs an export directory. Use as a context manager (activates and deactivates the runners)."""
 
-    def __init__(self, manifest: Manifest, runners: dict[str, BaseRunner], backend: str, device: str):
+    def __init__(self, manifest: Manifest, runners: dict[str, BaseRunner], backend: str, device: str,
+                 choice: str | None = None):
         self.manifest = manifest
         self.runners = runners
         self.backend = backend
         self.device = device
+        #: ``--backend auto``: the one line saying what was chosen and why (None for a named backend)
+        self.choice = choice
         self.timings: dict[str, float] = {}  # seconds of the last call per graph (host wall clock)
         self.route = manifest.route
 
     @classmethod
     def open(cls, export_dir: str | os.PathLike, backend: str = "onnxruntime", device: str = "auto",
-             notice=None, ort_fold: bool | None = None, cuda_graphs: bool = False) -> "Pipeline":
+             notice=None, ort_fold: bool | None = None, cuda_graphs: bool = False,
+             precision: str | None = None) -> "Pipeline":
+        """``backend``: a name of ``BACKENDS``, or ``auto`` (``stylert.runtime.backends.auto.choose``: the
+        fastest backend and precision that passes its floors here, said in ``choice``). ``precision``:
+        the inference precision of backends that choose one (openvino: auto, bf16, f32)."""
         manifest = load_manifest(export_dir)
+        choice = None
+        if backend == "auto":
+            from .backends.auto import choose
+
+            picked = choose(manifest, device, notice)
+            backend, device, choice = picked.backend, picked.device, picked.line
+            precision = precision or picked.precision
         device = resolve_device(backend, device, notice)
-        return cls(manifest, make_runners(manifest, backend, device, ort_fold, cuda_graphs), backend, device)
+        return cls(manifest, make_runners(manifest, backend, device, ort_fold, cuda_graphs, precision), backend,
+                   device, choice)
+
+    @property
+    def precision(self) -> str:
+        """What the graphs really run in: the runners' own (openvino: bf16/fp32/int8), else the export's."""
+        return getattr(self.runners["encoder"], "precision", self.manifest.precision)
 
     # -- lifecycle ---------------------------------------------------------------------
     def activate(self) -> "Pipeline":

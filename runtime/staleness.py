@@ -14,6 +14,7 @@ import re
 from ..core.files import sha256_of
 from ..errors import StaleEngineError
 from ..export.manifest import GRAPH_NAMES, Manifest
+from .backends.registry import get
 from .engine_manifest import (
     MANIFEST_NAME,
     EngineManifest,
@@ -37,6 +38,7 @@ def staleness(engine: EngineManifest, export: Manifest, machine: Machine, *, ver
     """Every reason why ``engine`` must not run for ``export`` on ``machine`` (empty: fresh)."""
     d = engine.data
     backend = d["backend"]
+    kind = get(backend).engine
     reasons = []
     if d.get("export", {}).get("family") not in (None, export.family):
         reasons.append(f"it was built for a {d['export']['family']} export, this one is {export.family}")
@@ -56,7 +58,7 @@ def staleness(engine: EngineManifest, export: Manifest, machine: Machine, *, ver
     if built.device != machine.device:
         reasons.append(f"it was built for {built.device}, this run is on {machine.device}")
     elif machine.device == "cuda":
-        ampere_plus = backend == "tensorrt" and d.get("builder", {}).get("hardware_compatibility") == "ampere_plus"
+        ampere_plus = kind.library == "tensorrt" and d.get("builder", {}).get("hardware_compatibility") == "ampere_plus"
         if ampere_plus:
             if _capability(machine.compute_capability) < (8, 0):
                 reasons.append(f"it is a hardware-compatible (Ampere+) plan; {machine.describe()} is older than "
@@ -65,7 +67,7 @@ def staleness(engine: EngineManifest, export: Manifest, machine: Machine, *, ver
             reasons.append(f"it was built on {built.describe()}, this GPU is {machine.describe()}")
     elif (built.name, built.arch, built.cpu_isa) != (machine.name, machine.arch, machine.cpu_isa):
         reasons.append(f"it was built on {built.describe()}, this machine is {machine.describe()}")
-    if backend == "tensorrt":
+    if kind.library == "tensorrt":
         b, c = built.versions.get("tensorrt"), machine.versions.get("tensorrt")
         if d.get("builder", {}).get("version_compatible"):
             if _version(c) < _version(b):

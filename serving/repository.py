@@ -158,6 +158,8 @@ class RepositoryOptions:
     styles: list[tuple[str, Path]] = field(default_factory=list)  # (name, image or .npz code)
     engines: Path | None = None      # tensorrt: the engine folder (default: EXPORT/engines/tensorrt)
     trt_cache: str = "/tmp/stylert-trt-cache"  # onnxruntime on GPU: TensorRT engine cache (on the server)
+    runtime: str = "onnxruntime"     # python: what runs each graph inside its model (registry.PYTHON_FLAVOUR)
+    precision: str = "auto"          # python + openvino: inference precision (auto: bf16 where the CPU has it)
 
 
 def parse_style(value: str) -> tuple[str, Path]:
@@ -234,7 +236,9 @@ def graph_config(manifest, graph: str, model_name: str, opts: RepositoryOptions,
         cfg["dynamic_batching"] = {"max_queue_delay_microseconds": opts.queue_delay_us}
     if opts.backend == "python":
         cfg["backend"] = "python"
-        cfg["parameters"] = {"intra_op_threads": {"string_value": "0"}}
+        cfg["parameters"] = {"intra_op_threads": {"string_value": "0"}, "runtime": {"string_value": opts.runtime}}
+        if opts.runtime == "openvino":
+            cfg["parameters"]["precision"] = {"string_value": opts.precision}
     elif opts.backend == "onnxruntime":
         cfg["platform"] = "onnxruntime_onnx"
         cfg["backend"] = "onnxruntime"
@@ -355,6 +359,14 @@ def write_repository(export_dir: str | os.PathLike, out: str | os.PathLike, opti
     export_dir, out = Path(export_dir), Path(out)
     if opts.backend not in BACKENDS:
         raise ServingError(f"unknown backend {opts.backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
+    from ..runtime.backends.registry import PYTHON_FLAVOUR
+
+    if opts.runtime not in PYTHON_FLAVOUR:
+        raise ServingError(f"{opts.runtime!r} does not run inside python-backend models",
+                           fix=f"use --runtime {' or '.join(PYTHON_FLAVOUR)}")
+    if opts.runtime != "onnxruntime" and opts.backend != "python":
+        raise ServingError(f"--runtime {opts.runtime} is for the python flavour's graph models",
+                           fix="add --backend python")
     if opts.device not in (None, "cpu", "gpu"):
         raise ServingError(f"unknown device {opts.device!r}", fix="use cpu or gpu")
     if opts.backend == "tensorrt" and opts.device == "cpu":
@@ -406,7 +418,8 @@ def _is_stylert_repository(path: Path) -> bool:
 
 def repository_readme(export_dir: Path, manifest, names: dict, styles: dict, opts: RepositoryOptions) -> str:
     levels = manifest.alpha_levels
-    flavour = {"python": "python backend (ONNX Runtime inside the model; needs `onnxruntime` and `numpy` in the "
+    runtime = {"onnxruntime": "ONNX Runtime", "openvino": f"OpenVINO, {opts.precision} precision"}.get(opts.runtime)
+    flavour = {"python": f"python backend ({runtime} inside the model; needs `{opts.runtime}` and `numpy` in the "
                          "server's Python; the nvidia-pytriton server's stub needs `numpy<2`, see `stylert serve "
                          "--python-env`)",
                "onnxruntime": "onnxruntime backend (`onnxruntime_onnx`; on GPU with the TensorRT accelerator at the "
@@ -415,7 +428,8 @@ def repository_readme(export_dir: Path, manifest, names: dict, styles: dict, opt
                            "TensorRT version as the build)"}[opts.backend]
     device = opts.device or ("cpu" if opts.backend == "python" else "gpu")
     named = ", ".join(f"`{n}`" for n in styles) or "none (write the repository with `--style NAME=IMAGE`)"
-    pip = "pip install onnxruntime-gpu 'numpy<2' && " if opts.backend == "python" else ""
+    package = {"onnxruntime": "onnxruntime-gpu"}.get(opts.runtime, opts.runtime)
+    pip = f"pip install {package} 'numpy<2' && " if opts.backend == "python" else ""
     alpha_shape = "[1]" if len(levels) == 1 else f"[1] or [{len(levels)}]"
     return f"""# Triton model repository: {manifest.family} ({manifest.precision})
 

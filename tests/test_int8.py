@@ -365,8 +365,10 @@ def test_whole_process_benchmark_writes_its_results(int8_export, tmp_path, use_s
                                "-s", str(cal.style[0]), "--size", "64", "--rounds", "1", "--no-phases",
                                "-o", str(out)]) == 0
     report = json.loads(next(out.glob("whole-process-*.json")).read_text())
-    assert [r["variant"] for r in report["rows"]] == ["reference", "int8"]
-    ref, int8 = report["rows"]
+    assert [r["variant"] for r in report["rows"]] == ["reference", "int8", "int8 auto"]
+    ref, int8, auto = report["rows"]
+    assert "--backend onnxruntime" in int8["command"] and "--backend auto" in auto["command"]
+    assert all(r["peak_rss_mb"] > 50 for r in report["rows"])  # the child's own peak, from wait4
     assert ref["speedup"] == 1.0 and len(int8["times_s"]) == 1 and int8["times_s"][0] > 0
     assert abs(int8["speedup"] - ref["summary_s"]["median"] / int8["summary_s"]["median"]) < 0.01
     assert "--engine" in int8["command"] and "--engine" not in ref["command"]

@@ -113,7 +113,8 @@ def test_mask_assigns_styles_and_checks_its_size(exports):
             pipeline.stylize(content, [a, b], mask=np.ones((32, 32), np.float32))
 
 
-def test_onnxruntime_path_never_imports_torch(exports, tmp_path):
+@pytest.mark.parametrize("backend", ["onnxruntime", "auto"])  # auto: openvino where the CPU has bf16
+def test_onnxruntime_path_never_imports_torch(exports, tmp_path, backend):
     _, out = exports("adain")
     Image.fromarray(np.full((40, 56, 3), 120, np.uint8)).save(tmp_path / "c.png")
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "s.png")
@@ -122,10 +123,10 @@ import sys
 from stylert.cli import main
 try:
     main(["stylize", "-c", r"{tmp_path / 'c.png'}", "-s", r"{tmp_path / 's.png'}", "-o", r"{tmp_path / 'o.png'}",
-          "--engine", r"{out}", "--device", "cpu"])
+          "--engine", r"{out}", "--device", "cpu", "--backend", "{backend}"])
 except SystemExit as e:
     assert e.code in (0, None), e.code
-assert "torch" not in sys.modules, "the onnxruntime path imported torch"
+assert "torch" not in sys.modules, "the {backend} path imported torch"
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -332,6 +332,42 @@ def test_alpha_per_level_multilevel(serving_ready, exports, tmp_path):
 
 
 # --------------------------------------------------------------------------------------
+# The python flavour with OpenVINO inside the graph models (`stylert triton --runtime openvino`)
+# --------------------------------------------------------------------------------------
+def test_openvino_python_flavour_serves_the_runtimes_image(serving_ready, adain_export, shared_images, tmp_path):
+    """The served image equals the runtime's on the openvino backend at the same precision (the public
+    AdaIN weights; bf16 where the CPU has it), and stays within the bf16 floor of the float32 image."""
+    pytest.importorskip("openvino")
+    from stylert.core.checks import MIN_PSNR_DB
+    from stylert.runtime.backends.openvino import resolve_precision
+    from stylert.runtime.pipeline import Pipeline
+    from stylert.serving.client import StylizeClient
+    from stylert.serving.repository import RepositoryOptions, write_repository
+
+    precision = resolve_precision("auto")
+    repo = write_repository(adain_export, tmp_path / "repo", RepositoryOptions(
+        backend="python", runtime="openvino", precision=precision, max_batch_size=4))
+    assert 'key: "runtime"' in (repo / "adain_encoder" / "config.pbtxt").read_text()
+    content = _image(shared_images, "cornell.jpg", 150)
+    style = _image(shared_images, "mondrian.jpg", 128, "style")
+    server = _start(repo)
+    try:
+        with StylizeClient(server.http_url) as client:
+            served = client.stylize(content, style=style, alpha=0.8)
+    finally:
+        assert server.stop() == 0
+    with Pipeline.open(adain_export, "openvino", "cpu", precision=precision) as p:
+        same = _runtime(p, content, style, alpha=0.8)
+    with Pipeline.open(adain_export, "onnxruntime", "cpu") as p:
+        fp32 = _runtime(p, content, style, alpha=0.8)
+    got_same, got_fp32 = _psnr(served, same), _psnr(served, fp32)
+    print(f"served (openvino {precision}) vs runtime openvino {precision}: {got_same:.1f} dB; "
+          f"vs runtime float32: {got_fp32:.1f} dB")
+    assert got_same >= (MIN_PSNR if precision == "f32" else 45.0)  # bf16: thread count changes the sums' order
+    assert got_fp32 >= (MIN_PSNR if precision == "f32" else MIN_PSNR_DB["bf16"])
+
+
+# --------------------------------------------------------------------------------------
 # The commands: stylert triton, serve (SIGTERM), stylize --server, a server killed mid-request
 # --------------------------------------------------------------------------------------
 def _cli(*args, **kwargs):

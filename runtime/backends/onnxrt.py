@@ -18,6 +18,9 @@ from ...core.providers import PROVIDERS, checked_session, device_index, onnxrunt
 from .base import BaseRunner
 
 FOLD_ENV = "STYLERT_ORT_FOLD"
+#: ``0`` keeps ONNX Runtime's CPU arena at its high-water mark between runs (its default); otherwise
+#: each CPU run hands the arena's free chunks back at its end (``memory.enable_memory_arena_shrinkage``).
+SHRINK_ENV = "STYLERT_ORT_ARENA_SHRINK"
 
 
 class SessionFromOnnx:
@@ -103,7 +106,7 @@ class OnnxrtRunner(BaseRunner):
         if not self.on_cuda:  # on the CPU, numpy arrays already are device memory: no binding needed
             arrays = {k: (v.numpy() if isinstance(v, ort.OrtValue) else v) for k, v in feed.items()
                       if k in self.input_names()}
-            return dict(zip(self.output_names(), self.session.run(None, arrays)))
+            return dict(zip(self.output_names(), self.session.run(None, arrays, _cpu_run_options(ort))))
         binding = self.session.io_binding()
         device, index = "cuda", device_index(self.loader.device)  # cuda:N: GPU N, as the session's device_id
         for name in self.input_names():
@@ -121,3 +124,14 @@ class OnnxrtRunner(BaseRunner):
 
     def to_host(self, value):
         return value.numpy() if isinstance(value, onnxruntime().OrtValue) else value
+
+
+def _cpu_run_options(ort):
+    """RunOptions of a CPU run: the arena shrinks back at the end of each run, so that the encoder's,
+    transform's and decoder's arenas do not each stay at their peak (one 1080x1920 image: peak RSS
+    measured in ``benchmarks/results/openvino/``); ``STYLERT_ORT_ARENA_SHRINK=0``: ONNX Runtime's default."""
+    if os.environ.get(SHRINK_ENV, "1") == "0":
+        return None
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options

@@ -15,7 +15,7 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise MissingDependencyError("torch", "pip install torch", "the torch backend") from None
+        raise MissingDependencyError("torch", "pip install 'stylert[export]'", "the torch backend") from None
     return torch
 
 
