@@ -17,9 +17,14 @@ def available_backends(export_dir: Path) -> tuple[list[tuple[str, str]], list[st
 
     runnable, skipped = [], []
     candidates = [(b, d) for b, spec in REGISTRY.items() for d in ("cpu", "cuda") if d in spec.devices]
+    cuda = None
     for backend, device in candidates:
         if backend == "torch" and device == "cpu":
             continue  # the reference itself
+        if device == "cuda":
+            cuda = _has_cuda() if cuda is None else cuda
+            if not cuda:  # said once, not as a --device this command does not have
+                continue
         try:
             with Pipeline.open(export_dir, backend, device) as pipe:
                 if pipe.device != device:
@@ -30,6 +35,23 @@ def available_backends(export_dir: Path) -> tuple[list[tuple[str, str]], list[st
             continue
         runnable.append((backend, device))
     return runnable, skipped
+
+
+def _has_cuda() -> bool:
+    """A CUDA GPU that torch or ONNX Runtime's CUDA provider can use (the reference imports torch anyway)."""
+    from ..core.providers import cuda_provider_loads
+
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return True
+    except ImportError:
+        pass
+    try:
+        return cuda_provider_loads()
+    except Exception:  # no onnxruntime: no CUDA backend of ours runs either
+        return False
 
 
 @click.command("compare")
@@ -65,10 +87,12 @@ def compare_cmd(export_dir, backends, content, style, size, alpha):
         skipped = []
     else:
         pairs, skipped = available_backends(export_dir)
-    click.echo(f"reference: torch float32 programs on the CPU; content {c.shape[1]}x{c.shape[0]}, "
-               f"style {s.shape[1]}x{s.shape[0]}, {reference.manifest.family} ({reference.manifest.precision} export)")
+    click.echo(f"reference: torch float32 programs on the CPU; content {c.shape[0]}x{c.shape[1]}, "
+               f"style {s.shape[0]}x{s.shape[1]} (HxW), {reference.manifest.family} ({reference.manifest.precision} export)")
     for line in skipped:
         click.echo(f"skipped {line}")
+    if not backends and not any(d == "cuda" for _, d in pairs) and not any("(cuda)" in x for x in skipped):
+        click.echo("skipped every CUDA backend: no CUDA GPU on this machine")
     if not pairs:
         raise click.ClickException("no backend besides the reference runs here")
     checks = compare(export_dir, pairs, c, s, alpha, reference)

@@ -256,3 +256,17 @@ def test_cli_refuses_weights_with_a_mask_and_non_numbers(exports, tmp_path, use_
         nan = invoke("stylize", *common, "--weights", "1,nan", "-o", tmp_path / "o.png", *engine)
         assert nan.exit_code != 0 and "--weights" in nan.output and "finite" in nan.output, nan.output
         assert not (tmp_path / "o.png").exists()
+
+
+def test_compare_without_cuda_says_so_once_and_blames_no_option(exports, monkeypatch):
+    """``stylert compare DIR`` on a machine without CUDA: one line for every CUDA backend, never a
+    ``--device cuda asked for`` the user did not type (compare has no --device); sizes printed HxW."""
+    from stylert.commands import compare as compare_mod
+
+    monkeypatch.setattr(compare_mod, "_has_cuda", lambda: False)
+    _, out = exports("adain")
+    result = invoke("compare", out, "--size", 48)
+    assert result.exit_code == 0, result.output
+    assert "--device" not in result.output and "(cuda)" not in result.output
+    assert result.output.count("no CUDA GPU on this machine") == 1
+    assert "content 48x64, style 48x48 (HxW)" in result.output  # the demo scene is 4:3 landscape
