@@ -102,6 +102,19 @@ class Check:
         return (self.error is None and self.finite and self.max_abs <= self.allowed
                 and (self.min_psnr is None or self.psnr >= self.min_psnr))
 
+    def why(self) -> str:
+        """What failed, only the criteria that did ("max abs diff 0.9 > 0.75", "PSNR 21.5 dB < 22"); "" when ok."""
+        if self.error is not None:
+            return self.error
+        if not self.finite:
+            return "NaN or Inf in the output"
+        reasons = []
+        if self.max_abs > self.allowed:
+            reasons.append(f"max abs diff {self.max_abs:.3g} > {self.allowed:.3g}")
+        if self.min_psnr is not None and self.psnr < self.min_psnr:
+            reasons.append(f"PSNR {self.psnr:.1f} dB < {self.min_psnr:g}")
+        return " and ".join(reasons)
+
 
 def check(graph: str, output: str, inputs: str, got: np.ndarray, want: np.ndarray, tol: Tolerance, *,
           min_psnr: float | None = None, image: bool = False, backend: str = "") -> Check:

@@ -243,9 +243,11 @@ def validate(model, reference: dict[str, GraphSpec], files: dict[str, Path], rou
         worst = report.failures[0]
         err = AtolError(
             f"{len(report.failures)} output(s) differ from PyTorch beyond tolerance, first: {worst.graph} "
-            f"{worst.output} ({worst.inputs}) max abs diff {worst.max_abs:.3g} > {worst.allowed:.3g}"
-            + (f" or PSNR {worst.psnr:.1f} dB < {worst.min_psnr:g}" if worst.min_psnr is not None else ""),
-            fix="see the validation report; nothing was written")
+            f"{worst.output} ({worst.inputs}): {worst.why()}",
+            fix=("nothing was written; the validation report above gives every output. An int8 export gets closer "
+                 "to float32 with more calibration images (--calibration-size) or images like the ones it will "
+                 "stylize; keep layers float with --float-layers" if precision == "int8" else
+                 "nothing was written; the validation report above gives every output"))
         err.report = report
         raise err
     return report

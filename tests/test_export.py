@@ -384,3 +384,16 @@ def _options(alpha):
     from stylert.models.stylize import StylizeOptions
 
     return StylizeOptions(alpha=alpha)
+
+
+@pytest.mark.parametrize("max_abs, psnr, want", [
+    (0.65, 21.5, "PSNR 21.5 dB < 22"),           # only the PSNR failed: the max abs diff is not blamed
+    (0.9, 30.0, "max abs diff 0.9 > 0.75"),
+    (0.9, 21.5, "max abs diff 0.9 > 0.75 and PSNR 21.5 dB < 22"),
+])
+def test_a_failed_check_names_only_the_criteria_that_failed(max_abs, psnr, want):
+    from stylert.core.checks import Check
+
+    c = Check("end-to-end", "image", "content 1x3x64x64", (1, 3, 64, 64), max_abs, max_abs, 0.75, 0.0, 0.75, psnr,
+              22.0, True)
+    assert not c.ok and c.why() == want
