@@ -63,8 +63,11 @@ def export(ctx, family, checkpoints, out, precision, opset, sizes, overwrite, ca
     from ..models.pretrained import load_reference_model
 
     quiet = bool(getattr(ctx.obj, "quiet", False))
-    if (calibration is None) != (precision != "int8"):
-        raise click.UsageError("--calibration DIR goes with --precision int8 (and only with it)")
+    if precision == "int8" and calibration is None:
+        raise click.UsageError("--precision int8 needs --calibration DIR: a folder of images like the ones to "
+                               "stylize (its content/ and style/ folders, or its images)")
+    if precision != "int8" and calibration is not None:
+        raise click.UsageError("--calibration DIR goes with --precision int8 only")
     _check_target(out, overwrite)  # before the model is loaded or anything computed
     calibration_set = None
     if calibration is not None:

@@ -218,9 +218,10 @@ def test_cli_refuses_int8_without_calibration(tmp_path):
     from stylert.cli import main
 
     result = CliRunner().invoke(main, ["export", "-o", str(tmp_path / "x"), "--precision", "int8"])
-    assert result.exit_code == 2 and "--calibration DIR goes with --precision int8" in result.output
+    assert result.exit_code == 2 and "--precision int8 needs --calibration DIR" in result.output
     result = CliRunner().invoke(main, ["export", "-o", str(tmp_path / "x"), "--calibration", str(tmp_path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 2 and "--calibration DIR goes with --precision int8 only" in result.output
+    assert not (tmp_path / "x").exists()
 
 
 def test_int8_inductor_build_is_refused():
