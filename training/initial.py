@@ -158,7 +158,7 @@ ATTENTION_MODULES = {
 }
 #: The warm start's defaults, chosen on training pairs (benchmarks/results/training/warm_start_grid.md).
 WARM_GAIN = 16.0
-WARM_TEMPERATURE = 1.0
+WARM_TEMPERATURE = 0.02
 
 
 def attention_warm_start(model: StyleModel, gain: float = WARM_GAIN, temperature: float = WARM_TEMPERATURE,

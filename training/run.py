@@ -40,9 +40,10 @@ from .logs import CsvLog, Progress, draw_loss_curve
 from .losses import COMPONENTS, LossWeights, default_loss_weights
 from .step import OptimConfig, TrainStep
 
-#: TrainConfig fields a resumed run may change: the length of the run, the place of the (same) data, and
+#: TrainConfig fields a resumed run may change: the length of the run, the place of the (same) data, how often
+#: the identity losses are computed, and
 #: mixed precision (so that a run can move between a GPU and a CPU).
-RESUMABLE_CHANGES = ("iterations", "content_dir", "style_dir", "amp")
+RESUMABLE_CHANGES = ("iterations", "content_dir", "style_dir", "amp", "identity_every")
 #: Fields that only matter when a run starts (the initial weights): ignored on resume.
 START_ONLY = ("encoder", "from_pretrained", "decoder")
 OUTPUTS = ("checkpoints", "samples", "log.csv", "loss.png")
