@@ -141,11 +141,13 @@ def _markdown(report: dict) -> str:
               "follow. Profiler times include its own overhead.", "",
               f"## Iterations/s, batch {report['batch']} at {report['size']} px ({report['rounds']} interleaved "
               f"rounds of {report['steps']} steps; median [min, max])", "",
-              "| variant | it/s | vs fp32 | precision | identity every | threads |", "|---|---|---|---|---|---|"]
+              "| variant | it/s | vs fp32 | each round | precision | identity every | threads |",
+              "|---|---|---|---|---|---|---|"]
     base = report["variants"].get("fp32", {}).get("median_it_s")
     for v, r in report["variants"].items():
         ratio = f"{r['median_it_s'] / base:.2f}x" if base else "-"
-        lines.append(f"| {v} | {r['median_it_s']:.3f} [{r['min_it_s']:.3f}, {r['max_it_s']:.3f}] | {ratio} | "
+        rounds = ", ".join(f"{x:.3f}" for x in r["rounds"])
+        lines.append(f"| {v} | {r['median_it_s']:.3f} [{r['min_it_s']:.3f}, {r['max_it_s']:.3f}] | {ratio} | {rounds} | "
                      f"{r['precision']} | {r['identity_every']} | {r['threads'] or report['torch_threads']} |")
     return "\n".join(lines) + "\n"
 

@@ -102,6 +102,7 @@ class RunOptions:
     overwrite: bool = False
     progress: bool = True
     max_seconds: float | None = None  # stop (with a checkpoint) after the step that passes this many seconds
+    channels_last: bool = False  # model and batches in channels-last memory format (TrainStep)
 
 
 @dataclass
@@ -255,7 +256,8 @@ def train(config: TrainConfig, options: RunOptions, log=print) -> TrainResult:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     trainer = TrainStep(model, config.loss_weights(), OptimConfig(config.lr, config.lr_decay, config.grad_clip,
-                                                                  config.amp, config.identity_every))
+                                                                  config.amp, config.identity_every),
+                        channels_last=options.channels_last)
     if options.resume:
         trainer.load_state_dict(payload)
         for notice in rng.restore(payload["rng"]):

@@ -42,8 +42,14 @@ class NonFiniteLoss(ModelError):
 class TrainStep:
     """Owns the optimiser and the gradient scaler of ``model``; ``step(i, content, style)`` runs iteration ``i``."""
 
-    def __init__(self, model: StyleModel, weights: LossWeights, optim: OptimConfig):
+    def __init__(self, model: StyleModel, weights: LossWeights, optim: OptimConfig, channels_last: bool = False):
+        """``channels_last``: the model's weights and every batch in channels-last memory format (the same
+        numbers up to float rounding; faster convolutions on CPUs with oneDNN, see
+        benchmarks/results/training/)."""
         self.model = model
+        self.channels_last = channels_last
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
         self.weights = weights
         self.optim = optim
         self.device = next(model.parameters()).device
@@ -72,6 +78,9 @@ class TrainStep:
             group["lr"] = lr
         content = content.to(self.device, non_blocking=True)
         style = style.to(self.device, non_blocking=True)
+        if self.channels_last:
+            content = content.contiguous(memory_format=torch.channels_last)
+            style = style.contiguous(memory_format=torch.channels_last)
         self.optimizer.zero_grad(set_to_none=True)
         identity = iteration % self.optim.identity_every == 0
         with record_function("forward"):
