@@ -82,8 +82,8 @@ def _default_workers() -> int:
                    "vgg_normalised.pth from STYLERT_WEIGHTS or the cache]")
 @click.option("--from-pretrained", is_flag=True,
               help="Warm-start from the public AdaIN decoder.pth, any family: adain-multilevel with AdaIN's "
-                   "widths and zero skip inputs (its step-0 output is AdaIN's), sanet's merge conv and "
-                   "sanet-multilevel's rc0 as the identity.")
+                   "widths and zero skip inputs (its step-0 output is AdaIN's); sanet and sanet-multilevel with "
+                   "attention that already stylizes at step 0 (stylert.training.initial.attention_warm_start).")
 @click.option("--decoder", type=click.Path(dir_okay=False), default=None,
               help="With --from-pretrained: the AdaIN decoder file (decoder.pth, or its float16 safetensors)  "
                    "[default: the public decoder.pth from STYLERT_WEIGHTS or the cache]")

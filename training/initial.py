@@ -110,9 +110,9 @@ def initial_model(family: str, *, encoder: str | os.PathLike | None = None, from
     - ``adain-multilevel``: built with ``rc4_channels=256`` (AdaIN's widths on the main path); every conv
       from the file, with the skip-input channels of rc2 (relu3_1) and rc5 (relu2_1) zero: at step 0 its
       output equals AdaIN's with the same encoder and decoder;
-    - ``sanet``'s merge conv and ``sanet-multilevel``'s fuse conv ``rc0`` start as the identity (centre
-      tap, zero bias), so the decoder first sees ``O4 + up2(O5)`` (attention outputs that are relu4_1 and
-      relu5_1 plus their residuals) as it is.
+    - ``sanet``, ``sanet-multilevel``: the decoder whole, and the attention modules and merge / fuse
+      conv from ``attention_warm_start`` (step 0 stylizes: the attended relu4_1 style features reach
+      the decoder, with the content residual scaled down).
 
     Every warm-started part is reported through ``log``.
     """
