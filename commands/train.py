@@ -16,6 +16,7 @@ CONFIG_PARAMS = {
     "batch_size": "batch_size", "image_size": "image_size", "crop_size": "crop_size", "lr": "lr",
     "lr_decay": "lr_decay", "grad_clip": "grad_clip", "amp": "amp", "seed": "seed", "encoder": "encoder",
     "from_pretrained": "from_pretrained", "identity_every": "identity_every", "decoder": "decoder",
+    "transform_lr_scale": "transform_lr_scale",
 }
 #: CLI parameter -> LossWeights field.
 WEIGHT_PARAMS = {"content_weight": "content", "style_weight": "style", "identity_pixel_weight": "identity_pixel",
@@ -71,6 +72,9 @@ def _default_workers() -> int:
 @click.option("--identity-every", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Attention families: compute the identity losses on every N-th iteration only (they take two "
                    "thirds of an iteration's decoder and encoder passes); 1 is the reference's every iteration.")
+@click.option("--transform-lr-scale", type=Number(min=0, min_open=True), default=1.0, show_default=True,
+              help="The learning rate of the transform and the fuse conv rc0 (attention, merge / fuse) is --lr times this; below 1 keeps a warm "
+                   "start's attention from being wrecked by Adam's per-weight steps.")
 @click.option("--grad-clip", type=Number(min=0, min_open=True), default=None, metavar="MAX_NORM",
               help="Clip the global gradient norm to MAX_NORM  [default: no clipping]")
 @click.option("--amp/--no-amp", default=False,
@@ -107,8 +111,8 @@ def _default_workers() -> int:
 @click.pass_context
 def train(ctx, family, content, style, out_dir, iterations, batch_size, image_size, crop_size, lr, lr_decay,
           content_weight, style_weight, identity_pixel_weight, identity_feature_weight, level_weights, identity_every,
-          grad_clip, amp, seed, encoder, from_pretrained, decoder, max_minutes, threads, channels_last, device,
-          workers,
+          transform_lr_scale, grad_clip, amp, seed, encoder, from_pretrained, decoder, max_minutes, threads,
+          channels_last, device, workers,
           checkpoint_every, sample_every, samples, resume, overwrite):
     """Train a model family with the paper's losses, from the public (frozen) VGG encoder.
 

@@ -66,3 +66,61 @@ def test_bf16_training_step_on_this_cpu():
     for k in ("content", "style", "identity_pixel"):
         assert math.isfinite(values[True][k])
         assert values[True][k] == pytest.approx(values[False][k], rel=0.1), k
+
+
+# --------------------------------------------------------------------------- the other speed options of a step
+
+
+def _sanet_trainer(**optim):
+    from stylert.models.registry import create_model, he_init
+    from stylert.training.losses import default_loss_weights
+    from stylert.training.step import OptimConfig, TrainStep
+
+    channels_last = optim.pop("channels_last", False)
+    model = he_init(create_model("sanet"), 0)
+    for p in model.encoder.parameters():
+        p.requires_grad_(False)
+    return TrainStep(model, default_loss_weights("sanet"), OptimConfig(**optim), channels_last=channels_last)
+
+
+def test_identity_every_skips_and_carries_the_identity_losses():
+    torch.manual_seed(0)
+    c, s = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    trainer = _sanet_trainer(identity_every=2)
+    first, second, third = (trainer.step(i, c, s) for i in range(3))
+    assert math.isfinite(first["identity_pixel"]) and first["identity_pixel"] > 0
+    # iteration 1 skips them: the logged values are iteration 0's, and the total leaves them out
+    assert second["identity_pixel"] == first["identity_pixel"]
+    assert second["identity_feature"] == first["identity_feature"]
+    assert second["loss"] == pytest.approx(second["content"] + 3 * second["style"], rel=1e-5)
+    assert third["identity_pixel"] != first["identity_pixel"]  # iteration 2 computes them again
+    from stylert.errors import ModelError
+    from stylert.models.registry import create_model
+    from stylert.training.losses import default_loss_weights
+    from stylert.training.step import OptimConfig, TrainStep
+
+    with pytest.raises(ModelError, match="attention families"):
+        TrainStep(create_model("adain"), default_loss_weights("adain"), OptimConfig(identity_every=2))
+
+
+def test_transform_lr_scale_gives_the_attention_its_own_learning_rate():
+    trainer = _sanet_trainer(lr=1e-4, lr_decay=0.0, transform_lr_scale=0.01)
+    groups = trainer.optimizer.param_groups
+    assert len(groups) == 2
+    names = {id(p): n for n, p in trainer.model.named_parameters()}
+    assert all(names[id(p)].startswith("transform.") for p in groups[1]["params"])
+    assert all(names[id(p)].startswith("decoder.") for p in groups[0]["params"])
+    trainer.step(0, torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+    assert groups[0]["lr"] == pytest.approx(1e-4) and groups[1]["lr"] == pytest.approx(1e-6)
+    assert len(_sanet_trainer().optimizer.param_groups) == 1  # scale 1: one group, as older checkpoints hold
+
+
+def test_channels_last_step_matches_the_contiguous_one():
+    torch.manual_seed(0)
+    c, s = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    plain = _sanet_trainer().step(0, c, s)
+    trainer = _sanet_trainer(channels_last=True)
+    assert trainer.model.decoder.rc1.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    cl = trainer.step(0, c, s)
+    for k in ("content", "style", "identity_pixel", "identity_feature"):
+        assert cl[k] == pytest.approx(plain[k], rel=1e-3), k

@@ -70,6 +70,9 @@ class TrainConfig:
     from_pretrained: bool = False
     decoder: str | None = None  # with from_pretrained; None: the public decoder.pth
     identity_every: int = 1  # attention families: the identity losses on every n-th iteration only
+    transform_lr_scale: float = 1.0  # the transform's learning rate is lr x this (Adam moves every weight by
+    # about lr per step: 1e-4 on 512x512 attention maps and a 3x3x512 merge conv near a scaled identity
+    # wrecks a warm start within ten steps)
 
     def loss_weights(self) -> LossWeights:
         return self.weights or default_loss_weights(self.family)
@@ -256,7 +259,8 @@ def train(config: TrainConfig, options: RunOptions, log=print) -> TrainResult:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     trainer = TrainStep(model, config.loss_weights(), OptimConfig(config.lr, config.lr_decay, config.grad_clip,
-                                                                  config.amp, config.identity_every),
+                                                                  config.amp, config.identity_every,
+                                                                  config.transform_lr_scale),
                         channels_last=options.channels_last)
     if options.resume:
         trainer.load_state_dict(payload)

@@ -30,6 +30,7 @@ class OptimConfig:
     grad_clip: float | None = None  # max global L2 norm of the gradients; None: no clipping
     amp: bool = False
     identity_every: int = 1  # attention families: identity losses on iterations i with i % identity_every == 0
+    transform_lr_scale: float = 1.0  # lr x this for the transform and the fuse conv rc0 (attention, merge/fuse)
 
     def lr_at(self, iteration: int) -> float:
         return self.lr / (1.0 + self.lr_decay * iteration)
@@ -57,7 +58,16 @@ class TrainStep:
         self.params = trainable_parameters(model)
         if not self.params:
             raise ModelError(f"{model.family}: nothing to train")
-        self.optimizer = torch.optim.Adam(self.params, lr=optim.lr)
+        if optim.transform_lr_scale <= 0:
+            raise ModelError(f"--transform-lr-scale must be > 0, not {optim.transform_lr_scale}")
+        transform = [p for name, p in model.named_parameters()
+                     if name.startswith(("transform.", "decoder.rc0.")) and p.requires_grad]
+        split = transform and optim.transform_lr_scale != 1.0
+        rest = [p for p in self.params if not split or all(p is not q for q in transform)]
+        groups = [{"params": rest, "scale": 1.0}]
+        if split:  # one group otherwise (as older checkpoints hold)
+            groups.append({"params": transform, "scale": optim.transform_lr_scale})
+        self.optimizer = torch.optim.Adam(groups, lr=optim.lr)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.scaler)
         self.components = COMPONENTS[model.family]
         if optim.identity_every < 1:
@@ -75,7 +85,7 @@ class TrainStep:
         and with ``keep_output`` the stylized batch under ``output``."""
         lr = self.optim.lr_at(iteration)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("scale", 1.0)
         content = content.to(self.device, non_blocking=True)
         style = style.to(self.device, non_blocking=True)
         if self.channels_last:
