@@ -83,15 +83,16 @@ def prepare(out: Path, source: Path = TRAIN_V1, content_count: int = 400, style_
 
 
 def train_args(data: Path, out: Path, family: str, minutes: float, batch_size: int, size: int, device: str,
-               checkpoint_every: int, workers: int) -> list[str]:
-    """The ``stylert train`` arguments of the run."""
+               checkpoint_every: int, workers: int, lr: float = 1e-5, transform_lr_scale: float = 0.01) -> list[str]:
+    """The ``stylert train`` arguments of the run (``lr`` / ``transform_lr_scale``: those of the CPU run that
+    kept the warm start; 1e-4 on the attention wrecked it within ten steps)."""
     return ["train", "--model", family, "--content", str(data / "content"), "--style", str(data / "style"),
             "--out", str(out), "--from-pretrained", "--encoder", str(data / "weights" / "vgg_normalised.safetensors"),
             "--decoder", str(data / "weights" / "decoder.safetensors"), "--amp", "--batch-size", str(batch_size),
             "--image-size", str(size), "--crop-size", str(size), "--iterations", "10000000",
             "--max-minutes", str(minutes), "--checkpoint-every", str(checkpoint_every),
             "--sample-every", str(checkpoint_every), "--samples", "4", "--workers", str(workers),
-            "--device", device]
+            "--device", device, "--lr", f"{lr:g}", "--transform-lr-scale", f"{transform_lr_scale:g}"]
 
 
 def speed(log_csv: Path, batch_size: int, warmup: int) -> dict:
@@ -107,7 +108,8 @@ def speed(log_csv: Path, batch_size: int, warmup: int) -> dict:
 
 
 def run(data: Path, out: Path, family: str, minutes: float, batch_size: int, size: int, device: str,
-        checkpoint_every: int, workers: int, warmup: int, say=print) -> dict:
+        checkpoint_every: int, workers: int, warmup: int, say=print, lr: float = 1e-5,
+        transform_lr_scale: float = 0.01) -> dict:
     import torch
     from click.testing import CliRunner
 
@@ -121,7 +123,8 @@ def run(data: Path, out: Path, family: str, minutes: float, batch_size: int, siz
         raise SystemExit(f"{data} has no manifest.json: run `python -m stylert.benchmarks.gpu_train prepare` "
                          "first and carry that folder")
     dev = resolve_device(device)
-    args = train_args(data, out / "run", family, minutes, batch_size, size, device, checkpoint_every, workers)
+    args = train_args(data, out / "run", family, minutes, batch_size, size, device, checkpoint_every, workers, lr,
+                      transform_lr_scale)
     say("stylert " + " ".join(args))
     result = CliRunner().invoke(cli_main, args, catch_exceptions=False)
     say(result.output[-4000:])
@@ -165,6 +168,8 @@ def main(argv=None) -> int:
     r.add_argument("--checkpoint-every", type=int, default=500)
     r.add_argument("--workers", type=int, default=4)
     r.add_argument("--warmup", type=int, default=10, help="steps left out of the speed figure")
+    r.add_argument("--lr", type=float, default=1e-5)
+    r.add_argument("--transform-lr-scale", type=float, default=0.01)
     args = parser.parse_args(argv)
     if args.command == "prepare":
         from .gpu_tree import DEFAULT_THRESHOLD, LIMIT_BYTES, tracked_files, tree_size
@@ -188,7 +193,8 @@ def main(argv=None) -> int:
             return 1
         return 0
     run(args.data or _root() / DEFAULT_DIR, args.out, args.family, args.minutes, args.batch_size, args.size,
-        args.device, args.checkpoint_every, args.workers, args.warmup)
+        args.device, args.checkpoint_every, args.workers, args.warmup, lr=args.lr,
+        transform_lr_scale=args.transform_lr_scale)
     return 0
 
 

@@ -22,6 +22,7 @@ def test_prepare_and_run_on_the_cpu(use_shared_weights, shared_images, tmp_path)
 
     args = gpu_train.train_args(data, tmp_path / "x", "sanet", 10, 8, 256, "auto", 500, 4)
     assert "--amp" in args and "--from-pretrained" in args and args[args.index("--max-minutes") + 1] == "10"
+    assert args[args.index("--transform-lr-scale") + 1] == "0.01" and args[args.index("--lr") + 1] == "1e-05"
 
     out = tmp_path / "out"
     report = gpu_train.run(data, out, "sanet", minutes=0.001, batch_size=1, size=32, device="cpu",
