@@ -3,7 +3,8 @@
     python -m stylert.benchmarks.train_throughput                      # GPU: 256x256, batch 8, fp32 and AMP
     python -m stylert.benchmarks.train_throughput --device cpu --size 32 --batch-size 1 --steps 2
 
-Mixed precision is measured on CUDA only (on a CPU the AMP rows are left out and said so).
+Mixed precision is measured where ``--amp`` has one (CUDA float16; bfloat16 on CPUs with bfloat16
+instructions); elsewhere the AMP rows are left out and said so.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ def main(argv: list[str] | None = None) -> int:
 
     device = resolve_device(args.device)
     families = list_families() if args.families == "all" else args.families.split(",")
-    amps = (False, True) if device.type == "cuda" else (False,)
-    if device.type != "cuda":
-        print("note: mixed precision is CUDA only; measuring float32 on the CPU", file=sys.stderr)
+    from stylert.training.precision import select
+
+    precision = select(True, device.type)
+    amps = (False, True) if precision.enabled else (False,)
+    if not precision.enabled:
+        print(f"note: {precision.reason}; measuring float32 only", file=sys.stderr)
     rows = []
     for family in families:
         for amp in amps:

@@ -15,7 +15,8 @@ CONFIG_PARAMS = {
     "family": "family", "content": "content_dir", "style": "style_dir", "iterations": "iterations",
     "batch_size": "batch_size", "image_size": "image_size", "crop_size": "crop_size", "lr": "lr",
     "lr_decay": "lr_decay", "grad_clip": "grad_clip", "amp": "amp", "seed": "seed", "encoder": "encoder",
-    "from_pretrained": "from_pretrained",
+    "from_pretrained": "from_pretrained", "identity_every": "identity_every", "decoder": "decoder",
+    "transform_lr_scale": "transform_lr_scale",
 }
 #: CLI parameter -> LossWeights field.
 WEIGHT_PARAMS = {"content_weight": "content", "style_weight": "style", "identity_pixel_weight": "identity_pixel",
@@ -68,18 +69,35 @@ def _default_workers() -> int:
               help="Attention families: weight of the feature identity loss (lambda_identity2).")
 @click.option("--level-weights", callback=_level_weights, default=None, metavar="W2,W3,W4",
               help="adain-multilevel: weights of the content loss at relu2_1, relu3_1, relu4_1  [default: 1,1,1]")
+@click.option("--identity-every", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Attention families: compute the identity losses on every N-th iteration only (they take two "
+                   "thirds of an iteration's decoder and encoder passes); 1 is the reference's every iteration.")
+@click.option("--transform-lr-scale", type=Number(min=0, min_open=True), default=1.0, show_default=True,
+              help="The learning rate of the transform and the fuse conv rc0 (attention, merge / fuse) is --lr times this; below 1 keeps a warm "
+                   "start's attention from being wrecked by Adam's per-weight steps.")
 @click.option("--grad-clip", type=Number(min=0, min_open=True), default=None, metavar="MAX_NORM",
               help="Clip the global gradient norm to MAX_NORM  [default: no clipping]")
 @click.option("--amp/--no-amp", default=False,
-              help="Mixed precision (float16 autocast + gradient scaling); CUDA only  [default: off]")
+              help="Mixed precision: float16 autocast + gradient scaling on CUDA, bfloat16 autocast on CPUs with "
+                   "bfloat16 instructions (amx_bf16 or avx512_bf16), float32 elsewhere  [default: off]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the initial weights and the data order.")
 @click.option("--encoder", type=click.Path(dir_okay=False), default=None,
               help="Encoder weights (vgg_normalised.pth or a torchvision vgg19 state dict)  [default: the public "
                    "vgg_normalised.pth from STYLERT_WEIGHTS or the cache]")
 @click.option("--from-pretrained", is_flag=True,
               help="Warm-start from the public AdaIN decoder.pth, any family: adain-multilevel with AdaIN's "
-                   "widths and zero skip inputs (its step-0 output is AdaIN's), sanet's merge conv and "
-                   "sanet-multilevel's rc0 as the identity.")
+                   "widths and zero skip inputs (its step-0 output is AdaIN's); sanet and sanet-multilevel with "
+                   "attention that already stylizes at step 0 (stylert.training.initial.attention_warm_start).")
+@click.option("--decoder", type=click.Path(dir_okay=False), default=None,
+              help="With --from-pretrained: the AdaIN decoder file (decoder.pth, or its float16 safetensors)  "
+                   "[default: the public decoder.pth from STYLERT_WEIGHTS or the cache]")
+@click.option("--max-minutes", type=Number(min=0, min_open=True), default=None,
+              help="Stop after the step that passes this many minutes of training, with a checkpoint "
+                   "(continue with --resume)  [default: no limit]")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="CPU threads of torch (0: torch's default, one per core; on a shared machine 1 can be faster).")
+@click.option("--channels-last", is_flag=True,
+              help="Model and batches in channels-last memory format (faster convolutions on many CPUs and GPUs).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Data loader worker processes  [default: min(4, CPUs)]")
@@ -92,9 +110,10 @@ def _default_workers() -> int:
 @click.option("--overwrite", is_flag=True, help="Start again in a non-empty --out (removes its training outputs).")
 @click.pass_context
 def train(ctx, family, content, style, out_dir, iterations, batch_size, image_size, crop_size, lr, lr_decay,
-          content_weight, style_weight, identity_pixel_weight, identity_feature_weight, level_weights, grad_clip,
-          amp, seed, encoder, from_pretrained, device, workers, checkpoint_every, sample_every, samples, resume,
-          overwrite):
+          content_weight, style_weight, identity_pixel_weight, identity_feature_weight, level_weights, identity_every,
+          transform_lr_scale, grad_clip, amp, seed, encoder, from_pretrained, decoder, max_minutes, threads,
+          channels_last, device, workers,
+          checkpoint_every, sample_every, samples, resume, overwrite):
     """Train a model family with the paper's losses, from the public (frozen) VGG encoder.
 
     \b
@@ -142,7 +161,7 @@ def train(ctx, family, content, style, out_dir, iterations, batch_size, image_si
         )
         values = {field: params[name] for name, field in CONFIG_PARAMS.items()}
         values["family"] = base_family
-        for key in ("content_dir", "style_dir", "encoder"):  # saved in checkpoints: keep them valid from anywhere
+        for key in ("content_dir", "style_dir", "encoder", "decoder"):  # saved in checkpoints: keep them valid from anywhere
             if values[key] is not None:
                 values[key] = os.path.abspath(values[key])
         return TrainConfig(weights=weights, **values)
@@ -173,21 +192,32 @@ def train(ctx, family, content, style, out_dir, iterations, batch_size, image_si
         if missing:
             raise click.UsageError(f"{', '.join(missing)} required (or --resume to continue a run)")
         config = given_config(family)
-        unused = {"adain": ("identity_pixel_weight", "identity_feature_weight", "level_weights"),
-                  "adain-multilevel": ("identity_pixel_weight", "identity_feature_weight"),
+        unused = {"adain": ("identity_pixel_weight", "identity_feature_weight", "level_weights", "identity_every"),
+                  "adain-multilevel": ("identity_pixel_weight", "identity_feature_weight", "identity_every"),
                   "sanet": ("level_weights",), "sanet-multilevel": ("level_weights",)}[family]
         for name in sorted(explicit & set(unused)):
             say(f"notice: --{name.replace('_', '-')} does not apply to {family}; ignored")
+        if not family.startswith("sanet"):
+            config = dataclasses.replace(config, identity_every=1)
 
-    if config.amp and resolve_device(device).type != "cuda":
-        say("notice: --amp needs CUDA; training in float32 on the CPU")
-        config = dataclasses.replace(config, amp=False)
+    if config.amp:
+        from ..training.precision import select
+
+        precision = select(True, resolve_device(device).type)
+        if not precision.enabled:
+            say(f"notice: {precision.reason}")
+            config = dataclasses.replace(config, amp=False)
 
     options = RunOptions(
         out_dir=out_dir, checkpoint_every=checkpoint_every, sample_every=sample_every, samples=samples,
         workers=_default_workers() if workers is None else workers, device=device, resume=resume,
-        overwrite=overwrite, progress=not quiet,
+        overwrite=overwrite, progress=not quiet, max_seconds=None if max_minutes is None else max_minutes * 60,
+        channels_last=channels_last,
     )
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     result = run_training(config, options, log=say)
     if result.last_checkpoint is not None:
         say(f"last checkpoint: {result.last_checkpoint} (step {result.step})")

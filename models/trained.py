@@ -43,6 +43,12 @@ def _budget_text(payload: dict, run_dir: Path | None) -> str:
             f"{training['crop_size']} px crops of {training['image_size']} px images")
     if data.get("content_files") is not None:
         text += f", {data['content_files']:,} content / {data['style_files']:,} style images"
+    if training.get("from_pretrained"):
+        text += ", warm start from the public AdaIN decoder"
+    if int(training.get("identity_every") or 1) > 1:
+        text += f", identity losses every {training['identity_every']} steps"
+    if training.get("amp"):
+        text += ", mixed precision"
     if run_dir is not None and (run_dir / "log.csv").is_file():
         import csv
 

@@ -110,9 +110,9 @@ def initial_model(family: str, *, encoder: str | os.PathLike | None = None, from
     - ``adain-multilevel``: built with ``rc4_channels=256`` (AdaIN's widths on the main path); every conv
       from the file, with the skip-input channels of rc2 (relu3_1) and rc5 (relu2_1) zero: at step 0 its
       output equals AdaIN's with the same encoder and decoder;
-    - ``sanet``'s merge conv and ``sanet-multilevel``'s fuse conv ``rc0`` start as the identity (centre
-      tap, zero bias), so the decoder first sees ``O4 + up2(O5)`` (attention outputs that are relu4_1 and
-      relu5_1 plus their residuals) as it is.
+    - ``sanet``, ``sanet-multilevel``: the decoder whole, and the attention modules and merge / fuse
+      conv from ``attention_warm_start`` (step 0 stylizes: the attended relu4_1 style features reach
+      the decoder, with the content residual scaled down).
 
     Every warm-started part is reported through ``log``.
     """
@@ -138,14 +138,10 @@ def initial_model(family: str, *, encoder: str | os.PathLike | None = None, from
         state.update(mapped)
         if family in PRETRAINED_CONFIG:
             notes.append(f"config {PRETRAINED_CONFIG[family]} (the public decoder's widths)")
-        for prefix in ("decoder.rc0.conv", "transform.merge_conv"):
-            if f"{prefix}.weight" in state:
-                state[f"{prefix}.weight"] = _identity_conv(model.get_submodule(prefix))
-                state[f"{prefix}.bias"] = torch.zeros_like(state[f"{prefix}.bias"])
-                notes.append(f"{prefix.rsplit('.conv', 1)[0]}: identity (passes its input through)")
-        rest = sorted({k.split(".")[1] for k in state if k.startswith("transform.")} - {"merge_conv"})
-        if rest:
-            notes.append(f"transform {', '.join(rest)}: fresh (seed {seed})")
+        if family in ATTENTION_MODULES:
+            model.load_state_dict(state, strict=True)
+            notes += attention_warm_start(model)
+            state = model.state_dict()
         for note in notes:
             log(note)
     model.load_state_dict(state, strict=True)
@@ -153,6 +149,67 @@ def initial_model(family: str, *, encoder: str | os.PathLike | None = None, from
         p.requires_grad_(False)
     log(f"encoder: {enc.path} ({layout}, frozen)")
     return model
+
+
+#: Attention families -> (relu4_1 module, relu5_1 module, the conv that merges / fuses their outputs).
+ATTENTION_MODULES = {
+    "sanet": ("transform.sanet4_1", "transform.sanet5_1", "transform.merge_conv"),
+    "sanet-multilevel": ("transform.att1", "transform.att2", "decoder.rc0.conv"),
+}
+#: The warm start's defaults, chosen on training pairs (benchmarks/results/training/warm_start_grid.md).
+WARM_GAIN = 16.0
+WARM_TEMPERATURE = 0.02
+
+
+def attention_warm_start(model: StyleModel, gain: float = WARM_GAIN, temperature: float = WARM_TEMPERATURE,
+                         means: dict[str, torch.Tensor] | None = None) -> list[str]:
+    """Set ``model``'s attention modules (``sanet``, ``sanet-multilevel``) so that, with the public AdaIN
+    decoder, the untrained model is a working attention stylizer. In place; returns notes for the log.
+
+    With A_l = Fs_l softmax(norm(Fc_l)^T norm(Fs_l) * temperature)^T (the style's own relu_l features,
+    attended; ``norm`` the attention's mean-variance normalisation):
+
+        f = g = sqrt(temperature) I, h = I                        (both modules)
+        out_conv4 = gain I, bias -mu4;  out_conv5 = 0, bias -mu5
+        merge conv (sanet) / fuse conv rc0 (sanet-multilevel) = I / gain at the centre tap, bias 0
+
+    so the decoder reads  A_4 + (Fc_4 - mu4 + up2(Fc_5 - mu5)) / gain : the attended relu4_1 style
+    features, which the AdaIN decoder was trained to invert (it decodes relu4_1-like inputs with the
+    style's statistics), plus the attention's residual content features, centred and scaled down.
+    ``mu4``, ``mu5`` [512] are the per-channel means of the encoder's relu4_1 and relu5_1 on photographs
+    (``stylert.training.content_means``; ``means`` overrides them). The residual ``+ F_c`` of the
+    architecture (Park & Lee 2019, eq. 3) cannot be removed, only scaled by the merge conv, and its
+    relu5_1 part lives in another channel space than relu4_1: hence out_conv5 = 0 and the large
+    ``gain``. ``gain`` and ``temperature`` default to the values chosen on training pairs.
+    Raises ModelError for a family without attention modules.
+    """
+    from ..errors import ModelError
+    from .content_means import stored
+
+    names = ATTENTION_MODULES.get(model.family)
+    if names is None:
+        raise ModelError(f"{model.family!r} has no attention modules to warm-start",
+                         fix=f"use one of {', '.join(ATTENTION_MODULES)}")
+    if gain <= 0 or temperature <= 0:
+        raise ModelError(f"warm start gain {gain} and temperature {temperature} must be > 0")
+    mu = means if means is not None else stored()
+    att4, att5, merge = (model.get_submodule(n) for n in names)
+    scale = temperature ** 0.5
+    with torch.no_grad():
+        for att in (att4, att5):
+            eye = torch.eye(att.f.weight.shape[0], dtype=att.f.weight.dtype)[:, :, None, None]
+            for conv, w in ((att.f, scale), (att.g, scale), (att.h, 1.0)):
+                conv.weight.copy_(eye * w)
+                conv.bias.zero_()
+        att4.out_conv.weight.copy_(torch.eye(512)[:, :, None, None] * gain)
+        att4.out_conv.bias.copy_(-mu["relu4_1"])
+        att5.out_conv.weight.zero_()
+        att5.out_conv.bias.copy_(-mu["relu5_1"])
+        merge.weight.copy_(_identity_conv(merge) / gain)
+        merge.bias.zero_()
+    return [f"{names[0]}, {names[1]}: f = g = sqrt({temperature:g}) I, h = I; out_conv {gain:g} I at relu4_1, "
+            f"0 at relu5_1, biases minus the encoder's mean content features",
+            f"{names[2]}: identity / {gain:g} at the centre tap"]
 
 
 def trainable_parameters(model: StyleModel) -> list[torch.nn.Parameter]:

@@ -21,7 +21,8 @@ and style images [N,3,H,W] RGB 0..1; MSE is ``F.mse_loss`` with mean reduction (
 Targets (``t``, the features of ``c`` and ``s``) are computed without gradient: the encoder is frozen
 and the targets are constants, as the references assert (``target.requires_grad is False``).
 
-Mixed precision: the encoder and decoder run under ``torch.autocast`` when ``amp`` is on; every
+Mixed precision: the encoder and decoder run under ``torch.autocast`` when ``amp`` is a dtype
+(float16 on CUDA, bfloat16 on CPUs with bfloat16 instructions: ``stylert.training.precision``); every
 feature is cast to float32 before the transform (AdaIN statistics, attention softmax) and before
 the losses, so that means, variances and the softmax are always computed in float32.
 """
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 
 from ..errors import ModelError
 from ..models.adain import calc_mean_std
@@ -108,15 +110,16 @@ class _Parts:
     """The model's three parts with the precision policy: encoder and decoder under autocast when
     ``amp``; the transform and everything returned in float32."""
 
-    def __init__(self, model: StyleModel, amp: bool):
+    def __init__(self, model: StyleModel, amp: bool | torch.dtype):
         self.model = model
-        self.amp = amp
         self.device_type = next(model.parameters()).device.type
+        # True (the historical meaning): float16, the CUDA choice; a dtype: that dtype.
+        self.dtype = torch.float16 if amp is True else (amp or None)
 
     def _autocast(self, enabled: bool):
-        if not self.amp:
+        if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=torch.float16, enabled=enabled)
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=enabled)
 
     def encode(self, image: torch.Tensor, taps) -> dict[str, torch.Tensor]:
         with self._autocast(True):
@@ -145,7 +148,7 @@ def _taps(model: StyleModel) -> tuple[str, ...]:
 
 
 def adain_losses(model: StyleModel, content: torch.Tensor, style: torch.Tensor, weights: LossWeights,
-                 amp: bool = False) -> LossResult:
+                 amp: bool | torch.dtype = False) -> LossResult:
     """``adain`` and ``adain-multilevel``: content loss against the AdaIN outputs at every content tap
     (relu4_1 only for ``adain``; relu2_1..relu4_1 weighted by ``level_weights`` for the multi-level
     model), style loss on mean/std at ``model.loss_taps``."""
@@ -169,32 +172,38 @@ def adain_losses(model: StyleModel, content: torch.Tensor, style: torch.Tensor, 
 
 
 def attention_losses(model: StyleModel, content: torch.Tensor, style: torch.Tensor, weights: LossWeights,
-                     amp: bool = False) -> LossResult:
+                     amp: bool | torch.dtype = False, identity: bool = True) -> LossResult:
     """``sanet`` and ``sanet-multilevel``: normalised content loss at relu4_1 and relu5_1, style loss at
-    relu1_1..relu5_1, and Park & Lee's identity losses (pixel and feature)."""
+    relu1_1..relu5_1, and Park & Lee's identity losses (pixel and feature). ``identity`` False leaves the
+    identity losses out of this batch (their decoder and encoder passes are two thirds of the work;
+    ``TrainConfig.identity_every``): ``parts`` then lacks them."""
     parts = _Parts(model, amp)
     taps = _taps(model)
-    with torch.no_grad():
+    with torch.no_grad(), record_function("targets"):
         c_feats = parts.encode(content, taps)
         s_feats = parts.encode(style, taps)
     ct = {k: c_feats[k] for k in model.content_taps}
     st = {k: s_feats[k] for k in model.style_taps}
-    out = parts.decode(parts.transfer(ct, st))
-    o_feats = parts.encode(out, taps)
-    loss_c = sum(mse(mean_variance_norm(o_feats[k]), mean_variance_norm(c_feats[k])) for k in ("relu4_1", "relu5_1"))
-    loss_s = style_loss(o_feats, s_feats, model.loss_taps)
-
-    i_cc = parts.decode(parts.transfer(ct, {k: c_feats[k] for k in model.style_taps}))
-    i_ss = parts.decode(parts.transfer({k: s_feats[k] for k in model.content_taps}, st))
-    loss_id1 = mse(i_cc, content) + mse(i_ss, style)
-    f_cc = parts.encode(i_cc, model.loss_taps)
-    f_ss = parts.encode(i_ss, model.loss_taps)
-    loss_id2 = sum(mse(f_cc[k], c_feats[k]) + mse(f_ss[k], s_feats[k]) for k in model.loss_taps)
-
-    total = (weights.content * loss_c + weights.style * loss_s
-             + weights.identity_pixel * loss_id1 + weights.identity_feature * loss_id2)
-    return LossResult(total, {"content": loss_c, "style": loss_s, "identity_pixel": loss_id1,
-                              "identity_feature": loss_id2}, out)
+    with record_function("stylize"):
+        out = parts.decode(parts.transfer(ct, st))
+    with record_function("output_features"):
+        o_feats = parts.encode(out, taps)
+        loss_c = sum(mse(mean_variance_norm(o_feats[k]), mean_variance_norm(c_feats[k]))
+                     for k in ("relu4_1", "relu5_1"))
+        loss_s = style_loss(o_feats, s_feats, model.loss_taps)
+    total = weights.content * loss_c + weights.style * loss_s
+    result = {"content": loss_c, "style": loss_s}
+    if identity:
+        with record_function("identity"):
+            i_cc = parts.decode(parts.transfer(ct, {k: c_feats[k] for k in model.style_taps}))
+            i_ss = parts.decode(parts.transfer({k: s_feats[k] for k in model.content_taps}, st))
+            loss_id1 = mse(i_cc, content) + mse(i_ss, style)
+            f_cc = parts.encode(i_cc, model.loss_taps)
+            f_ss = parts.encode(i_ss, model.loss_taps)
+            loss_id2 = sum(mse(f_cc[k], c_feats[k]) + mse(f_ss[k], s_feats[k]) for k in model.loss_taps)
+        total = total + weights.identity_pixel * loss_id1 + weights.identity_feature * loss_id2
+        result.update(identity_pixel=loss_id1, identity_feature=loss_id2)
+    return LossResult(total, result, out)
 
 
 LOSS_FUNCTIONS = {
@@ -206,9 +215,10 @@ LOSS_FUNCTIONS = {
 
 
 def compute_losses(model: StyleModel, content: torch.Tensor, style: torch.Tensor, weights: LossWeights | None = None,
-                   amp: bool = False) -> LossResult:
+                   amp: bool | torch.dtype = False, identity: bool = True) -> LossResult:
     """The family's training loss of one batch. content, style: [N,3,H,W] float32 RGB 0..1, H and W
-    multiples of ``model.size_multiple`` (so that every tap of the output has the target's size)."""
+    multiples of ``model.size_multiple`` (so that every tap of the output has the target's size).
+    ``identity``: attention families only, whether this batch computes the identity losses."""
     fn = LOSS_FUNCTIONS.get(model.family)
     if fn is None:
         raise ModelError(f"no training losses for family {model.family!r}",
@@ -219,4 +229,5 @@ def compute_losses(model: StyleModel, content: torch.Tensor, style: torch.Tensor
             raise ModelError(f"{model.family}: {name} batch is {h}x{w}; training needs multiples of "
                              f"{model.size_multiple}",
                              fix=f"use a --crop-size that is a multiple of {model.size_multiple}")
-    return fn(model, content, style, weights or default_loss_weights(model.family), amp)
+    kwargs = {} if identity else {"identity": False}
+    return fn(model, content, style, weights or default_loss_weights(model.family), amp, **kwargs)

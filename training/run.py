@@ -40,11 +40,12 @@ from .logs import CsvLog, Progress, draw_loss_curve
 from .losses import COMPONENTS, LossWeights, default_loss_weights
 from .step import OptimConfig, TrainStep
 
-#: TrainConfig fields a resumed run may change: the length of the run, the place of the (same) data, and
+#: TrainConfig fields a resumed run may change: the length of the run, the place of the (same) data, how often
+#: the identity losses are computed, and
 #: mixed precision (so that a run can move between a GPU and a CPU).
-RESUMABLE_CHANGES = ("iterations", "content_dir", "style_dir", "amp")
+RESUMABLE_CHANGES = ("iterations", "content_dir", "style_dir", "amp", "identity_every")
 #: Fields that only matter when a run starts (the initial weights): ignored on resume.
-START_ONLY = ("encoder", "from_pretrained")
+START_ONLY = ("encoder", "from_pretrained", "decoder")
 OUTPUTS = ("checkpoints", "samples", "log.csv", "loss.png")
 
 
@@ -67,6 +68,11 @@ class TrainConfig:
     weights: LossWeights | None = None  # None: the family's defaults
     encoder: str | None = None  # None: the public vgg_normalised.pth
     from_pretrained: bool = False
+    decoder: str | None = None  # with from_pretrained; None: the public decoder.pth
+    identity_every: int = 1  # attention families: the identity losses on every n-th iteration only
+    transform_lr_scale: float = 1.0  # the transform's learning rate is lr x this (Adam moves every weight by
+    # about lr per step: 1e-4 on 512x512 attention maps and a 3x3x512 merge conv near a scaled identity
+    # wrecks a warm start within ten steps)
 
     def loss_weights(self) -> LossWeights:
         return self.weights or default_loss_weights(self.family)
@@ -98,6 +104,8 @@ class RunOptions:
     resume: bool = False
     overwrite: bool = False
     progress: bool = True
+    max_seconds: float | None = None  # stop (with a checkpoint) after the step that passes this many seconds
+    channels_last: bool = False  # model and batches in channels-last memory format (TrainStep)
 
 
 @dataclass
@@ -258,8 +266,6 @@ def _train(config: TrainConfig, options: RunOptions, log, out: Path) -> TrainRes
     if options.checkpoint_every < 1 or options.sample_every < 1:
         raise ModelError("--checkpoint-every and --sample-every must be at least 1")
     device = resolve_device(options.device)
-    if config.amp and device.type != "cuda":
-        raise ModelError("mixed precision (--amp) needs CUDA", fix="drop --amp, or train on a GPU")
     dataset, data_info = make_dataset(DataConfig(config.content_dir, config.style_dir, config.image_size,
                                                  config.crop_size, config.seed))
     skipped: dict[str, str] = {}
@@ -279,7 +285,7 @@ def _train(config: TrainConfig, options: RunOptions, log, out: Path) -> TrainRes
     else:
         rng.seed_everything(config.seed)
         model = initial_model(config.family, encoder=config.encoder, from_pretrained=config.from_pretrained,
-                              seed=config.seed, log=log)
+                              decoder=config.decoder, seed=config.seed, log=log)
         step = 0
     multiple = model.size_multiple
     if config.crop_size % multiple:
@@ -292,7 +298,9 @@ def _train(config: TrainConfig, options: RunOptions, log, out: Path) -> TrainRes
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     trainer = TrainStep(model, config.loss_weights(), OptimConfig(config.lr, config.lr_decay, config.grad_clip,
-                                                                  config.amp))
+                                                                  config.amp, config.identity_every,
+                                                                  config.transform_lr_scale),
+                        channels_last=options.channels_last)
     if options.resume:
         trainer.load_state_dict(payload)
         for notice in rng.restore(payload["rng"]):
@@ -305,7 +313,7 @@ def _train(config: TrainConfig, options: RunOptions, log, out: Path) -> TrainRes
     log(f"{model.family}: {len(dataset.content)} content and {len(dataset.style)} style images, "
         f"batch {config.batch_size}, crops {config.crop_size} of short side {config.image_size}, "
         f"{sum(p.numel() for p in trainer.params):,} trainable parameters, device {device}"
-        + (", mixed precision" if config.amp else ""))
+        + (f", {trainer.precision.reason}" if config.amp else ""))
     last_ckpt = last_checkpoint_path(out) if options.resume else None
     result = TrainResult(step, out, last_ckpt)
     weights = config.loss_weights()
@@ -363,10 +371,14 @@ def _train(config: TrainConfig, options: RunOptions, log, out: Path) -> TrainRes
             csv_log.append(row)
             result.last_losses = {k: values[k] for k in ("loss", *components)}
             progress.update(step, result.last_losses)
-            if step % options.checkpoint_every == 0 or step == config.iterations:
+            out_of_time = options.max_seconds is not None and now - started >= options.max_seconds
+            if step % options.checkpoint_every == 0 or step == config.iterations or out_of_time:
                 result.last_checkpoint = checkpoint()
-            if preview is not None and (step % options.sample_every == 0 or step == config.iterations):
+            if preview is not None and (step % options.sample_every == 0 or step == config.iterations or out_of_time):
                 write_sample_grid(model, preview, step, out / "samples" / f"step_{step:06d}.png")
+            if out_of_time:
+                note(f"time limit of {options.max_seconds:g} s reached at step {step}; continue with --resume")
+                break
     except KeyboardInterrupt:
         saved = result.last_checkpoint or "none yet"
         note(f"interrupted at step {step} (last checkpoint: {saved}); continue with --resume" if result.last_checkpoint
