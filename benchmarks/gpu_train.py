@@ -110,10 +110,11 @@ def speed(log_csv: Path, batch_size: int, warmup: int) -> dict:
 def run(data: Path, out: Path, family: str, minutes: float, batch_size: int, size: int, device: str,
         checkpoint_every: int, workers: int, warmup: int, say=print, lr: float = 1e-5,
         transform_lr_scale: float = 0.01) -> dict:
-    import torch
-    from click.testing import CliRunner
+    import subprocess
+    import sys
 
-    from stylert.cli import main as cli_main
+    import torch
+
     from stylert.core.machine import machine_info
     from stylert.models.stylize import resolve_device
     from stylert.models.trained import ship_checkpoint
@@ -126,10 +127,10 @@ def run(data: Path, out: Path, family: str, minutes: float, batch_size: int, siz
     args = train_args(data, out / "run", family, minutes, batch_size, size, device, checkpoint_every, workers, lr,
                       transform_lr_scale)
     say("stylert " + " ".join(args))
-    result = CliRunner().invoke(cli_main, args, catch_exceptions=False)
-    say(result.output[-4000:])
-    if result.exit_code != 0:
-        raise SystemExit(f"training failed (exit {result.exit_code})")
+    # The training command as a whole process (as a user runs it): its output streams to ours.
+    code = subprocess.run([sys.executable, "-m", "stylert", *args]).returncode
+    if code != 0:
+        raise SystemExit(f"training failed (exit {code})")
     ckpts = out / "run" / "checkpoints"
     for old in sorted(ckpts.glob("step_*.pt")):  # last.pt is a hard link of the newest: keep only that
         old.unlink()

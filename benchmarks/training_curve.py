@@ -32,9 +32,8 @@ def checkpoints(run: Path, steps: list[int] | None) -> dict[int, Path]:
 
 def evaluate(ckpts: dict[str, Path], contents, styles, paired: bool, size: int, out: Path) -> dict:
     """``stylert evaluate run`` of AdaIN + ``ckpts`` (label -> file); returns {label: ratios}."""
-    from click.testing import CliRunner
-
-    from stylert.cli import main as cli_main
+    import subprocess
+    import sys
 
     args = ["-q", "evaluate", "run", "-o", str(out), "--model", "adain", "--alpha", "1", "--overwrite",
             "--content-size", str(size), "--style-size", str(size), "--no-save-images", "--device", "cpu"]
@@ -46,9 +45,9 @@ def evaluate(ckpts: dict[str, Path], contents, styles, paired: bool, size: int, 
         args.append("--paired")
     for label, path in ckpts.items():
         args += ["--checkpoint", f"{label}={path}"]
-    result = CliRunner().invoke(cli_main, args, catch_exceptions=False)
-    if result.exit_code != 0:
-        raise SystemExit(result.output)
+    result = subprocess.run([sys.executable, "-m", "stylert", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(result.stdout + result.stderr)
     report = json.loads((out / "report.json").read_text())
     ratios = {}
     for m in report["means"]:
