@@ -52,13 +52,17 @@ def image(path: Path, h=40, w=56, seed=0) -> Path:
 def work(tmp_path, exports, monkeypatch):
     """A working folder with a content, a style, an export and a user's folder ``u`` of their own files."""
     _, export_dir = exports("adain")
-    monkeypatch.chdir(tmp_path)
-    image(tmp_path / "c.png")
-    image(tmp_path / "s.jpg", seed=1)
-    (tmp_path / "data").mkdir()
-    image(tmp_path / "data" / "a.png", 64, 64, seed=2)
-    image(tmp_path / "data" / "b.png", 64, 64, seed=3)
-    return tmp_path, export_dir
+    # One level down, so that ``..`` is this test's own folder (tests snapshot it), never pytest's base
+    # folder with every other test's files in it.
+    root = tmp_path / "work"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    image(root / "c.png")
+    image(root / "s.jpg", seed=1)
+    (root / "data").mkdir()
+    image(root / "data" / "a.png", 64, 64, seed=2)
+    image(root / "data" / "b.png", 64, 64, seed=3)
+    return root, export_dir
 
 
 #: command -> its arguments writing a folder to OUT (run in ``work``); all take --overwrite.
