@@ -373,8 +373,9 @@ def test_run_outputs_are_complete_and_deployable(data_dirs, tmp_path, use_shared
     out = tmp_path / "run"
     result = train(_config("adain-multilevel", data_dirs, iterations=3), _options(out), log=_quiet)
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert names == ["checkpoints/last.pt", "checkpoints/step_000002.pt", "checkpoints/step_000003.pt", "log.csv",
-                     "loss.png", "samples/step_000002.png", "samples/step_000003.png"]
+    assert names == [".stylert-output.json", "checkpoints/last.pt", "checkpoints/step_000002.pt",
+                     "checkpoints/step_000003.pt", "log.csv", "loss.png", "samples/step_000002.png",
+                     "samples/step_000003.png"]
     assert result.last_checkpoint == out / "checkpoints" / "step_000003.pt"
     payload = torch.load(out / "checkpoints" / "last.pt", weights_only=True)  # no pickled objects
     assert {"step", "training", "optimizer", "scaler", "rng", "data", "skipped_files"} <= set(payload)
