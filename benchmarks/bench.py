@@ -566,10 +566,7 @@ def format_markdown(report: dict, title: str | None = None) -> str:
 
 def draw_chart(report: dict, path) -> None:
     """Latency by size per backend (median, p90 whisker) and, with several batches, throughput by batch."""
-    from PIL import Image
-
-    from ..core.chart import line_chart
-    from ..core.files import atomic_write
+    from ..core.chart import line_chart, save_stacked
 
     lat: dict[str, list] = {}
     thr: dict[str, list] = {}
@@ -586,13 +583,7 @@ def draw_chart(report: dict, path) -> None:
                                  ylabel="ms"))
     if any(len(v) > 1 for v in thr.values()) or not charts:
         charts.append(line_chart(thr, title=f"{report['export']['family']}: throughput by batch", ylabel="images/s"))
-    img = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)), "white")
-    y = 0
-    for c in charts:
-        img.paste(c, (0, y))
-        y += c.height
-    with atomic_write(path, overwrite=True) as tmp:
-        img.save(tmp, format="PNG")
+    save_stacked(charts, path)
 
 
 def write_text(path, text: str) -> None:

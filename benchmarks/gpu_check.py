@@ -395,9 +395,7 @@ def markdown(report: dict) -> str:
 
 def draw_latency(report: dict, path: Path) -> None:
     """Median latency per variant and size (p90 whiskers), one panel per family (``core.chart``)."""
-    from PIL import Image
-
-    from ..core.chart import line_chart
+    from ..core.chart import line_chart, save_stacked
 
     charts = []
     for family in dict.fromkeys(r["family"] for r in report["rows"]):
@@ -408,13 +406,7 @@ def draw_latency(report: dict, path: Path) -> None:
         charts.append(line_chart(series, title=f"{family}: content path latency (median, p90 whisker)", ylabel="ms"))
     if not charts:
         return
-    img = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)), "white")
-    y = 0
-    for c in charts:
-        img.paste(c, (0, y))
-        y += c.height
-    with atomic_write(path, overwrite=True) as tmp:
-        img.save(tmp, format="PNG")
+    save_stacked(charts, path)
 
 
 def versions() -> dict:

@@ -209,6 +209,15 @@ def _write_clip(path: Path, frames: list[np.ndarray], fps: int = 24) -> Path:
     return path
 
 
+
+def _speed_clips(images: Path, speed_frames: str, tmp: Path):
+    """(``HxW``, clip path) per ``--speed-frames`` entry ``HxW:N``: a pan over chicago.jpg, N frames, in ``tmp``."""
+    src_img = _load(images / "chicago.jpg", 900)
+    for spec in speed_frames.split(","):
+        size, n = spec.split(":")
+        sh, sw = (int(v) for v in size.split("x"))
+        yield size, _write_clip(tmp / f"src_{size}.mp4", pan(src_img, (sh, sw), int(n), 2.0))
+
 def speed(pipeline, code, src: Path, tmp: Path, batch: int, strength: float, blend: float, runs: int) -> dict:
     """frames/s of the batch-after-batch path (``transform_video``) and of the streaming path
     (``stream_video`` + ``Pipeline.stream``), each with blending off and at ``blend``, smoothing
@@ -257,11 +266,7 @@ def speed_by_backend(args, images: Path, style: np.ndarray) -> dict:
                           "auto": pipes[label].choice}
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            src_img = _load(images / "chicago.jpg", 900)
-            for spec in args.speed_frames.split(","):
-                size, n = spec.split(":")
-                sh, sw = (int(v) for v in size.split("x"))
-                src = _write_clip(tmp / f"src_{size}.mp4", pan(src_img, (sh, sw), int(n), 2.0))
+            for size, src in _speed_clips(images, args.speed_frames, tmp):
                 for label, pipe in pipes.items():
                     r = speed(pipe, pipe.encode_style(style), src, tmp, 4, DEFAULT_STRENGTH, DEFAULT_BLEND, args.runs)
                     out[label][size] = r
@@ -386,11 +391,7 @@ def main(argv=None) -> None:
             report["speed"] = {}
             with tempfile.TemporaryDirectory() as tmp:
                 tmp = Path(tmp)
-                src_img = _load(images / "chicago.jpg", 900)
-                for spec in args.speed_frames.split(","):
-                    size, n = spec.split(":")
-                    sh, sw = (int(v) for v in size.split("x"))
-                    src = _write_clip(tmp / f"src_{size}.mp4", pan(src_img, (sh, sw), int(n), 2.0))
+                for size, src in _speed_clips(images, args.speed_frames, tmp):
                     r = speed(pipeline, code, src, tmp, 4, DEFAULT_STRENGTH, DEFAULT_BLEND, args.runs)
                     report["speed"][size] = r
                     m = r["median"]

@@ -63,3 +63,16 @@ def line_chart(series: dict[str, list[tuple[str, float, float | None]]], *, titl
         d.rectangle([left + pw + 12, ly + 2, left + pw + 22, ly + 12], fill=color)
         d.text((left + pw + 28, ly), label, fill="black")
     return img
+
+
+def save_stacked(charts: list, path) -> None:
+    """Write ``charts`` (PIL images) one under another as one PNG at ``path``, atomically (replacing it)."""
+    from .files import atomic_write
+
+    img = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)), "white")
+    y = 0
+    for c in charts:
+        img.paste(c, (0, y))
+        y += c.height
+    with atomic_write(path, overwrite=True) as tmp:
+        img.save(tmp, format="PNG", optimize=True)

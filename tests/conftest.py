@@ -116,3 +116,20 @@ def adain_export(tmp_path_factory, adain_model):
     out = tmp_path_factory.mktemp("adain-export") / "adain"
     export_model(adain_model, out, sizes=[(128, 192)])
     return out
+
+
+def invoke(*args, env=None):
+    """The ``stylert`` command line in-process (arguments made strings)."""
+    from click.testing import CliRunner
+    from stylert.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def one_line_error(result) -> str:
+    """The error a user sees: non-zero exit, no traceback, exactly one line with "Error"; returns it."""
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if "Error" in line]
+    assert len(errors) == 1, result.output
+    return errors[0]

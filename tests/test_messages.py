@@ -10,22 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from conftest import invoke, one_line_error
 from PIL import Image
-from stylert.cli import main
 from stylert.errors import StylertError
 
-
-def invoke(*args, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], env=env)
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code != 0, result.output
-    assert "Traceback" not in result.output, result.output
-    errors = [line for line in result.output.splitlines() if "Error" in line]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def colour(path, h=24, w=32, seed=0):

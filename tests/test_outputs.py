@@ -13,22 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from conftest import invoke, one_line_error
 from PIL import Image
-from stylert.cli import main
 
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(result) -> str:
-    """The error a user sees: non-zero exit, no traceback, one line."""
-    assert result.exit_code != 0, result.output
-    assert "Traceback" not in result.output, result.output
-    errors = [line for line in result.output.splitlines() if "Error" in line]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:
