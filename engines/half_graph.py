@@ -5,6 +5,10 @@ and devices as traced: ``aten.to.dtype(x, torch.float32)`` at the inputs and aro
 statistics, ``_assert_tensor_metadata(device=cpu)`` checks. :func:`prepare_module` rewrites the
 graph of ``program.module()`` for a ``device`` and a ``precision``:
 
+* both precisions: ceil-mode max pools become floor-mode pools of the input padded with -inf
+  (:func:`floor_mode_pools`): AOTInductor sizes a ceil-mode pool's output from the example input
+  it is compiled with and does not check that guard at run time, so a style image of odd height
+  or width got a floor-mode feature map with uninitialised memory beside it (NaN in some runs).
 * ``fp32``: drops the CPU device asserts and moves constants' ``device=`` to the target device.
 * ``fp16`` ("float16 with float32 statistics"): parameters in float16; every float32 input
   cast to float16 at the entry and every output back to float32; the traced float casts are
@@ -49,6 +53,7 @@ CAST_OPS = _overloads(aten.to, aten._to_copy, aten.type_as)
 _LOGIT_PATH = _overloads(aten.view, aten.reshape, aten.mul, aten.div, aten.transpose, aten.permute, aten.clone,
                          aten.contiguous, aten.unsqueeze, aten.squeeze)
 _DROP = _overloads(aten._assert_tensor_metadata)
+POOL_OPS = frozenset({aten.max_pool2d.default})
 _FLOATS = (torch.float16, torch.float32, torch.bfloat16, torch.float64)
 
 
@@ -111,11 +116,50 @@ class _Caster:
         return self.cache[key]
 
 
+def _pool_args(node: torch.fx.Node) -> tuple | None:
+    """(input, kernel, stride, padding, dilation, ceil_mode) of an ``aten.max_pool2d`` node, defaults filled."""
+    names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode")
+    defaults = {"stride": [], "padding": [0, 0], "dilation": [1, 1], "ceil_mode": False}
+    values = dict(zip(names, node.args))
+    for name in names:
+        if name not in values:
+            values[name] = node.kwargs.get(name, defaults.get(name))
+    pair = lambda v: [int(v)] * 2 if isinstance(v, int) else [int(x) for x in v] * (2 if len(v) == 1 else 1)  # noqa: E731
+    kernel = pair(values["kernel_size"])
+    stride = pair(values["stride"]) if values["stride"] else kernel
+    return values["input"], kernel, stride, pair(values["padding"]), pair(values["dilation"]), bool(values["ceil_mode"])
+
+
+def floor_mode_pools(graph: torch.fx.Graph) -> int:
+    """Replace, in place, every ceil-mode ``aten.max_pool2d`` with padding 0, dilation 1 and kernel >=
+    stride by ``max_pool2d(constant_pad_nd(x, [0, sW - 1, 0, sH - 1], -inf), ceil_mode=False)``;
+    returns how many. Exact: PyTorch's ceil-mode output size ceil((H - k) / s) + 1 (windows start
+    inside the input when k >= s) equals the floor-mode size of H + s - 1, and the -inf rows and
+    columns never win a max. (VGG's pools: k = s = 2.) Other ceil-mode pools are left as they are.
+    """
+    count = 0
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target not in POOL_OPS:
+            continue
+        x, kernel, stride, padding, dilation, ceil = _pool_args(node)
+        if not ceil or any(padding) or dilation != [1, 1] or any(k < s for k, s in zip(kernel, stride)):
+            continue
+        with graph.inserting_before(node):
+            padded = graph.call_function(aten.constant_pad_nd.default,
+                                         (x, [0, stride[1] - 1, 0, stride[0] - 1], float("-inf")))
+            pooled = graph.call_function(aten.max_pool2d.default, (padded, kernel, stride, [0, 0], [1, 1], False))
+        node.replace_all_uses_with(pooled)
+        graph.erase_node(node)
+        count += 1
+    return count
+
+
 def rewrite_graph(gm: torch.fx.GraphModule, precision: str, device: torch.device | str) -> dict[str, int]:
     """Rewrite ``gm``'s graph in place (see the module doc); returns counts of what it did per op class."""
     graph = gm.graph
     device = torch.device(device)
-    stats = {"dropped_asserts": 0, "dropped_casts": 0, "fp32_ops": 0, "fp16_ops": 0, "casts_inserted": 0}
+    stats = {"dropped_asserts": 0, "dropped_casts": 0, "fp32_ops": 0, "fp16_ops": 0, "casts_inserted": 0,
+             "floor_mode_pools": 0}
     for node in list(graph.nodes):
         if node.op == "call_function" and node.target in _DROP:
             graph.erase_node(node)
@@ -123,6 +167,7 @@ def rewrite_graph(gm: torch.fx.GraphModule, precision: str, device: torch.device
         elif node.op == "call_function" and "device" in node.kwargs and isinstance(node.kwargs["device"], torch.device):
             node.kwargs = {**node.kwargs, "device": device}
     if precision == "fp32":
+        stats["floor_mode_pools"] = floor_mode_pools(graph)
         graph.lint()
         gm.recompile()
         return stats
@@ -187,6 +232,7 @@ def rewrite_graph(gm: torch.fx.GraphModule, precision: str, device: torch.device
                 dtype_of[node] = dtype_of[float_inputs[0]] if float_inputs else torch.float16
     for (src, dtype), cast in caster.cache.items():
         dtype_of[cast] = dtype
+    stats["floor_mode_pools"] = floor_mode_pools(graph)  # after the dtype rules: its new nodes carry no metadata
     graph.eliminate_dead_code()
     graph.lint()
     gm.recompile()

@@ -1,10 +1,10 @@
 """Building AOTInductor engines: the export's ``torch.export`` programs compiled ahead of time.
 
 ``stylert build DIR --backend inductor``: each float32 program ``encoder.pt2`` ... is loaded with
-``torch.export.load``; for float32 on the CPU it is compiled as saved; for CUDA (and FP16) its
-module is rewritten for the device and precision (``half_graph.prepare_module``: float16 weights
-and activations, float32 statistics and softmax, float32 inputs and outputs) and re-exported with
-every symbolic axis of the manifest dynamic; then ``torch._inductor.aoti_compile_and_package``
+``torch.export.load``, its module rewritten for the device and precision (``half_graph.prepare_module``:
+ceil-mode max pools as -inf padding + floor mode, which AOTInductor sizes right for every input
+size; for FP16, float16 weights and activations, float32 statistics and softmax, float32 inputs and
+outputs) and re-exported with every symbolic axis of the manifest dynamic; then ``torch._inductor.aoti_compile_and_package``
 writes ``engines/inductor/<graph>.pt2``. Running them is ``stylert.runtime.backends.inductor``.
 """
 
@@ -64,16 +64,14 @@ def compile_graph(export: Manifest, graph: str, precision: str, device: str, pac
         raise EngineBuildError("does not match its SHA-256 in manifest.json: modified or corrupt", path=source,
                                fix="re-export with `stylert export`")
     start = time.perf_counter()
-    rewrite = {}
     try:
-        program = torch.export.load(str(source))
-        if not (device == "cpu" and precision == "fp32"):
-            from .half_graph import prepare_module
+        from .half_graph import prepare_module
 
-            module, rewrite = prepare_module(program, precision, device)
-            with torch.no_grad():
-                program = torch.export.export(module, example_inputs(export, graph, device),
-                                              dynamic_shapes=dynamic_shapes(export, graph), strict=False)
+        program = torch.export.load(str(source))
+        module, rewrite = prepare_module(program, precision, device)
+        with torch.no_grad():
+            program = torch.export.export(module, example_inputs(export, graph, device),
+                                          dynamic_shapes=dynamic_shapes(export, graph), strict=False)
         exported = time.perf_counter() - start
         if log:
             log(f"  {graph}: compiling with AOTInductor ({precision}, {device}) ...")

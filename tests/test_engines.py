@@ -422,6 +422,35 @@ def test_fp16_rewrite_of_the_encoder_runs_convolutions_in_half(exports):
         assert float((g - r).abs().max()) <= 2e-2 * float(r.abs().max()) + 1e-3
 
 
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_ceil_mode_pools_become_padded_floor_mode_pools(precision, exports):
+    """AOTInductor sizes a ceil-mode pool from the size it compiles with (even): the encoder the engines
+    compile has none left, and re-exported it gives the reference's shapes and values for odd sizes."""
+    import torch
+    from stylert.engines.half_graph import prepare_module
+    from stylert.engines.inductor_build import dynamic_shapes, example_inputs
+
+    _, out = exports("adain")
+    export = load_manifest(out)
+    program = torch.export.load(str(Path(out) / "encoder.pt2"))
+    pools = lambda gm: [n.args[5] if len(n.args) > 5 else n.kwargs.get("ceil_mode", False)  # noqa: E731
+                        for n in gm.graph.nodes if n.op == "call_function" and n.target == torch.ops.aten.max_pool2d.default]
+    assert pools(program.module()) == [True] * 3  # VGG's three pools up to relu4_1, ceil mode
+    module, stats = prepare_module(program, precision, "cpu")
+    assert stats["floor_mode_pools"] == 3 and pools(module.gm) == [False] * 3
+    exported = torch.export.export(module, example_inputs(export, "encoder", "cpu"),
+                                   dynamic_shapes=dynamic_shapes(export, "encoder"), strict=False)
+    gen = torch.Generator().manual_seed(9)
+    for hw in [(77, 64), (45, 39), (33, 48)]:
+        image = torch.rand(1, 3, *hw, generator=gen)
+        with torch.no_grad():
+            got, want = exported.module()(image), program.module()(image)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape, hw
+            tol = 0.0 if precision == "fp32" else 2e-2 * float(w.abs().max()) + 1e-3
+            assert float((g - w).abs().max()) <= tol + 1e-5 * float(w.abs().max()), (hw, precision)
+
+
 # --------------------------------------------------------------------------------------
 # Where TensorRT is absent: one line naming the package and the install command
 # --------------------------------------------------------------------------------------
