@@ -24,6 +24,7 @@ from pathlib import Path
 
 import click
 
+from ..models.family import DEFAULT_FAMILY
 from .choices import FamilyChoice
 #: The runtime's row of the grid: (alpha, preserve_color).
 VARIANTS = [(a, None) for a in (0.25, 0.5, 0.75, 1.0)] + [(1.0, "match"), (1.0, "luminance")]
@@ -33,7 +34,7 @@ LATENCY_RUNS = 5
 @click.command("demo")
 @click.option("-o", "--output", default="demo-output", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the demo inputs, outputs, grid and export.")
-@click.option("--model", "family", default="adain", show_default=True, type=FamilyChoice(),
+@click.option("--model", "family", default=DEFAULT_FAMILY, show_default=True, type=FamilyChoice(),
               help="The model exported and run through the runtime.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
               help="Device of the PyTorch reference (the runtime runs ONNX Runtime's CPU or CUDA provider).")
