@@ -14,9 +14,9 @@ map onto the model (``to_model``/``from_model``); a ``Layout`` (``stylert.models
 family, its files, whether it goes with the public encoder, and how to tell it from the others
 (``kind``/``markers``). Adding a layout is one entry in its family's descriptor
 (``models/families/``; ``LAYOUTS`` reads them all), and a ``FileKind`` here if its files are new.
-Files saved by other code are unwrapped first (``{"state_dict": ...}``, ``{"model": ...}``, ``{"net": ...}``) and a prefix
-every key shares (``module.`` of ``nn.DataParallel``, ``_orig_mod.`` of ``torch.compile``,
-``model.``, ``net.``, ``features.``) is taken off when the keys are not recognised with it.
+Files saved by other code are unwrapped first (``{"state_dict": ...}``, ``{"model": ...}``,
+``{"net": ...}``) and a prefix every key shares (``module.`` of ``nn.DataParallel``, ``_orig_mod.``
+of ``torch.compile``, ``model.``, ``net.``, ``features.``) is taken off when the keys are not recognised with it.
 
 Every file is read with ``torch.load(weights_only=True)``. Each file kind maps its keys onto a
 part of the model (``encoder.``, ``transform.``, ``decoder.``); a key or shape that does not

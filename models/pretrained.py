@@ -35,8 +35,8 @@ def load_public_adain(files: tuple[str | os.PathLike, str | os.PathLike] | None 
 
 def load_reference_model(family: str | None, checkpoints: tuple[str, ...] = ()) -> StyleModel:
     """The model named by ``--model``/``--checkpoint``: the checkpoint files if given, else the
-    family's public weights (its descriptor's ``public_weights``: the AdaIN pair for ``adain``, the
-    family when None), else the weights shipped with stylert (``stylert.core.shipped``, loaded by
+    family's public weights (its descriptor's ``public_weights``: the AdaIN pair for ``adain``, which
+    ``family`` None means), else the weights shipped with stylert (``stylert.core.shipped``, loaded by
     ``stylert.models.trained``). ModelError for a family with none of these."""
     if checkpoints:
         return load_model(checkpoints, family)
