@@ -9,6 +9,9 @@ unregisters it.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -148,3 +151,16 @@ def test_every_family_in_the_package_is_described_whole():
         assert d.layouts and all(lay.family == name for lay in d.layouts)
     # the order layouts are tried in: most specific first, the fallback (pytorch-adain) last
     assert list(LAYOUTS) == ["sanet", "paper-attention", "paper-multilevel-adain", "pytorch-adain"]
+
+
+def test_listing_the_families_imports_no_torch():
+    """The descriptors and the family modules are data: ``--model``'s choices and help need no torch."""
+    code = ("import sys\nfrom stylert.cli import main\nfrom stylert.models.family import descriptors\n"
+            "assert len(descriptors()) == 4\n"
+            "for args in (['train', '--help'], ['demo', '--help'], ['export', '--help']):\n"
+            "    try:\n        main(args)\n    except SystemExit as e:\n        assert e.code in (0, None), e.code\n"
+            "heavy = sorted({'torch', 'onnx', 'onnxruntime'} & set(sys.modules))\n"
+            "assert not heavy, f'imported {heavy}'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "[adain|adain-multilevel|sanet|sanet-multilevel]" in done.stdout
