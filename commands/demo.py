@@ -24,8 +24,8 @@ from pathlib import Path
 
 import click
 
-#: The families of the grid, in the paper's order (Figure 9).
-FAMILIES = ("adain", "adain-multilevel", "sanet", "sanet-multilevel")
+from ..models.family import DEFAULT_FAMILY
+from .choices import FamilyChoice
 #: The runtime's row of the grid: (alpha, preserve_color).
 VARIANTS = [(a, None) for a in (0.25, 0.5, 0.75, 1.0)] + [(1.0, "match"), (1.0, "luminance")]
 LATENCY_RUNS = 5
@@ -34,7 +34,7 @@ LATENCY_RUNS = 5
 @click.command("demo")
 @click.option("-o", "--output", default="demo-output", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the demo inputs, outputs, grid and export.")
-@click.option("--model", "family", default="adain", show_default=True, type=click.Choice(FAMILIES),
+@click.option("--model", "family", default=DEFAULT_FAMILY, show_default=True, type=FamilyChoice(),
               help="The model exported and run through the runtime.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
               help="Device of the PyTorch reference (the runtime runs ONNX Runtime's CPU or CUDA provider).")
@@ -85,6 +85,7 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
     from ..errors import ModelError
     from ..export.exporter import export_model
     from ..models.pretrained import load_reference_model
+    from ..models.registry import list_families
     from ..models.stylize import ReferenceStylizer, StylizeOptions
     from ..runtime.pipeline import Pipeline
     from ..runtime.stylizer import RuntimeStylizer
@@ -126,7 +127,7 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
 
     # 3. Every family with weights on the same pair (PyTorch reference).
     tiles, tile_labels, missing = [content, style], ["content", "style"], []
-    for name in FAMILIES:
+    for name in list_families():  # every registered family, in name order (the paper's order, Figure 9)
         if name == family:
             tiles.append(want)
         else:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from ..models.family import DEFAULT_FAMILY
 from ..runtime.backends import BACKENDS as _RUNTIME_BACKENDS  # noqa: E402
 
 #: the runtime's backends, ``auto`` (as ``stylize --engine``), and OpenVINO at a named inference precision
@@ -22,15 +23,19 @@ BACKENDS = (*_RUNTIME_BACKENDS, "auto", "openvino@bf16", "openvino@f32")
 
 
 def _families_with_weights() -> str:
-    """``--model``'s choices for ``--help``: the public AdaIN pair and the shipped registry (no torch)."""
+    """``--model``'s choices for ``--help``: the families with public weights (their descriptors) and the
+    shipped registry (no torch)."""
     from ..core.shipped import shipped_families
     from ..errors import StylertError
+    from ..models.family import descriptors
 
     try:
         shipped = shipped_families()
     except StylertError:  # an unreadable registry is reported when a model is loaded, not by --help
         shipped = []
-    return "adain (public, the default)" + (f"; shipped: {', '.join(shipped)}" if shipped else "")
+    public = ", ".join(f"{name} (public{', the default' if name == DEFAULT_FAMILY else ''})"
+                       for name, d in descriptors().items() if d.public_weights is not None)
+    return public + (f"; shipped: {', '.join(shipped)}" if shipped else "")
 
 
 def _write_json(data: dict, path: Path | None) -> None:
@@ -214,7 +219,7 @@ def run_cmd(settings, contents, styles, output, models, checkpoints, engines, ba
                                  f"{len(style_paths)} style image(s)", param_hint="--paired")
 
     specs = []  # (label, kind, args)
-    for value in models or (() if checkpoints or engines else ("adain",)):
+    for value in models or (() if checkpoints or engines else (DEFAULT_FAMILY,)):
         label, family = _split_label(value, "--model")
         specs.append((label or family, "reference", (family, ())))
     for value in checkpoints:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import click
 
+from ..models.family import family_help
+
 
 def parse_size(value: str) -> tuple[int, int]:
     """``HxW`` (e.g. ``224x320``) -> (224, 320), the one size spelling (``stylert.core.images.parse_hw``)."""
@@ -29,7 +31,7 @@ def parse_size(value: str) -> tuple[int, int]:
 
 @click.command("export")
 @click.option("--model", "family", default=None, metavar="FAMILY",
-              help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
+              help=f"Model family: {family_help()}.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
               help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights, or the "
                    "shipped weights of --model (stylert weights list).")

@@ -10,6 +10,7 @@ import click
 
 from ..core.temporal import DEFAULT_BLEND, DEFAULT_STRENGTH, MAX_BLEND, MAX_STRENGTH, check_blend, check_strength
 from ..errors import OutputError
+from ..models.family import family_help
 from ..runtime.backends import BACKENDS
 from .numbers import Number, parse_numbers
 
@@ -112,7 +113,7 @@ def _image_exts():
               help="Video: blend the output frames (image, default) or the decoder's inputs before the decoder "
               "renders them (feature).")
 @click.option("--model", "family", default=None, metavar="FAMILY",
-              help="Model family: adain (default), adain-multilevel, sanet, sanet-multilevel.")
+              help=f"Model family: {family_help()}.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
               help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights, or the "
               "shipped weights of --model (stylert weights list).")

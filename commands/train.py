@@ -6,9 +6,8 @@ import os
 
 import click
 
+from .choices import FamilyChoice
 from .numbers import Number, parse_numbers
-
-FAMILIES = ("adain", "adain-multilevel", "sanet", "sanet-multilevel")
 
 #: CLI parameter -> TrainConfig field (the loss weights are gathered into ``weights``).
 CONFIG_PARAMS = {
@@ -42,7 +41,7 @@ def _default_workers() -> int:
 
 
 @click.command("train")
-@click.option("--model", "family", type=click.Choice(FAMILIES), default=None,
+@click.option("--model", "family", type=FamilyChoice(), default=None,
               help="Model family to train (required unless --resume).")
 @click.option("--content", type=click.Path(file_okay=False), default=None,
               help="Folder of content images (searched recursively; jpg, png, webp).")
@@ -136,7 +135,7 @@ def train(ctx, family, content, style, out_dir, iterations, batch_size, image_si
 
     from ..models.checkpoints import read_state
     from ..models.stylize import resolve_device
-    from ..training.losses import LossWeights, default_loss_weights
+    from ..training.losses import LossWeights, default_loss_weights, family_training
     from ..training.run import RunOptions, TrainConfig, last_checkpoint_path, resume_config
     from ..training.run import train as run_training
 
@@ -192,12 +191,15 @@ def train(ctx, family, content, style, out_dir, iterations, batch_size, image_si
         if missing:
             raise click.UsageError(f"{', '.join(missing)} required (or --resume to continue a run)")
         config = given_config(family)
-        unused = {"adain": ("identity_pixel_weight", "identity_feature_weight", "level_weights", "identity_every"),
-                  "adain-multilevel": ("identity_pixel_weight", "identity_feature_weight", "identity_every"),
-                  "sanet": ("level_weights",), "sanet-multilevel": ("level_weights",)}[family]
-        for name in sorted(explicit & set(unused)):
+        training = family_training(family)
+        unused = set()
+        if not training.identity:
+            unused |= {"identity_pixel_weight", "identity_feature_weight", "identity_every"}
+        if not training.level_weights:
+            unused.add("level_weights")
+        for name in sorted(explicit & unused):
             say(f"notice: --{name.replace('_', '-')} does not apply to {family}; ignored")
-        if not family.startswith("sanet"):
+        if not training.identity:
             config = dataclasses.replace(config, identity_every=1)
 
     if config.amp:

@@ -2,9 +2,10 @@
 
 A family's spec says, for each of its three graphs, the input and output names, dtypes and
 symbolic shapes, how the axes map onto ``torch.export.Dim``s, the tolerances of export-time
-validation, and which graph output feeds which graph input (the *routing*). Specs are
-registered by family name (``@register_export_spec``) so that the CLI and the tests find
-every family without a list kept by hand; ``get_export_spec`` fails for a family without one.
+validation, and which graph output feeds which graph input (the *routing*). Each family's
+descriptor (``models/families/``) names its spec class (``export_spec``, resolved here), so that
+the CLI and the tests find every family without a list kept by hand; ``get_export_spec`` fails
+for a family without one.
 
 Graphs and names (``TAP`` = an encoder tap such as ``relu4_1``, ``LEVEL`` = a decoder input):
 
@@ -41,6 +42,7 @@ from torch import nn
 
 from ..core.checks import MIN_PSNR_DB, TOLERANCES, Tolerance
 from ..models.base import StyleModel
+from ..models.family import descriptors, resolve
 from ..models.vgg import TAP_CHANNELS, TAP_STRIDE, TAPS
 from .errors import ExportError
 from .inputs import alpha_values, synthetic_images
@@ -174,36 +176,20 @@ class DecoderGraph(_GraphModule):
 
 
 # --------------------------------------------------------------------------------------
-# Family specs and their registry
+# Family specs: each family's descriptor names its spec class (``export_spec``)
 # --------------------------------------------------------------------------------------
-_SPECS: dict[str, type[FamilyExportSpec]] = {}
-
-
-def register_export_spec(*families: str):
-    """Class decorator: ``@register_export_spec("adain", "adain-multilevel")``."""
-
-    def wrap(cls):
-        for name in families:
-            if name in _SPECS:
-                raise ExportError(f"an export spec for {name!r} is registered twice")
-            _SPECS[name] = cls
-        return cls
-
-    return wrap
-
-
 def list_export_specs() -> list[str]:
-    return sorted(_SPECS)
+    """The families whose descriptor names an export spec, sorted."""
+    return [name for name, d in descriptors().items() if d.export_spec is not None]
 
 
 def get_export_spec(model: StyleModel) -> FamilyExportSpec:
-    """The export spec of ``model``'s family, bound to the model."""
-    try:
-        cls = _SPECS[model.family]
-    except KeyError:
+    """The export spec of ``model``'s family (its descriptor's ``export_spec``), bound to the model."""
+    descriptor = descriptors().get(model.family)
+    if descriptor is None or descriptor.export_spec is None:
         raise ExportError(f"no export spec for model family {model.family!r}",
-                          fix=f"families with one: {', '.join(list_export_specs())}") from None
-    return cls(model)
+                          fix=f"families with one: {', '.join(list_export_specs())}")
+    return resolve(descriptor.export_spec)(model)
 
 
 def _sym(base: str, stride: int) -> str:
@@ -327,7 +313,6 @@ class FamilyExportSpec:
         return {"encoder": encoder, "transform": transform, "decoder": decoder}
 
 
-@register_export_spec("adain", "adain-multilevel")
 class AdaINExportSpec(FamilyExportSpec):
     transform_graph_cls = AdaINTransformGraph
     style_representation = "statistics"
@@ -360,7 +345,6 @@ class AdaINExportSpec(FamilyExportSpec):
         return "per level: stylized = a * AdaIN(content, style) + (1 - a) * content"
 
 
-@register_export_spec("sanet", "sanet-multilevel")
 class AttentionExportSpec(FamilyExportSpec):
     transform_graph_cls = AttentionTransformGraph
     style_representation = "taps"

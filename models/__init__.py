@@ -4,13 +4,28 @@
 >>> list_families()
 ['adain', 'adain-multilevel', 'sanet', 'sanet-multilevel']
 
-Importing this package imports torch.
+Each family is one ``FamilyDescriptor`` (``family.py``) registered by one module of ``families/``.
+Importing this package imports nothing heavy: the names below are loaded on first use, and listing
+or describing the families (``stylert.models.family``) imports no torch; building a model does.
 """
 
-# Importing the family modules registers them.
-from . import adain as _adain  # noqa: F401,E402
-from . import attention as _attention  # noqa: F401,E402
-from .base import StyleModel
-from .registry import FamilySpec, create_model, get_family, he_init, list_families, register_family
+from __future__ import annotations
 
-__all__ = ["FamilySpec", "StyleModel", "create_model", "get_family", "he_init", "list_families", "register_family"]
+_LAZY = {
+    "FamilyDescriptor": "family",
+    "StyleModel": "base",
+    "create_model": "registry",
+    "get_family": "registry",
+    "he_init": "registry",
+    "list_families": "registry",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

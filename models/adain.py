@@ -17,7 +17,6 @@ from torch import nn
 
 from .base import ModelConfig, StyleModel, loss_taps_upto, resize_region
 from .decoder import ADAIN_DECODER, ConvSpec, Decoder
-from .registry import register_family
 from .vgg import VGGEncoder
 
 
@@ -119,7 +118,6 @@ def _output_space(encoder_layout: str) -> str:
     return "imagenet" if encoder_layout == "vgg-torchvision" else "rgb"
 
 
-@register_family("adain", ModelConfig, "AdaIN at relu4_1 (Huang & Belongie 2017)")
 def build_adain(config: ModelConfig) -> AdaINModel:
     return AdaINModel(
         config,
@@ -175,11 +173,6 @@ class MultiLevelAdaINModel(_AdaINFamily):
     size_multiple = 8
 
 
-@register_family(
-    "adain-multilevel",
-    MultiLevelAdaINConfig,
-    "the paper's multi-level AdaIN: AdaIN at relu2_1, relu3_1, relu4_1 with skip inputs"
-)
 def build_adain_multilevel(config: MultiLevelAdaINConfig) -> MultiLevelAdaINModel:
     return MultiLevelAdaINModel(
         config,

@@ -25,7 +25,6 @@ from torch import nn
 from .adain import calc_mean_std
 from .base import ModelConfig, StyleModel, loss_taps_upto
 from .decoder import ADAIN_DECODER, Decoder
-from .registry import register_family
 from .vgg import VGGEncoder
 
 
@@ -128,9 +127,6 @@ class SANetModel(_AttentionFamily):
         return {"relu4_1": self.transform(content, style)}
 
 
-@register_family(
-    "sanet", ModelConfig, "style attention at relu4_1 and relu5_1 + merge conv (Park & Lee 2019)"
-)
 def build_sanet(config: ModelConfig) -> SANetModel:
     return SANetModel(
         config,
@@ -155,11 +151,6 @@ class MultiLevelSANetModel(_AttentionFamily):
         return self.transform(content, style)
 
 
-@register_family(
-    "sanet-multilevel",
-    MultiLevelSANetConfig,
-    "the paper's attention model: attention at relu4_1 and relu5_1 fused in the decoder"
-)
 def build_sanet_multilevel(config: MultiLevelSANetConfig) -> MultiLevelSANetModel:
     return MultiLevelSANetModel(
         config,

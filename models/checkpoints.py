@@ -10,12 +10,13 @@ A *layout* is how a project saved a model: one or more files, each of a *file ki
     stylert                 any               stylert's own file: family, config, weights (+ training state)
 
 Both are registered data: a ``FileKind`` says how to recognise a file (``detect``) and how its keys
-map onto the model (``to_model``/``from_model``); a ``Layout`` names its family, its files, whether
-it goes with the public encoder, and how to tell it from the others (``kind``/``markers``). Adding a
-layout is one entry in ``LAYOUTS`` (and a ``FileKind`` if its files are new). Files saved by other
-code are unwrapped first (``{"state_dict": ...}``, ``{"model": ...}``, ``{"net": ...}``) and a prefix
-every key shares (``module.`` of ``nn.DataParallel``, ``_orig_mod.`` of ``torch.compile``,
-``model.``, ``net.``, ``features.``) is taken off when the keys are not recognised with it.
+map onto the model (``to_model``/``from_model``); a ``Layout`` (``stylert.models.family``) names its
+family, its files, whether it goes with the public encoder, and how to tell it from the others
+(``kind``/``markers``). Adding a layout is one entry in its family's descriptor
+(``models/families/``; ``LAYOUTS`` reads them all), and a ``FileKind`` here if its files are new.
+Files saved by other code are unwrapped first (``{"state_dict": ...}``, ``{"model": ...}``,
+``{"net": ...}``) and a prefix every key shares (``module.`` of ``nn.DataParallel``, ``_orig_mod.``
+of ``torch.compile``, ``model.``, ``net.``, ``features.``) is taken off when the keys are not recognised with it.
 
 Every file is read with ``torch.load(weights_only=True)``. Each file kind maps its keys onto a
 part of the model (``encoder.``, ``transform.``, ``decoder.``); a key or shape that does not
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,7 @@ import torch
 from ..core.files import atomic_write
 from ..errors import CheckpointError, ModelError
 from .base import StyleModel
+from .family import Layout, all_layouts
 from .registry import create_model, get_family, make_config
 
 STYLERT_FORMAT = "stylert-checkpoint"
@@ -208,58 +211,22 @@ WRAPPERS = ("state_dict", "model", "net", "network", "params")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.", "net.", "features.")
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How one project saved one family: its files (conventional name -> file kind) and how to tell it.
+class _Layouts(Mapping):
+    """name -> ``Layout`` of every registered family, read from the family registry on each use
+    (``stylert.models.family.all_layouts``: most specific first, the order ``layout_of`` tries)."""
 
-    A set of files is of this layout when every file's kind is among ``files`` (an encoder file of
-    either kind is always welcome), and, where ``kind`` is set, a file of that kind is present
-    whose keys (with ``markers`` set) include one starting with a marker. ``public_encoder``: the
-    layout's own files hold no encoder, so the public ``vgg_normalised.pth`` completes them.
-    """
+    def __getitem__(self, name: str) -> Layout:
+        return all_layouts()[name]
 
-    name: str
-    family: str
-    encoder_layout: str
-    files: dict[str, str]  # conventional file name -> file kind
-    description: str
-    kind: str | None = None  # a file of this kind tells the layout (None: the fallback)
-    markers: tuple[str, ...] = ()  # ... and one of its keys starts with one of these
-    public_encoder: bool = False
+    def __iter__(self):
+        return iter(all_layouts())
 
-    def accepts(self, files: list["CheckpointFile"]) -> bool:
-        """Whether these files can be (part of) this layout."""
-        return {f.kind for f in files} <= set(self.files.values()) | ENCODER_KINDS
-
-    def tells(self, files: list["CheckpointFile"]) -> bool:
-        """Whether these files are recognisably this layout (the first layout that tells wins)."""
-        if not self.accepts(files):
-            return False
-        if self.kind is None:
-            return True
-        return any(f.kind == self.kind and (not self.markers or any(k.startswith(self.markers) for k in f.state_dict))
-                   for f in files)
+    def __len__(self) -> int:
+        return len(all_layouts())
 
 
-#: Every layout in the wild, the most specific first: adding a layout is one entry here.
-LAYOUTS: dict[str, Layout] = {
-    lay.name: lay
-    for lay in (
-        Layout("sanet", "sanet", "vgg-normalised",
-               {"vgg_normalised.pth": "vgg-normalised", "decoder_iter_500000.pth": "sequential-decoder",
-                "transformer_iter_500000.pth": "sanet-transformer"},
-               "GlebSBrykin/SANET: vgg_normalised.pth + decoder_iter_*.pth + transformer_iter_*.pth",
-               kind="sanet-transformer", public_encoder=True),
-        Layout("paper-attention", "sanet-multilevel", "vgg-torchvision", {"model.pth": "paper-model"},
-               "the paper's attention model.state_dict()", kind="paper-model",
-               markers=("att1.", "att2.", "decoder.rc0.")),
-        Layout("paper-multilevel-adain", "adain-multilevel", "vgg-torchvision", {"model.pth": "paper-model"},
-               "the paper's multi-level AdaIN model.state_dict()", kind="paper-model"),
-        Layout("pytorch-adain", "adain", "vgg-normalised",
-               {"vgg_normalised.pth": "vgg-normalised", "decoder.pth": "sequential-decoder"},
-               "naoto0804/pytorch-AdaIN: vgg_normalised.pth + decoder.pth", public_encoder=True),
-    )
-}
+#: Every layout in the wild: each family's descriptor (``models/families/``) lists its own.
+LAYOUTS: Mapping[str, Layout] = _Layouts()
 
 
 def layouts_of(family: str) -> list[str]:

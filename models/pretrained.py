@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..core.shipped import shipped_families
-from ..core.weights import find_weight
+from ..core.weights import PUBLIC_WEIGHTS, find_weight
 from ..errors import ModelError
 from .base import StyleModel
 from .checkpoints import load_model
+from .family import DEFAULT_FAMILY
 from .registry import get_family
 
 #: The public pytorch-AdaIN pair, in the order ``load_model`` takes it.
@@ -35,17 +35,18 @@ def load_public_adain(files: tuple[str | os.PathLike, str | os.PathLike] | None 
 
 def load_reference_model(family: str | None, checkpoints: tuple[str, ...] = ()) -> StyleModel:
     """The model named by ``--model``/``--checkpoint``: the checkpoint files if given, else the
-    public AdaIN weights (family ``adain`` or None), else the weights shipped with stylert
-    (``stylert.core.shipped``, loaded by ``stylert.models.trained``). ModelError for a family
-    with none of these."""
+    family's public weights (its descriptor's ``public_weights``: the AdaIN pair for ``adain``, which
+    ``family`` None means), else the weights shipped with stylert (``stylert.core.shipped``, loaded by
+    ``stylert.models.trained``). ModelError for a family with none of these."""
     if checkpoints:
         return load_model(checkpoints, family)
-    if family not in (None, "adain"):
-        get_family(family)
-        if family in shipped_families():
-            from .trained import load_shipped
+    descriptor = get_family(family or DEFAULT_FAMILY)
+    if descriptor.public_weights is not None:
+        names = PUBLIC_WEIGHTS[descriptor.public_weights].files
+        return load_model([find_weight(descriptor.public_weights, name) for name in names], descriptor.name)
+    if descriptor.shipped() is not None:
+        from .trained import load_shipped
 
-            return load_shipped(family)
-        raise ModelError(f"{family} has no public or shipped weights",
-                         fix="pass --checkpoint FILE (train one with stylert train)")
-    return load_public_adain()
+        return load_shipped(descriptor.name)
+    raise ModelError(f"{family} has no public or shipped weights",
+                     fix="pass --checkpoint FILE (train one with stylert train)")

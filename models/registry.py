@@ -1,51 +1,23 @@
-"""One registry of model families, in the manner of timm's ``@register_model``.
+"""The registry of model families, in the manner of timm's ``create_model``.
 
-A family is a name, a small frozen config dataclass and a builder ``config -> StyleModel``.
-Tests parametrize over ``list_families()``, so a new family is tested without anyone
-remembering to add it.
+A family is a ``FamilyDescriptor`` (``stylert.models.family``) registered by one module of
+``stylert.models.families``: a name, a frozen config dataclass and a builder ``config -> StyleModel``,
+with its export spec, checkpoint layouts and training defaults. Tests parametrize over
+``list_families()``, so a new family is tested without anyone remembering to add it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ModelError
-
-
-@dataclass(frozen=True)
-class FamilySpec:
-    name: str
-    config_cls: type
-    builder: Callable[[Any], Any]
-    summary: str
-
-
-_FAMILIES: dict[str, FamilySpec] = {}
-
-
-def register_family(name: str, config_cls: type, summary: str):
-    """Decorator: ``@register_family("adain", AdaINConfig, "...")`` on ``def build(config) -> StyleModel``."""
-
-    def wrap(builder):
-        if name in _FAMILIES:
-            raise ModelError(f"model family {name!r} is registered twice")
-        _FAMILIES[name] = FamilySpec(name, config_cls, builder, summary)
-        return builder
-
-    return wrap
+from .family import family_names
+from .family import get as get_family
 
 
 def list_families() -> list[str]:
-    return sorted(_FAMILIES)
-
-
-def get_family(name: str) -> FamilySpec:
-    try:
-        return _FAMILIES[name]
-    except KeyError:
-        raise ModelError(f"unknown model family {name!r}", fix=f"use one of {', '.join(list_families())}") from None
+    return family_names()
 
 
 def make_config(name: str, config: dict | None = None):
@@ -64,7 +36,7 @@ def create_model(name: str, config: dict | Any | None = None):
     spec = get_family(name)
     if not isinstance(config, spec.config_cls):
         config = make_config(name, config)
-    model = spec.builder(config)
+    model = spec.build(config)
     model.eval()
     return model
 

@@ -15,7 +15,8 @@ from ..core.weights import find_weight
 from ..errors import CheckpointError
 from ..models.base import StyleModel
 from ..models.checkpoints import CheckpointFile, identify, key_listing, match_keys
-from ..models.registry import create_model
+from ..models.family import descriptors
+from ..models.registry import create_model, get_family
 
 #: Encoder file kinds -> the encoder layout they hold.
 ENCODER_KINDS = {"vgg-normalised": "vgg-normalised", "torchvision-vgg19": "vgg-torchvision"}
@@ -40,10 +41,6 @@ def encoder_file(encoder: str | os.PathLike | None = None) -> CheckpointFile:
         raise CheckpointError(f"is a {f.kind} file, not a VGG encoder", path=f.path,
                               fix="--encoder takes vgg_normalised.pth or a torchvision vgg19 state dict")
     return f
-
-
-#: ``--from-pretrained``: the family's config changes that let the public AdaIN decoder fit its main path.
-PRETRAINED_CONFIG = {"adain-multilevel": {"rc4_channels": 256}}
 
 
 def _skip_convs(model: StyleModel) -> dict[str, int]:
@@ -114,12 +111,15 @@ def initial_model(family: str, *, encoder: str | os.PathLike | None = None, from
       conv from ``attention_warm_start`` (step 0 stylizes: the attended relu4_1 style features reach
       the decoder, with the content residual scaled down).
 
-    Every warm-started part is reported through ``log``.
+    What a family changes for the warm start is its descriptor's ``training`` (``pretrained_config``,
+    ``attention_modules``). Every warm-started part is reported through ``log``.
     """
     enc = encoder_file(encoder)
     layout = ENCODER_KINDS[enc.kind]
     torch.manual_seed(seed)
-    config = {"encoder": layout, **(PRETRAINED_CONFIG.get(family, {}) if from_pretrained else {})}
+    training = get_family(family).training  # unknown family -> its own error
+    pretrained_config = dict(training.pretrained_config) if training is not None and from_pretrained else {}
+    config = {"encoder": layout, **pretrained_config}
     model = create_model(family, config)
     state = model.state_dict()
     mapped, missing = _map(enc, model, "encoder.",
@@ -136,9 +136,9 @@ def initial_model(family: str, *, encoder: str | os.PathLike | None = None, from
             raise CheckpointError(f"is a {dec.kind} file, not pytorch-AdaIN's decoder.pth", path=dec.path)
         mapped, notes = _decoder_from(dec, model, family)
         state.update(mapped)
-        if family in PRETRAINED_CONFIG:
-            notes.append(f"config {PRETRAINED_CONFIG[family]} (the public decoder's widths)")
-        if family in ATTENTION_MODULES:
+        if pretrained_config:
+            notes.append(f"config {pretrained_config} (the public decoder's widths)")
+        if family in attention_modules():
             model.load_state_dict(state, strict=True)
             notes += attention_warm_start(model)
             state = model.state_dict()
@@ -151,11 +151,13 @@ def initial_model(family: str, *, encoder: str | os.PathLike | None = None, from
     return model
 
 
-#: Attention families -> (relu4_1 module, relu5_1 module, the conv that merges / fuses their outputs).
-ATTENTION_MODULES = {
-    "sanet": ("transform.sanet4_1", "transform.sanet5_1", "transform.merge_conv"),
-    "sanet-multilevel": ("transform.att1", "transform.att2", "decoder.rc0.conv"),
-}
+def attention_modules() -> dict[str, tuple[str, str, str]]:
+    """Attention families -> (relu4_1 module, relu5_1 module, the conv that merges / fuses their outputs),
+    from each family's descriptor (``training.attention_modules``)."""
+    return {name: d.training.attention_modules for name, d in descriptors().items()
+            if d.training is not None and d.training.attention_modules is not None}
+
+
 #: The warm start's defaults, chosen on training pairs (benchmarks/results/training/warm_start_grid.md).
 WARM_GAIN = 16.0
 WARM_TEMPERATURE = 0.02
@@ -186,10 +188,11 @@ def attention_warm_start(model: StyleModel, gain: float = WARM_GAIN, temperature
     from ..errors import ModelError
     from .content_means import stored
 
-    names = ATTENTION_MODULES.get(model.family)
+    modules = attention_modules()
+    names = modules.get(model.family)
     if names is None:
         raise ModelError(f"{model.family!r} has no attention modules to warm-start",
-                         fix=f"use one of {', '.join(ATTENTION_MODULES)}")
+                         fix=f"use one of {', '.join(modules)}")
     if gain <= 0 or temperature <= 0:
         raise ModelError(f"warm start gain {gain} and temperature {temperature} must be > 0")
     mu = means if means is not None else stored()

@@ -40,14 +40,21 @@ from ..errors import ModelError
 from ..models.adain import calc_mean_std
 from ..models.attention import mean_variance_norm
 from ..models.base import StyleModel
+from ..models.family import TrainingDefaults, descriptors, resolve
 
-#: Per family: the names of the loss components, in the order they are logged.
-COMPONENTS = {
-    "adain": ("content", "style"),
-    "adain-multilevel": ("content", "style"),
-    "sanet": ("content", "style", "identity_pixel", "identity_feature"),
-    "sanet-multilevel": ("content", "style", "identity_pixel", "identity_feature"),
-}
+
+def trained_families() -> list[str]:
+    """The families whose descriptor says how to train them, sorted."""
+    return [name for name, d in descriptors().items() if d.training is not None]
+
+
+def family_training(family: str) -> TrainingDefaults:
+    """``family``'s training description (its descriptor's ``training``: loss function, components in
+    the order they are logged, default weights); ModelError for a family without one."""
+    descriptor = descriptors().get(family)
+    if descriptor is None or descriptor.training is None:
+        raise ModelError(f"no training losses for family {family!r}", fix=f"use one of {', '.join(trained_families())}")
+    return descriptor.training
 
 
 @dataclass(frozen=True)
@@ -67,11 +74,9 @@ class LossWeights:
 
 
 def default_loss_weights(family: str) -> LossWeights:
-    """The references' defaults: pytorch-AdaIN (style 10) for the AdaIN families, SANet (style 3,
-    identity 50 and 1) for the attention families."""
-    if family not in COMPONENTS:
-        raise ModelError(f"no training losses for family {family!r}", fix=f"use one of {', '.join(COMPONENTS)}")
-    return LossWeights(style=3.0) if family.startswith("sanet") else LossWeights(style=10.0)
+    """The references' defaults, the style weight from the family's descriptor: pytorch-AdaIN (style 10)
+    for the AdaIN families, SANet (style 3, identity 50 and 1) for the attention families."""
+    return LossWeights(style=family_training(family).style_weight)
 
 
 @dataclass
@@ -206,23 +211,12 @@ def attention_losses(model: StyleModel, content: torch.Tensor, style: torch.Tens
     return LossResult(total, result, out)
 
 
-LOSS_FUNCTIONS = {
-    "adain": adain_losses,
-    "adain-multilevel": adain_losses,
-    "sanet": attention_losses,
-    "sanet-multilevel": attention_losses,
-}
-
-
 def compute_losses(model: StyleModel, content: torch.Tensor, style: torch.Tensor, weights: LossWeights | None = None,
                    amp: bool | torch.dtype = False, identity: bool = True) -> LossResult:
     """The family's training loss of one batch. content, style: [N,3,H,W] float32 RGB 0..1, H and W
     multiples of ``model.size_multiple`` (so that every tap of the output has the target's size).
     ``identity``: attention families only, whether this batch computes the identity losses."""
-    fn = LOSS_FUNCTIONS.get(model.family)
-    if fn is None:
-        raise ModelError(f"no training losses for family {model.family!r}",
-                         fix=f"use one of {', '.join(LOSS_FUNCTIONS)}")
+    fn = resolve(family_training(model.family).losses)
     for name, x in (("content", content), ("style", style)):
         h, w = x.shape[-2:]
         if h % model.size_multiple or w % model.size_multiple:

@@ -37,7 +37,7 @@ from . import rng
 from .data import DataConfig, make_dataset, make_loader, preview_pairs
 from .initial import initial_model
 from .logs import CsvLog, Progress, draw_loss_curve
-from .losses import COMPONENTS, LossWeights, default_loss_weights
+from .losses import LossWeights, default_loss_weights, family_training
 from .step import OptimConfig, TrainStep
 
 #: TrainConfig fields a resumed run may change: the length of the run, the place of the (same) data, how often
@@ -307,7 +307,7 @@ def _train(config: TrainConfig, options: RunOptions, log, out: Path) -> TrainRes
             log(f"notice: {notice}")
         del payload
 
-    components = COMPONENTS[model.family]
+    components = family_training(model.family).components
     csv_log = CsvLog(out / "log.csv", components, keep_upto=step if options.resume else None)
     elapsed0 = csv_log.elapsed
     log(f"{model.family}: {len(dataset.content)} content and {len(dataset.style)} style images, "
@@ -397,9 +397,10 @@ def _train(config: TrainConfig, options: RunOptions, log, out: Path) -> TrainRes
 
 
 def _weights_text(family: str, w: LossWeights) -> str:
+    training = family_training(family)
     parts = [f"content {w.content:g}", f"style {w.style:g}"]
-    if family.startswith("sanet"):
+    if training.identity:
         parts += [f"identity {w.identity_pixel:g}/{w.identity_feature:g}"]
-    if family == "adain-multilevel":
+    if training.level_weights:
         parts += ["levels " + ",".join(f"{x:g}" for x in w.level_weights)]
     return ", ".join(parts)

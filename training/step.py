@@ -19,7 +19,7 @@ from torch.profiler import record_function
 from ..errors import ModelError
 from ..models.base import StyleModel
 from .initial import trainable_parameters
-from .losses import COMPONENTS, LossWeights, compute_losses
+from .losses import LossWeights, compute_losses, family_training
 from .precision import select
 
 
@@ -69,7 +69,7 @@ class TrainStep:
             groups.append({"params": transform, "scale": optim.transform_lr_scale})
         self.optimizer = torch.optim.Adam(groups, lr=optim.lr)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.scaler)
-        self.components = COMPONENTS[model.family]
+        self.components = family_training(model.family).components
         if optim.identity_every < 1:
             raise ModelError(f"--identity-every must be at least 1, not {optim.identity_every}")
         if optim.identity_every > 1 and "identity_pixel" not in self.components:
