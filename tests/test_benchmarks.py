@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from stylert.benchmarks.flops import count_flops
-from stylert.benchmarks.stats import measure, summarize
+from stylert.benchmarks.harness import measure, summarize
 from stylert.core.chart import line_chart
 from stylert.core.machine import machine_info, machine_name
 
