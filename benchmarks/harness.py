@@ -138,14 +138,15 @@ def measure_events(fn, timer: CudaEventTimer, warmup_s: float, min_duration_s: f
 
 
 def interleave(jobs: dict[str, Callable[[], object]], rounds: int, *, warmup: int = 0, rotate: bool = True,
-               prime: bool = False, timer: Callable[[], float] = time.perf_counter,
-               sync: Callable[[], None] | None = None,
+               prime: bool = False, before: Callable[[str], object] | None = None,
+               timer: Callable[[], float] = time.perf_counter, sync: Callable[[], None] | None = None,
                progress: Callable[[int, dict[str, list[float]]], None] | None = None) -> dict[str, list[float]]:
     """Time every job once per round, ``rounds`` rounds: name -> samples in ms.
 
     ``warmup``: untimed calls of each job before the first round; ``rotate``: round r starts at
     job r (mod the count), so that no job always runs after the same one; ``prime``: one untimed
-    call right before each timed one; ``progress(round, samples)`` after each round (1-based).
+    call right before each timed one; ``before(name)``: runs untimed right before each timed call
+    (a setting, a warm-up step); ``progress(round, samples)`` after each round (1-based).
     """
     sync = sync or (lambda: None)
     names = list(jobs)
@@ -157,6 +158,8 @@ def interleave(jobs: dict[str, Callable[[], object]], rounds: int, *, warmup: in
     for r in range(rounds):
         k = r % len(names) if rotate and names else 0
         for name in names[k:] + names[:k]:
+            if before is not None:
+                before(name)
             if prime:
                 jobs[name]()
             sync()
@@ -388,3 +391,18 @@ def run_as_main(name: str) -> None:
     from .__main__ import main
 
     raise SystemExit(main([name, *sys.argv[1:]]))
+
+
+def write_image(path, image, **save) -> Path:
+    """A PIL image (or a uint8 HxWx3 array) at ``path``, atomically; the format from the suffix
+    (``save``: PIL's options, e.g. ``quality=80`` for a JPEG)."""
+    from PIL import Image
+
+    from ..core.files import atomic_write
+
+    img = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}.get(Path(path).suffix.lower(), None)
+    with atomic_write(path, overwrite=True) as tmp:
+        img.save(tmp, format=fmt, **save)
+    return Path(path)

@@ -19,7 +19,7 @@ keeps float the layers of ``--int8-float-layers`` or, without it, those the sens
 picks, as ``stylert export`` does),
 
 at 256x256, 512x512, 1024x1024 and 1920x1080 (``--quick``: adain alone at 64x64, 0.2 s per figure,
-no torch-program backend; give ``--family`` / ``--shape`` / ``--seconds`` to widen it), with the ratio
+ONNX Runtime and OpenVINO only, no engine to build; give ``--family`` / ``--shape`` / ``--seconds`` to widen it), with the ratio
 to the reference, FLOPs of the graphs at that shape and the fraction of the measured peak, and
 the peak RSS of each case. Scaling: latency against pixels and against batch, per family; for the
 attention families, the attention matrices' memory, measured against the arithmetic
@@ -69,6 +69,7 @@ NAME = "suite"
 FULL_SIZES = ["256x256", "512x512", "1024x1024", "1080x1920"]
 QUICK_SIZES = ["64x64"]
 QUICK_FAMILIES = ["adain"]
+QUICK_BACKENDS = ("onnxruntime", "openvino")
 GPU_MEMORY_BYTES = 80 * 10**9
 
 
@@ -457,7 +458,7 @@ def main(argv=None) -> dict:
     from ..models.registry import list_families
 
     parser = scenario_parser(NAME, __doc__, out=False,
-                             quick_help="adain at 64x64 only, 0.2 s per figure, no torch-program backend")
+                             quick_help="adain at 64x64 only, 0.2 s per figure, ONNX Runtime and OpenVINO only")
     parser.add_argument("--family", action="append", default=None, help="families (default: all)")
     parser.add_argument("--shape", action="append", default=None, help="HxW (height first), repeatable")
     parser.add_argument("--size", action="append", default=None, help=SUPPRESS)
@@ -500,8 +501,8 @@ def main(argv=None) -> dict:
                       warmup=0.1 if quick else 1.0, min_iterations=args.min_iterations or (3 if quick else 5),
                       keep_samples=False, figures=("host",) if quick or args.no_compute else ("host", "compute"))
     backends = [parse_backend(b) for b in args.backend] if args.backend else default_backends()
-    if quick and not args.backend:  # the torch-program backend is not an engine: full runs only
-        backends = [b for b in backends if b[0] != "torch"]
+    if quick and not args.backend:  # no engine builds (minutes) and no torch programs: full runs only
+        backends = [b for b in backends if b[0].split("@")[0] in QUICK_BACKENDS]
     batches = [1, 2] if quick else [1, 2, 4]
     batch_size = (64, 64) if quick else (512, 512)
     info = machine_record()
