@@ -304,8 +304,14 @@ def probe_peak(device: str = "cpu", *, seconds: float = 1.0) -> Peak:
 # --------------------------------------------------------------------------------------
 # Results: one tree, one writer
 # --------------------------------------------------------------------------------------
-def results_dir(scenario: str, info: dict | None = None) -> Path:
-    """``benchmarks/results/<scenario>/<machine>``: where a scenario's results go by default."""
+def results_dir(scenario: str, info: dict | None = None, quick: bool = False) -> Path:
+    """``benchmarks/results/<scenario>/<machine>``: where a scenario's results go by default; a
+    ``--quick`` run's go to ``<temp>/stylert-benchmarks/<scenario>/<machine>`` instead, so that a
+    smoke run never replaces a committed record."""
+    if quick:
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "stylert-benchmarks" / scenario / machine_name(info)
     return RESULTS / scenario / machine_name(info)
 
 
@@ -316,9 +322,7 @@ def _json_default(o):
         return None if not math.isfinite(o) else float(o)
     if isinstance(o, np.ndarray):
         return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+    return str(o)  # paths, versions, dtypes: their text
 
 
 def write_text(path, text: str) -> Path:
@@ -376,7 +380,8 @@ def scenario_parser(name: str, doc: str | None, *, out: bool = True, out_help: s
     parser.add_argument("--quick", action="store_true", help=quick_help)
     if out:
         parser.add_argument("-o", "--out", type=Path, default=None,
-                            help=out_help or f"results folder (default: benchmarks/results/{name}/<machine>)")
+                            help=out_help or f"results folder (default: benchmarks/results/{name}/<machine>; "
+                                             "--quick: a temporary folder)")
     return parser
 
 

@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     lines += ["", (f"The job: {args.images} contents, encoder + decoder each (the transform left out). "
                    "`python -m stylert.benchmarks int8_graphs --fp32 ... --int8 ...`")]
     print("\n".join(lines))
-    write_results(args.out or results_dir(NAME, info), NAME, result, "\n".join(lines),
+    write_results(args.out or results_dir(NAME, info, args.quick), NAME, result, "\n".join(lines),
                   _chart(rows, f"int8 graphs and schedules at {args.size}x{args.size} ({name})"))
     return 0
 

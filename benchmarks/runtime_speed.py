@@ -122,7 +122,7 @@ def main(argv=None) -> dict:
           f"{rt_ms / floor_ms:.2f}x (target <= 1.3x); max |runtime - reference| {agreement:.1e}")
     print(f"ORT's own graph: {plain_ms:.0f} ms = {plain_ms / floor_ms:.2f}x the floor; keeping its blocked layout "
           f"across pads: {plain_ms / rt_ms:.2f}x faster")
-    write_results(args.out or results_dir(NAME, info), NAME, report)
+    write_results(args.out or results_dir(NAME, info, args.quick), NAME, report)
     if tmp is not None:
         tmp.cleanup()
     return report

@@ -506,7 +506,7 @@ def main(argv=None) -> dict:
     batches = [1, 2] if quick else [1, 2, 4]
     batch_size = (64, 64) if quick else (512, 512)
     info = machine_record()
-    out = args.out or results_dir(NAME, info)
+    out = args.out or results_dir(NAME, info, args.quick)
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; "
           f"{'GPU ' + info['gpu']['name'] if info.get('gpu') else 'no GPU'}; results -> {out}")
     peaks = {}

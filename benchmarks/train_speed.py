@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     for v, r in report["variants"].items():
         print(f"{v:14s} {r['median_it_s']:.3f} it/s [{r['min_it_s']:.3f}, {r['max_it_s']:.3f}]", flush=True)
     stem = f"train_speed-{args.family}-b{args.batch_size}-{args.size}"
-    write_results(args.out or results_dir(NAME, report["machine"]), stem, report, _markdown(report), _chart(report))
+    write_results(args.out or results_dir(NAME, report["machine"], args.quick), stem, report, _markdown(report), _chart(report))
     return 0
 
 

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         "size": args.size, "batch_size": args.batch_size, "steps": args.steps, "quick": quick,
         "machine": machine_record(), "results": rows,
     }
-    write_results(args.out or results_dir(NAME, report["machine"]), f"{NAME}-{device.type}", report)
+    write_results(args.out or results_dir(NAME, report["machine"], args.quick), f"{NAME}-{device.type}", report)
     return 0
 
 

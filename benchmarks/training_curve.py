@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     args.content_size = args.content_size or (64 if args.quick else 256)
     steps = None if args.steps is None else [int(s) for s in args.steps.split(",")]
     info = machine_record()
-    args.out = args.out or results_dir(NAME, info)
+    args.out = args.out or results_dir(NAME, info, args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
     curves: dict[str, dict[int, dict]] = {}
     for run in args.runs:

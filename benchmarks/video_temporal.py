@@ -387,7 +387,7 @@ def main(argv=None) -> int:
 
     h, w = (int(v) for v in args.size.split("x"))
     images = args.images or args.style.parent.parent / "content"
-    args.out = args.out or results_dir(NAME)
+    args.out = args.out or results_dir(NAME, None, args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
     style = load_image(args.style, size=256)
     style_u8 = (style * 255 + 0.5).astype(np.uint8)

@@ -81,7 +81,7 @@ def main(argv=None) -> int:
               f"({r[1] / base[1]:.2f}x) gram {r[2]:.3g} ({r[2] / base[2]:.2f}x)", flush=True)
     record = {"family": args.family, "pairs": [[str(c), str(s)] for c, s in zip(contents, styles)],
               "size": size, "quick": args.quick, "machine": machine_record(), "results": results}
-    write_results(args.out or results_dir(NAME, record["machine"]), NAME, record)
+    write_results(args.out or results_dir(NAME, record["machine"], args.quick), NAME, record)
     if args.json:
         from .harness import write_json
 

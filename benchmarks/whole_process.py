@@ -292,7 +292,7 @@ def main(argv=None) -> int:
                   "Peak RSS: the process's, from the "
                   "kernel at exit (median over the rounds)."]
         print("\n".join(lines))
-        write_results(args.out or results_dir(NAME, info), NAME, report, "\n".join(lines),
+        write_results(args.out or results_dir(NAME, info, args.quick), NAME, report, "\n".join(lines),
                       _chart(rows, f"whole-process pytorch-AdaIN job, {args.size}x{args.size} ({name})"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
