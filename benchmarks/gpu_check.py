@@ -52,9 +52,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .harness import (CudaEventTimer, machine_record, measure, measure_events, results_dir, scenario_parser,
-                      write_chart,
-                      write_json, write_text)
+from .harness import (
+    CudaEventTimer,
+    machine_record,
+    measure,
+    measure_events,
+    results_dir,
+    scenario_parser,
+    write_chart,
+    write_json,
+    write_text,
+)
 
 NAME = "gpu_check"
 VARIANTS = ("pytorch-eager-fp32", "inductor-fp32", "inductor-fp16", "onnxruntime-cuda", "tensorrt-fp16",

@@ -26,7 +26,6 @@ and 3 style images of ../shared/images at 40 px, then a few seconds of training 
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys

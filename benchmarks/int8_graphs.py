@@ -165,8 +165,8 @@ def main(argv=None) -> int:
 
     info = machine_record()
     name = machine_name(info)
-    result = {"benchmark": "int8_graphs", "size": args.size, "images": args.images, "rounds": args.rounds, "quick": args.quick,
-              "fp32": str(args.fp32), "int8": str(args.int8), "machine": info, "rows": rows,
+    result = {"benchmark": "int8_graphs", "size": args.size, "images": args.images, "rounds": args.rounds,
+              "quick": args.quick, "fp32": str(args.fp32), "int8": str(args.int8), "machine": info, "rows": rows,
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     title = (f"# int8 graphs and job schedules, {args.size}x{args.size}, {args.rounds} interleaved rounds "
              f"({info.get('cpu', name)})")

@@ -279,7 +279,8 @@ def main(argv=None) -> int:
         print("\n".join(lines))
         chart = _chart([r for r in rows if r["variant"].startswith("int8, ")],
                        f"int8 trade-off: layers kept in float ({args.size}x{args.size}, {name})") if args.curve else None
-        write_results(args.out or results_dir(NAME, info, args.quick), f"{NAME}{args.tag}", report, "\n".join(lines), chart)
+        write_results(args.out or results_dir(NAME, info, args.quick), f"{NAME}{args.tag}", report,
+                      "\n".join(lines), chart)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--images", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "images")
     args = parser.parse_args(argv)
-    for key, full, small in (("profile", "4x128,8x128,4x256", "1x32"), ("variants", ",".join(VARIANTS), "fp32,fp32-1t"),
+    for key, full, small in (("profile", "4x128,8x128,4x256", "1x32"),
+                             ("variants", ",".join(VARIANTS), "fp32,fp32-1t"),
                              ("batch_size", 4, 1), ("size", 128, 32), ("rounds", 3, 1), ("steps", 3, 1)):
         if getattr(args, key) is None:
             setattr(args, key, small if args.quick else full)
@@ -233,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     for v, r in report["variants"].items():
         print(f"{v:14s} {r['median_it_s']:.3f} it/s [{r['min_it_s']:.3f}, {r['max_it_s']:.3f}]", flush=True)
     stem = f"train_speed-{args.family}-b{args.batch_size}-{args.size}"
-    write_results(args.out or results_dir(NAME, report["machine"], args.quick), stem, report, _markdown(report), _chart(report))
+    write_results(args.out or results_dir(NAME, report["machine"], args.quick), stem, report, _markdown(report),
+                  _chart(report))
     return 0
 
 
