@@ -2,7 +2,7 @@
 
     python -m stylert.benchmarks train_throughput                      # GPU: 256x256, batch 8, fp32 and AMP
     python -m stylert.benchmarks train_throughput --device cpu --size 32 --batch-size 1 --steps 2
-    python -m stylert.benchmarks train_throughput --quick              # that, adain and sanet, 1 warm-up step
+    python -m stylert.benchmarks train_throughput --quick              # that, adain only, 1 warm-up step
 
 Writes ``benchmarks/results/train_throughput/<machine>/train_throughput-<device>.json``.
 
@@ -24,7 +24,7 @@ NAME = "train_throughput"
 def main(argv: list[str] | None = None) -> int:
     parser = scenario_parser(NAME, __doc__)
     parser.add_argument("--families", default=None, help="comma-separated families (default: all; --quick: "
-                        "adain,sanet)")
+                        "adain)")
     parser.add_argument("--size", type=int, default=None, help="default 256 (--quick: 32)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 8 (--quick: 1)")
     parser.add_argument("--steps", type=int, default=None, help="default 20 (--quick: 2)")
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quick = args.quick
     for key, full, small in (("size", 256, 32), ("batch_size", 8, 1), ("steps", 20, 2), ("warmup", 3, 1),
-                             ("device", "auto", "cpu"), ("families", "all", "adain,sanet")):
+                             ("device", "auto", "cpu"), ("families", "all", "adain")):
         if getattr(args, key) is None:
             setattr(args, key, small if quick else full)
 
