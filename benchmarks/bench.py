@@ -38,6 +38,7 @@ from .flops import count_flops
 from .harness import (
     CudaEventTimer,
     MemorySampler,
+    machine_record,
     measure,
     measure_events,
     probe_peak,
@@ -318,13 +319,12 @@ def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float |
 
 def run_bench(export_dir, cfg: BenchConfig, notice=print, progress=print) -> dict:
     """The whole run: machine info, peak probe per device, every backend x size x batch."""
-    from ..core.machine import machine_info
     from ..export.manifest import load_manifest
 
     if cfg.mode not in MODES:
         raise ModelError(f"mode must be one of {', '.join(MODES)}, not {cfg.mode!r}")
     manifest = load_manifest(export_dir)
-    info = machine_info()
+    info = machine_record()
     notice("backends:")
     pipes, unavailable = open_backends(export_dir, cfg.backends, notice, cuda_graphs=cfg.cuda_graph)
     gpu_options = [o for o, on in (("--cuda-graph", cfg.cuda_graph), ("--no-transfers", cfg.no_transfers)) if on]

@@ -118,7 +118,7 @@ def run(data: Path, out: Path, family: str, minutes: float, batch_size: int, siz
 
     import torch
 
-    from stylert.core.machine import machine_info
+    from .harness import machine_record
     from stylert.models.stylize import resolve_device
     from stylert.models.trained import ship_checkpoint
     from stylert.training.precision import select
@@ -139,7 +139,7 @@ def run(data: Path, out: Path, family: str, minutes: float, batch_size: int, siz
         old.unlink()
     path, entry = ship_checkpoint(ckpts / "last.pt", root=out / "shipped")
     report = {"family": family, "device": str(dev),
-              "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else machine_info()["cpu"],
+              "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else machine_record()["cpu"],
               "precision": select(True, dev.type).reason, "batch_size": batch_size, "size": size,
               "minutes": minutes, "shipped": {"file": str(path.relative_to(out)), "size": entry.size,
                                               "budget": entry.budget},
