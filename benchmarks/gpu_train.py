@@ -21,7 +21,8 @@ to save transfer), ``shipped/<family>.safetensors`` (``stylert weights ship``'s 
 registry entry, budget text from the log) and ``speed.json`` (device, iterations/s: median over steps
 after the first ``--warmup``, images/s). The CPU dry run (``--device cpu --minutes 0.05 --batch-size 1
 --size 32``) is ``tests/test_gpu_train.py``; ``--quick`` runs both on the CPU in a temporary folder: 3 content
-and 3 style images of ../shared/images at 40 px, then a few seconds of training at batch 1 on 32 px crops.
+and 3 style images of ../shared/images at 40 px, then a few seconds of training at batch 1 on 32 px crops, into
+a new folder under ``<temp>/stylert-benchmarks/gpu_train/<machine>/``.
 """
 
 from __future__ import annotations
@@ -182,13 +183,16 @@ def main(argv=None) -> int:
 
         shared = Path(__file__).resolve().parents[2] / "shared" / "images"
         work = Path(tempfile.mkdtemp(prefix="stylert-gpu-train-"))
+        quick_root = results_dir(NAME, None, True)
+        quick_root.mkdir(parents=True, exist_ok=True)
+        out = Path(tempfile.mkdtemp(prefix="run-", dir=quick_root))  # a fresh folder: stylert train refuses a used one
         try:
             prepare(work / "data", shared, content_count=3, style_count=3, size=40)
-            report = run(work / "data", results_dir(NAME, None, True), "sanet", minutes=0.001, batch_size=1, size=32,
+            report = run(work / "data", out, "sanet", minutes=0.001, batch_size=1, size=32,
                          device="cpu", checkpoint_every=1, workers=0, warmup=0)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"{report['steps']} steps, {report['iterations_per_s']:.3f} it/s on {report['device']}")
+        print(f"{report['steps']} steps, {report['iterations_per_s']:.3f} it/s on {report['device']}; wrote {out}")
         return 0
     if args.command is None:
         parser.error("a subcommand is needed: prepare or run (or --quick)")
