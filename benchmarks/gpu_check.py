@@ -456,7 +456,8 @@ def main(argv=None) -> int:
 
     dry = args.dry_run or args.quick
     out = Path(args.out) if args.out else results_dir(NAME, None, dry)
-    if (out / "gpu_check.json").exists() and not args.overwrite and args.out:  # a dry run's temporary folder: replaced
+    temporary = dry and not args.out  # a dry run's own temporary folder: replaced
+    if (out / "gpu_check.json").exists() and not args.overwrite and not temporary:
         print(f"gpu_check: {out / 'gpu_check.json'}: already exists (fix: --overwrite, or another -o)", file=sys.stderr)
         return 2
     try:
