@@ -27,14 +27,11 @@ a new folder under ``<temp>/stylert-benchmarks/gpu_train/<machine>/``.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from pathlib import Path
 
-from stylert.core.files import atomic_write
-
-from .harness import results_dir, scenario_parser
+from .harness import results_dir, scenario_parser, write_json
 
 NAME = "gpu_train"
 DEFAULT_DIR = ".gpu-train"
@@ -81,8 +78,7 @@ def prepare(out: Path, source: Path = TRAIN_V1, content_count: int = 400, style_
 
         written = write_compact_public(out / "weights", through="relu5_1", say=say)
         manifest["weights"] = {p.name: p.stat().st_size for p in written}
-    with atomic_write(out / "manifest.json", overwrite=True) as tmp:
-        Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    write_json(out / "manifest.json", manifest)
     return manifest
 
 
@@ -145,8 +141,7 @@ def run(data: Path, out: Path, family: str, minutes: float, batch_size: int, siz
               "minutes": minutes, "shipped": {"file": str(path.relative_to(out)), "size": entry.size,
                                               "budget": entry.budget},
               **speed(out / "run" / "log.csv", batch_size, warmup)}
-    with atomic_write(out / "speed.json", overwrite=True) as tmp:
-        Path(tmp).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(out / "speed.json", report)
     say(f"{family}: {report['steps']} steps, {report['iterations_per_s']:.2f} it/s "
         f"({report['images_per_s']:.1f} images/s) on {report['device_name']}; shipped {path}")
     return report

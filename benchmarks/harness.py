@@ -336,7 +336,8 @@ def write_text(path, text: str) -> Path:
 
 
 def write_json(path, record: dict, indent: int = 1) -> Path:
-    """``record`` as JSON at ``path``, atomically (numpy scalars and paths converted; NaN/inf -> null)."""
+    """``record`` as JSON at ``path``, atomically: numpy integers and arrays converted, a non-finite numpy
+    float32 as null, other objects (paths, versions) as their text."""
     return write_text(path, json.dumps(record, indent=indent, default=_json_default) + "\n")
 
 
