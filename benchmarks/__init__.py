@@ -1,1 +1,3 @@
-"""Benchmark suites: latency and throughput of the reference and of every backend."""
+"""Benchmarks: the measuring core (``harness.py``), ``stylert bench`` (``bench.py``), the FLOP counter
+(``flops.py``) and the scenarios run by ``python -m stylert.benchmarks SCENARIO [--quick]``
+(``__main__.py`` lists them); results in ``results/<scenario>/<machine>/``."""

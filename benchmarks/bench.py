@@ -17,32 +17,34 @@ Per (backend, size, batch), kept apart:
 FLOPs of each graph are counted from the ONNX graph at the measured shapes (the manifest's input
 names, its symbolic shapes evaluated for the size; 2 FLOPs per multiply-add, see ``flops.py``);
 achieved FLOP/s and the fraction of the peak probed at the start of the run
-(``peak.probe_peak``) stand next to every latency. Memory: the peak resident set size of the
+(``harness.probe_peak``) stand next to every latency. Memory: the peak resident set size of the
 process during each case (sampled every 5 ms, and ``getrusage``'s process peak), and the peak
-device memory in use on a GPU.
+device memory in use on a GPU. Timing, memory sampling, the peak probe and the writers are the
+benchmark harness's (``harness.py``), which every scenario of ``python -m stylert.benchmarks`` shares.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import math
-import os
-import resource
-import sys
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..core.images import hw_text
 from ..errors import ModelError, StylertError
 from .flops import count_flops
-from .stats import measure
+from .harness import (
+    CudaEventTimer,
+    MemorySampler,
+    machine_record,
+    measure,
+    measure_events,
+    probe_peak,
+    process_peak_rss_bytes,
+    write_chart,
+)
 
 SCHEMA = "stylert-bench/1"
 GRAPHS = ("encoder", "transform", "decoder")
@@ -73,68 +75,6 @@ def graph_flops(manifest, shapes: dict) -> dict[str, dict[str, int]]:
 
 
 # --------------------------------------------------------------------------------------
-# Memory
-# --------------------------------------------------------------------------------------
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def process_peak_rss_bytes() -> int:
-    """``getrusage`` peak resident set size of this process (Linux: KiB; macOS: bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
-class MemorySampler:
-    """Peak RSS (and device memory in use, on CUDA) while the block runs, sampled every ``period`` s."""
-
-    def __init__(self, cuda: bool = False, period: float = 0.005):
-        self.cuda = cuda
-        self.period = period
-        self.peak_rss = 0
-        self.start_rss = 0
-        self.peak_device: int | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _device_used(self) -> int | None:
-        try:
-            import torch
-
-            free, total = torch.cuda.mem_get_info()
-            return int(total - free)
-        except Exception:  # noqa: BLE001 - a failing probe means "not measured", reported as None
-            return None
-
-    def _sample(self):
-        self.peak_rss = max(self.peak_rss, _rss_bytes())
-        if self.cuda:
-            used = self._device_used()
-            if used is not None:
-                self.peak_device = max(self.peak_device or 0, used)
-
-    def _loop(self):
-        while not self._stop.wait(self.period):
-            self._sample()
-
-    def __enter__(self):
-        self.start_rss = _rss_bytes()
-        self._sample()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-
-# --------------------------------------------------------------------------------------
 # Timing helpers
 # --------------------------------------------------------------------------------------
 def _metric(m, images_per_call: int = 0, keep_samples: bool = True) -> dict:
@@ -144,38 +84,6 @@ def _metric(m, images_per_call: int = 0, keep_samples: bool = True) -> dict:
     if keep_samples:
         out["samples_ms"] = [round(s, 4) for s in m.samples_ms]
     return out
-
-
-class _CudaEventTimer:
-    """Times a callable with CUDA events recorded on ``stream``: the stream the timed work runs on
-    (a TensorRT runner's ``cuda_stream``; None: the current stream, where torch and AOTInductor run).
-    Events on another stream would time that stream, not the engine's."""
-
-    def __init__(self, torch):
-        self.torch = torch
-
-    def time(self, fn: Callable[[], object], stream=None) -> float:
-        start = self.torch.cuda.Event(enable_timing=True)
-        end = self.torch.cuda.Event(enable_timing=True)
-        start.record(stream)
-        fn()
-        end.record(stream)
-        end.synchronize()
-        return start.elapsed_time(end)
-
-
-def _measure_events(fn, timer: _CudaEventTimer, warmup_s, min_duration_s, min_iterations, stream=None):
-    """``measure`` with each sample taken by CUDA events on ``stream`` instead of the host clock."""
-    from .stats import Measurement
-
-    warm, start = 0, time.perf_counter()
-    while time.perf_counter() - start < warmup_s or warm == 0:
-        timer.time(fn, stream)
-        warm += 1
-    samples, begin = [], time.perf_counter()
-    while time.perf_counter() - begin < min_duration_s or len(samples) < min_iterations:
-        samples.append(timer.time(fn, stream))
-    return Measurement(samples, warm, time.perf_counter() - begin)
 
 
 # --------------------------------------------------------------------------------------
@@ -328,7 +236,7 @@ def _run_figures(pipe, cfg, metrics, label, content, style, contents, png, shape
             runner, feeds = pipe.runners[g], recorded[g]
             call = lambda runner=runner, feeds=feeds: runner.infer(feeds, keep_on_device=keep)  # noqa: E731
             if events:
-                gm = _measure_events(call, events, cfg.warmup, cfg.seconds / 3, cfg.min_iterations,
+                gm = measure_events(call, events, cfg.warmup, cfg.seconds / 3, cfg.min_iterations,
                                      getattr(runner, "cuda_stream", None))
             else:
                 gm = measure(call, sync=sync, warmup_s=cfg.warmup, min_duration_s=cfg.seconds / 3,
@@ -356,7 +264,7 @@ def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float |
             import torch
 
             sync = torch.cuda.synchronize
-            events = _CudaEventTimer(torch)
+            events = CudaEventTimer(torch)
         except ImportError:
             pass
 
@@ -411,14 +319,12 @@ def bench_case(pipe, size_hw, batch: int, cfg: BenchConfig, peak_tflops: float |
 
 def run_bench(export_dir, cfg: BenchConfig, notice=print, progress=print) -> dict:
     """The whole run: machine info, peak probe per device, every backend x size x batch."""
-    from ..core.machine import machine_info
     from ..export.manifest import load_manifest
-    from .peak import probe_peak
 
     if cfg.mode not in MODES:
         raise ModelError(f"mode must be one of {', '.join(MODES)}, not {cfg.mode!r}")
     manifest = load_manifest(export_dir)
-    info = machine_info()
+    info = machine_record()
     notice("backends:")
     pipes, unavailable = open_backends(export_dir, cfg.backends, notice, cuda_graphs=cfg.cuda_graph)
     gpu_options = [o for o, on in (("--cuda-graph", cfg.cuda_graph), ("--no-transfers", cfg.no_transfers)) if on]
@@ -566,7 +472,7 @@ def format_markdown(report: dict, title: str | None = None) -> str:
 
 def draw_chart(report: dict, path) -> None:
     """Latency by size per backend (median, p90 whisker) and, with several batches, throughput by batch."""
-    from ..core.chart import line_chart, save_stacked
+    from ..core.chart import line_chart
 
     lat: dict[str, list] = {}
     thr: dict[str, list] = {}
@@ -583,23 +489,5 @@ def draw_chart(report: dict, path) -> None:
                                  ylabel="ms"))
     if any(len(v) > 1 for v in thr.values()) or not charts:
         charts.append(line_chart(thr, title=f"{report['export']['family']}: throughput by batch", ylabel="images/s"))
-    save_stacked(charts, path)
+    write_chart(path, charts)
 
-
-def write_text(path, text: str) -> None:
-    from ..core.files import atomic_write
-
-    with atomic_write(path, overwrite=True) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-
-
-def write_json(path, report: dict) -> None:
-    write_text(path, json.dumps(report, indent=1, default=_json_default) + "\n")
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if not math.isfinite(o) else float(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")

@@ -1,10 +1,13 @@
 """The temporal blend's cost in style against its gain in steadiness, for ways of restoring what
 blending takes away, measured side by side in one run on the synthetic pan and zoom clips of
-``video_temporal``. Writes ``benchmarks/results/video/restoration.{json,md,png}``.
+``video_temporal``. Writes ``restoration.{json,md,png}`` into
+``benchmarks/results/blend_restoration/<machine>/`` (``--out``).
 
-    PYTHONPATH=.. STYLERT_WEIGHTS=../shared/weights python -m stylert.benchmarks.blend_restoration \\
+    STYLERT_WEIGHTS=../shared/weights python -m stylert.benchmarks blend_restoration \\
         --engine EXPORT_DIR --style ../shared/images/style/la_muse.jpg
-    python -m stylert.benchmarks.blend_restoration --timing-only    # restore_detail alone, one band vs three
+    python -m stylert.benchmarks blend_restoration --timing-only    # restore_detail alone, one band vs three
+
+``--quick``: clips of 4 frames at 48x64, losses every 2nd frame (the timing: 72x128, 2 rounds).
 
 Variants (each at several weights W, the content statistics unsmoothed so that only the blend acts):
 
@@ -25,14 +28,15 @@ lower-left box.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..core.temporal import DETAIL_SIGMAS, FlowBlend
-from .video_temporal import RESULTS, Losses, blend_all, stylize_all, synthetic_clips
+from .harness import interleave, machine_record, results_dir, scenario_parser, summarize, write_results
+from .video_temporal import Losses, blend_all, stylize_all, synthetic_clips
+
+NAME = "blend_restoration"
 
 WEIGHTS = (0.1, 0.2, 0.3, 0.5)
 LOWPASS_WEIGHTS = (0.5, 0.7, 0.95)
@@ -101,22 +105,16 @@ def measure(pipeline, code, clips, losses, loss_every: int = 8) -> dict:
 def time_restoration(sizes=((288, 512), (720, 1280)), rounds: int = 5) -> dict:
     """Milliseconds per frame of ``restore_detail`` alone, one band against three, on random frames of
     each size (HxW), the two interleaved ``rounds`` times -> {"HxW": {"finest band": {median, p90, ...}}}."""
-    import time
-
     from ..core.temporal import DETAIL_SIGMAS, restore_detail
-    from .stats import summarize
 
     rng = np.random.default_rng(0)
     out = {}
     for h, w in sizes:
         blended, stylized = (rng.random((h, w, 3), dtype=np.float32) for _ in range(2))
         where = np.ones((h, w), bool)
-        runs: dict[str, list[float]] = {"finest band": [], "three bands": []}
-        for _ in range(rounds):
-            for label, sigmas in (("finest band", (1.5,)), ("three bands", DETAIL_SIGMAS)):
-                start = time.perf_counter()
-                restore_detail(blended, stylized, where, sigmas)
-                runs[label].append((time.perf_counter() - start) * 1000)
+        runs = interleave({label: (lambda sigmas=sigmas: restore_detail(blended, stylized, where, sigmas))
+                           for label, sigmas in (("finest band", (1.5,)), ("three bands", DETAIL_SIGMAS))},
+                          rounds, rotate=False)
         out[f"{h}x{w}"] = {k: summarize(v).as_dict() for k, v in runs.items()}
         print(f"  restore_detail at {h}x{w}: " + ", ".join(f"{k} median {out[f'{h}x{w}'][k]['median']:.0f} ms"
                                                           for k in runs), flush=True)
@@ -139,7 +137,7 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_chart(report: dict, path: Path) -> None:
+def chart(report: dict):
     """Style loss against warping error, one panel per clip, one line per variant through its weights."""
     from PIL import Image
 
@@ -158,34 +156,36 @@ def save_chart(report: dict, path: Path) -> None:
     for panel in panels:
         img.paste(panel, (x, 0))
         x += panel.width
-    img.save(path)
+    return img
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> int:
+    ap = scenario_parser(NAME, __doc__)
     ap.add_argument("--engine", type=Path, help="export folder (all but --timing-only)")
     ap.add_argument("--style", type=Path, help="style image (all but --timing-only)")
     ap.add_argument("--images", type=Path, default=None, help="content image folder for the synthetic clips")
-    ap.add_argument("--size", default="144x256", help="HxW the clips are measured at")
-    ap.add_argument("--frames", type=int, default=32)
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--size", default=None, help="HxW the clips are measured at (default 144x256; --quick: 48x64)")
+    ap.add_argument("--frames", type=int, default=None, help="default 32 (--quick: 4)")
     ap.add_argument("--timing-only", action="store_true",
                     help="only time restore_detail (one band against three) -> restoration-timing.json")
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the timing")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds of the timing (default 5; "
+                    "--quick: 2)")
     args = ap.parse_args(argv)
+    args.size = args.size or ("48x64" if args.quick else "144x256")
+    args.frames = args.frames or (4 if args.quick else 32)
+    args.rounds = args.rounds or (2 if args.quick else 5)
+    info = machine_record()
+    out = args.out or results_dir(NAME, info, args.quick)
     if args.timing_only:
-        from ..core.machine import machine_info
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        timing = {"machine": machine_info(), "rounds": args.rounds,
-                  "ms_per_frame": time_restoration(rounds=args.rounds)}
-        (args.out / "restoration-timing.json").write_text(json.dumps(timing, indent=2) + "\n")
-        return
+        timing = {"machine": info, "rounds": args.rounds, "quick": args.quick,
+                  "ms_per_frame": time_restoration(((72, 128),) if args.quick else ((288, 512), (720, 1280)),
+                                                   rounds=args.rounds)}
+        write_results(out, "restoration-timing", timing)
+        return 0
     if args.engine is None or args.style is None:
         ap.error("--engine and --style are needed (or --timing-only)")
 
     from ..core.images import load_image
-    from ..core.machine import machine_info
     from ..runtime.pipeline import Pipeline
 
     h, w = (int(v) for v in args.size.split("x"))
@@ -194,16 +194,16 @@ def main(argv=None) -> None:
     clips = synthetic_clips(images, (h, w), args.frames)
     with Pipeline.open(args.engine, device="cpu") as pipeline:
         code = pipeline.encode_style(style)
-        clip_rows = measure(pipeline, code, clips, Losses((style * 255 + 0.5).astype(np.uint8)))
-    report = {"machine": machine_info(), "style": args.style.name, "size": [h, w], "frames": args.frames,
-              "lowpass_sigma": LOWPASS_SIGMA, "target": {"warping_error_ratio": TARGET[0],
-                                                         "style_loss_ratio": TARGET[1]}, "clips": clip_rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "restoration.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "restoration.md").write_text(markdown(report))
-    save_chart(report, args.out / "restoration.png")
-    print(f"wrote {args.out / 'restoration.md'}, .json, .png")
+        clip_rows = measure(pipeline, code, clips, Losses((style * 255 + 0.5).astype(np.uint8)),
+                            loss_every=2 if args.quick else 8)
+    report = {"machine": info, "style": args.style.name, "size": [h, w], "frames": args.frames,
+              "quick": args.quick, "lowpass_sigma": LOWPASS_SIGMA,
+              "target": {"warping_error_ratio": TARGET[0], "style_loss_ratio": TARGET[1]}, "clips": clip_rows}
+    write_results(out, "restoration", report, markdown(report), chart(report))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    from .harness import run_as_main
+
+    run_as_main(NAME)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from math import prod
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -155,3 +156,58 @@ def _count(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) -> dict[s
         counts[op] += int(flops)
     counts["total"] = sum(v for k, v in counts.items())
     return dict(counts)
+
+
+# --------------------------------------------------------------------------------------
+# The scenario: python -m stylert.benchmarks flops --export DIR [--shape HxW ...] [--batch N]
+# --------------------------------------------------------------------------------------
+NAME = "flops"
+
+
+def main(argv=None) -> int:
+    """FLOPs of an export's content path (encoder, transform, decoder) and of its style encoding at each
+    ``--shape`` (default 512x512 and 1080x1920; ``--quick``: 64x64), counted with ``count_flops`` at the
+    manifest's input shapes; writes ``flops.json`` and ``flops.md`` into
+    ``benchmarks/results/flops/<machine>/`` (``--out``)."""
+    from ..core.images import hw_text, parse_hw
+    from ..export.manifest import load_manifest
+    from .harness import machine_record, results_dir, scenario_parser, write_results
+
+    parser = scenario_parser(NAME, main.__doc__)
+    parser.add_argument("--export", type=Path, required=True, help="export directory (stylert export -o DIR)")
+    parser.add_argument("--shape", action="append", default=None, metavar="HxW", help="content (= style) size, "
+                        "height first, repeatable")
+    parser.add_argument("--batch", type=int, default=1)
+    args = parser.parse_args(argv)
+    manifest = load_manifest(args.export)
+    sizes = [parse_hw(s, "--shape") for s in (args.shape or (["64x64"] if args.quick else ["512x512", "1080x1920"]))]
+    rows = []
+    for size in sizes:
+        shapes = manifest.input_shapes(args.batch, size)
+        counts = {g: count_flops(str(manifest.graph_path(g)), shapes[g]) for g in ("encoder", "transform", "decoder")}
+        style_in = manifest.input_shapes(1, manifest.style_size(*size))["encoder"]
+        style = count_flops(str(manifest.graph_path("encoder")), style_in)["total"]
+        rows.append({"size": list(size), "batch": args.batch, "graphs": counts, "style_encoder": style,
+                     "content_path": sum(c["total"] for c in counts.values())})
+        print(f"{hw_text(size)} x{args.batch}: " + ", ".join(f"{g} {c['total'] / 1e9:.2f}" for g, c in counts.items())
+              + f" GFLOP; content path {rows[-1]['content_path'] / 1e9:.2f}, style encoding {style / 1e9:.2f} GFLOP")
+    lines = [f"# FLOPs of {manifest.family} ({manifest.precision})", "",
+             "2 FLOPs per multiply-add; element-wise ops 1 per output element (benchmarks/flops.py).", "",
+             "| size | batch | encoder | transform | decoder | content path | style encoding |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        g = r["graphs"]
+        lines.append(f"| {hw_text(r['size'])} | {r['batch']} | " + " | ".join(
+            f"{v / 1e9:.2f}" for v in (g["encoder"]["total"], g["transform"]["total"], g["decoder"]["total"],
+                                       r["content_path"], r["style_encoder"])) + " |")
+    info = machine_record()
+    record = {"export": str(args.export), "family": manifest.family, "precision": manifest.precision,
+              "unit": "FLOPs", "quick": args.quick, "machine": info, "rows": rows}
+    write_results(args.out or results_dir(NAME, info, args.quick), NAME, record, "\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    from .harness import run_as_main
+
+    run_as_main(NAME)

@@ -1,7 +1,7 @@
 """GPU check: every GPU backend against the PyTorch reference, timed and compared in one process.
 
-    python -m stylert.benchmarks.gpu_check -o OUT                 # a CUDA GPU, no network, < 10 min
-    python -m stylert.benchmarks.gpu_check -o OUT --dry-run       # the same code path on the CPU, tiny
+    python -m stylert.benchmarks gpu_check -o OUT                 # a CUDA GPU, no network, < 10 min
+    python -m stylert.benchmarks gpu_check -o OUT --dry-run       # the same code path on the CPU, tiny
 
 For each family (default ``adain`` and the shipped ``adain-multilevel``), from weights carried as
 compact float16 safetensors (``--weights``, written by ``python -m stylert.benchmarks.gpu_tree
@@ -21,7 +21,7 @@ weights``; else the public ``.pth`` pair that ``stylert weights fetch`` installs
 
    A variant that cannot run here is listed with the reason (not importable, no CUDA provider, build
    error...), never dropped silently. Timing reuses ``stylert bench``'s core
-   (``bench._measure_events``: CUDA events on the engine's stream; ``stats.measure``, the host clock,
+   (``harness.measure_events``: CUDA events on the engine's stream; ``harness.measure``, the host clock,
    on the CPU and for ONNX Runtime, whose stream torch cannot see): median and p90 of at least
    ``--min-iterations`` calls over ``--seconds`` after ``--warmup`` seconds;
 3. compare each variant's image with the reference's (same input, same process, same device): PSNR
@@ -33,16 +33,15 @@ weights``; else the public ``.pth`` pair that ``stylert weights fetch`` installs
    is left, with that reason, once the run has taken that long.
 
 Exit status: 0 when every variant that ran passed its parity check, 1 otherwise, 2 for bad options.
-The dry run (``--dry-run``: CPU, 32x48 and 48x32, two iterations, inductor fp32 on the CPU,
-onnxruntime on the CPU) is what CI runs (tests/test_gpu_check.py). How to run it on a rented GPU
+The dry run (``--dry-run``, or ``--quick``: CPU, 32x48 and 48x32, two iterations, inductor fp32 on the
+CPU, onnxruntime on the CPU) is what CI runs (tests/test_gpu_check.py). ``OUT``: ``-o``, by default
+``benchmarks/results/gpu_check/<machine>/`` (a dry run: a temporary folder). How to run it on a rented GPU
 machine: docs/gpu-check.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import json
 import shutil
 import sys
 import tempfile
@@ -53,8 +52,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.files import atomic_write
+from .harness import (
+    CudaEventTimer,
+    machine_record,
+    measure,
+    measure_events,
+    results_dir,
+    scenario_parser,
+    write_chart,
+    write_json,
+    write_text,
+)
 
+NAME = "gpu_check"
 VARIANTS = ("pytorch-eager-fp32", "inductor-fp32", "inductor-fp16", "onnxruntime-cuda", "tensorrt-fp16",
             "tensorrt-int8")
 DEFAULT_FAMILIES = "adain,adain-multilevel"
@@ -189,11 +199,8 @@ def engine_path(pipe, torch, device: str, content: np.ndarray, style: np.ndarray
 
 def time_call(fn, torch, settings: Settings, host_clock: bool, stream=None) -> dict:
     """median/p90/min/count (ms) of ``fn`` with ``stylert bench``'s timing core."""
-    from .bench import _CudaEventTimer, _measure_events
-    from .stats import measure
-
     if settings.device.startswith("cuda") and not host_clock:
-        m = _measure_events(fn, _CudaEventTimer(torch), settings.warmup_s, settings.seconds,
+        m = measure_events(fn, CudaEventTimer(torch), settings.warmup_s, settings.seconds,
                             settings.min_iterations, stream)
         timer = "cuda-events"
     else:
@@ -395,7 +402,7 @@ def markdown(report: dict) -> str:
 
 def draw_latency(report: dict, path: Path) -> None:
     """Median latency per variant and size (p90 whiskers), one panel per family (``core.chart``)."""
-    from ..core.chart import line_chart, save_stacked
+    from ..core.chart import line_chart
 
     charts = []
     for family in dict.fromkeys(r["family"] for r in report["rows"]):
@@ -406,7 +413,7 @@ def draw_latency(report: dict, path: Path) -> None:
         charts.append(line_chart(series, title=f"{family}: content path latency (median, p90 whisker)", ylabel="ms"))
     if not charts:
         return
-    save_stacked(charts, path)
+    write_chart(path, charts)
 
 
 def versions() -> dict:
@@ -426,9 +433,9 @@ def versions() -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stylert.benchmarks.gpu_check",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--out", required=True, help="folder for gpu_check.json/.md and latency.png")
+    parser = scenario_parser(NAME, __doc__, quick_help="the dry run (--dry-run)",
+                             out_help="folder for gpu_check.json/.md and latency.png (default: "
+                                      "benchmarks/results/gpu_check/<machine>; a dry run: a temporary folder)")
     parser.add_argument("--dry-run", action="store_true", help="the same path on the CPU, tiny sizes, 2 iterations")
     parser.add_argument("--weights", help="folder of the compact float16 weights (gpu_tree weights); "
                                           "default: .gpu-weights in the repository where present, else the public pair")
@@ -447,9 +454,10 @@ def main(argv=None) -> int:
     from ..core.images import parse_hw
     from ..errors import StylertError
 
-    dry = args.dry_run
-    out = Path(args.out)
-    if (out / "gpu_check.json").exists() and not args.overwrite:
+    dry = args.dry_run or args.quick
+    out = Path(args.out) if args.out else results_dir(NAME, None, dry)
+    temporary = dry and not args.out  # a dry run's own temporary folder: replaced
+    if (out / "gpu_check.json").exists() and not args.overwrite and not temporary:
         print(f"gpu_check: {out / 'gpu_check.json'}: already exists (fix: --overwrite, or another -o)", file=sys.stderr)
         return 2
     try:
@@ -476,9 +484,7 @@ def main(argv=None) -> int:
     torch.backends.cuda.matmul.allow_tf32 = False  # the reference is float32, not TF32
     torch.backends.cudnn.allow_tf32 = False
 
-    from ..core.machine import machine_info
-
-    info = machine_info()
+    info = machine_record()
     gpu = (info.get("gpu") or {}).get("name") if device == "cuda" else None
     report = {"schema": "stylert-gpu-check/1",
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -492,10 +498,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     def save():
-        with atomic_write(out / "gpu_check.json", overwrite=True) as tmp:
-            tmp.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
-        with atomic_write(out / "gpu_check.md", overwrite=True) as tmp:
-            tmp.write_text(markdown(report), encoding="utf-8")
+        write_json(out / "gpu_check.json", report)
+        write_text(out / "gpu_check.md", markdown(report))
 
     def say(text):
         print(text, flush=True)
@@ -528,4 +532,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

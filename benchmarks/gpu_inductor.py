@@ -1,7 +1,8 @@
 """GPU measurement of the AOTInductor engine, in one call: export AdaIN, build, validate, time.
 
-    python benchmarks/gpu_inductor.py                          # CUDA: fp16 engine, 512x512 and 1080x1920, batch 1 and 8
-    python benchmarks/gpu_inductor.py --device cpu --sizes 64x64 --batches 1   # CPU smoke test (fp32)
+    python -m stylert.benchmarks gpu_inductor       # CUDA: fp16 engine, 512x512 and 1080x1920, batch 1 and 8
+    python -m stylert.benchmarks gpu_inductor --device cpu --sizes 64x64 --batches 1   # CPU (fp32)
+    python -m stylert.benchmarks gpu_inductor --quick   # the CPU line at 64x64, 2 warm-up + 3 timed calls
 
 Steps:
 
@@ -21,21 +22,22 @@ Steps:
    AdaIN code does;
 5. print one table and the H100 targets (512x512 within 1.0 ms, 1920x1080 within 6 ms, cached
    style; at least 4x faster than the reference), and write what it printed, with the machine's
-   GPU name, to ``benchmarks/results/gpu_inductor-<gpu>.md`` (and ``.json``).
+   GPU name, to ``benchmarks/results/gpu_inductor/<machine>/gpu_inductor.md`` (and ``.json``; ``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from .harness import machine_record, results_dir, scenario_parser, write_results
+
+NAME = "gpu_inductor"
 TARGETS_MS = {(512, 512): 1.0, (1080, 1920): 6.0}
 MIN_SPEEDUP = 4.0
 
@@ -100,34 +102,19 @@ def test_images(size: tuple[int, int]):
     return (np.asarray(demo_content((w, h)), np.float32) / 255.0, np.asarray(demo_style((w, h)), np.float32) / 255.0)
 
 
-class Timer:
-    """GPU time of a callable with CUDA events (device ``cuda``), else the host clock."""
-
-    def __init__(self, torch, device: str):
-        self.torch = torch
-        self.cuda = device.startswith("cuda")
-
-    def __call__(self, fn) -> float:
-        torch = self.torch
-        if self.cuda:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            return start.elapsed_time(end)
-        t0 = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t0) * 1e3
-
-
-def measure(fn, timer: Timer, warmup: int, iters: int) -> dict:
-    from stylert.benchmarks.stats import summarize
+def measure(fn, torch, device: str, warmup: int, iters: int) -> dict:
+    """median/p90/min/count (ms) of ``iters`` calls after ``warmup`` untimed ones: CUDA events on the
+    current stream on a GPU (``harness.measure_events``), the host clock on the CPU (``harness.measure``)."""
+    from .harness import CudaEventTimer, measure_events
+    from .harness import measure as host_measure
 
     for _ in range(warmup):
-        timer(fn)
-    samples = [timer(fn) for _ in range(iters)]
-    s = summarize(samples)
+        fn()
+    if device.startswith("cuda"):
+        m = measure_events(fn, CudaEventTimer(torch), 0.0, 0.0, iters)
+    else:
+        m = host_measure(fn, warmup_s=0.0, min_duration_s=0.0, min_iterations=iters, max_iterations=iters)
+    s = m.summary
     return {"median_ms": s.median, "p90_ms": s.p90, "min_ms": s.min, "count": s.count}
 
 
@@ -188,26 +175,30 @@ def try_cuda_graph(torch, fn, device: str):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser = scenario_parser(NAME, __doc__)
+    parser.add_argument("--device", default=None, choices=["cuda", "cpu"], help="default cuda (--quick: cpu)")
     parser.add_argument("--precision", default=None, choices=["fp16", "fp32"],
                         help="default fp16 on CUDA, fp32 on the CPU")
-    parser.add_argument("--sizes", default="512x512,1080x1920", help="HxW list (default 512x512,1080x1920)")
-    parser.add_argument("--batches", default="1,8")
+    parser.add_argument("--sizes", default=None, help="HxW list (default 512x512,1080x1920; --quick: 64x64)")
+    parser.add_argument("--batches", default=None, help="default 1,8 (--quick: 1)")
     parser.add_argument("--workdir", default="/tmp/stylert-gpu-inductor", help="export + engines go here")
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--iters", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=None, help="default 10 (--quick: 2)")
+    parser.add_argument("--iters", type=int, default=None, help="default 50 (--quick: 3)")
     parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument("--validate-size", type=int, default=512, help="short side of the validation images")
+    parser.add_argument("--validate-size", type=int, default=None, help="short side of the validation images "
+                        "(default 512; --quick: 64)")
     parser.add_argument("--save", action=argparse.BooleanOptionalAction, default=None,
-                        help="write benchmarks/results/ (default: on CUDA only)")
+                        help="write the results (default: on CUDA only)")
     args = parser.parse_args(argv)
+    for key, full, small in (("device", "cuda", "cpu"), ("sizes", "512x512,1080x1920", "64x64"), ("batches", "1,8", "1"),
+                             ("warmup", 10, 2), ("iters", 50, 3), ("validate_size", 512, 64)):
+        if getattr(args, key) is None:
+            setattr(args, key, small if args.quick else full)
 
     import torch
 
     from stylert.core.checks import MIN_PSNR_DB
     from stylert.core.images import pad_to_multiple
-    from stylert.core.machine import machine_info, machine_name
     from stylert.engines.build import build_engines, format_build
     from stylert.runtime.compare import compare, format_checks
     from stylert.runtime.engine_manifest import BuildOptions
@@ -220,7 +211,7 @@ def main(argv=None) -> int:
         return 2
     precision = args.precision or ("fp16" if device == "cuda" else "fp32")
     sizes, batches = parse_sizes(args.sizes), [int(b) for b in args.batches.split(",")]
-    info = machine_info()
+    info = machine_record()
     gpu = info["gpu"]["name"] if info.get("gpu") else None
     say(f"# stylert AOTInductor engine, {precision} on {gpu or 'CPU ' + info['cpu']} "
         f"({datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')})")
@@ -258,7 +249,6 @@ def main(argv=None) -> int:
 
     # 4. time
     model = model.to(device).eval()
-    timer = Timer(torch, device)
     rows = []
     with Pipeline.open(export_dir, "inductor", device) as pipe:
         gen = torch.Generator().manual_seed(0)
@@ -268,12 +258,12 @@ def main(argv=None) -> int:
                 s = torch.rand(1, 3, min(h, 512), min(w, 512), generator=gen).to(device)
                 cached, each_time = engine_calls(pipe, torch, device, c, s, args.alpha)
                 row = {"size": f"{h}x{w}", "batch": n}
-                row["engine_cached"] = measure(cached, timer, args.warmup, args.iters)
+                row["engine_cached"] = measure(cached, torch, device, args.warmup, args.iters)
                 graph = try_cuda_graph(torch, cached, device)
-                row["engine_cached_graph"] = measure(graph, timer, args.warmup, args.iters) if graph else None
-                row["engine_style_each_time"] = measure(each_time, timer, args.warmup, args.iters)
+                row["engine_cached_graph"] = measure(graph, torch, device, args.warmup, args.iters) if graph else None
+                row["engine_style_each_time"] = measure(each_time, torch, device, args.warmup, args.iters)
                 ref = reference_call(model, torch, c, s, args.alpha)
-                row["reference_fp32_eager"] = measure(ref, timer, max(2, args.warmup // 2),
+                row["reference_fp32_eager"] = measure(ref, torch, device, max(2, args.warmup // 2),
                                                       max(5, args.iters // 2))
                 rows.append(row)
                 best = min(x["median_ms"] for x in (row["engine_cached"], row["engine_cached_graph"]) if x)
@@ -310,16 +300,14 @@ def main(argv=None) -> int:
         say(f"targets (measured on {gpu}; they are stated for an H100):")
         for v in verdicts:
             say(f"- {v}")
-    if args.save if args.save is not None else device == "cuda":
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        stem = RESULTS / f"gpu_inductor-{machine_name(info)}"
-        stem.with_suffix(".md").write_text("\n".join(say.lines) + "\n", encoding="utf-8")
-        report = {"machine": info, "precision": precision, "device": device, "rows": rows,
+    if args.save if args.save is not None else (device == "cuda" or args.out is not None):
+        report = {"machine": info, "precision": precision, "device": device, "quick": args.quick, "rows": rows,
                   "validation": [c.__dict__ for c in checks], "engine": result.engine.data}
-        stem.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-        print(f"wrote {stem}.md and .json")
+        write_results(args.out or results_dir(NAME, info, args.quick), NAME, report, "\n".join(say.lines))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

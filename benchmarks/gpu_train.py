@@ -1,9 +1,9 @@
 """One prepared training run for a remote GPU machine that receives a copy of the working tree.
 
-    python -m stylert.benchmarks.gpu_train prepare                    # here: data subset + float16 weights
+    python -m stylert.benchmarks gpu_train prepare                    # here: data subset + float16 weights
     python -m stylert.benchmarks.gpu_tree stash                        # here: large tracked files out
     # remote, in the repository root ($OUT comes back), carrying .gpu-train:
-    python -m stylert.benchmarks.gpu_train run --family sanet --minutes 10 --out $OUT/sanet
+    python -m stylert.benchmarks gpu_train run --family sanet --minutes 10 --out $OUT/sanet
     python -m stylert.benchmarks.gpu_tree restore                      # here, after the call
 
 ``prepare`` writes ``.gpu-train/`` (ignored by git; carried by name): ``content/`` and ``style/``, a
@@ -20,19 +20,20 @@ checkpointing every ``--checkpoint-every`` steps, then writes into ``--out``: th
 to save transfer), ``shipped/<family>.safetensors`` (``stylert weights ship``'s float16 file with its
 registry entry, budget text from the log) and ``speed.json`` (device, iterations/s: median over steps
 after the first ``--warmup``, images/s). The CPU dry run (``--device cpu --minutes 0.05 --batch-size 1
---size 32``) is ``tests/test_gpu_train.py``.
+--size 32``) is ``tests/test_gpu_train.py``; ``--quick`` runs both on the CPU in a temporary folder: 3 content
+and 3 style images of ../shared/images at 40 px, then a few seconds of training at batch 1 on 32 px crops, into
+a new folder under ``<temp>/stylert-benchmarks/gpu_train/<machine>/``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
-from stylert.core.files import atomic_write
+from .harness import results_dir, scenario_parser, write_json
 
+NAME = "gpu_train"
 DEFAULT_DIR = ".gpu-train"
 TRAIN_V1 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "train-v1"
 
@@ -77,8 +78,7 @@ def prepare(out: Path, source: Path = TRAIN_V1, content_count: int = 400, style_
 
         written = write_compact_public(out / "weights", through="relu5_1", say=say)
         manifest["weights"] = {p.name: p.stat().st_size for p in written}
-    with atomic_write(out / "manifest.json", overwrite=True) as tmp:
-        Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    write_json(out / "manifest.json", manifest)
     return manifest
 
 
@@ -115,13 +115,13 @@ def run(data: Path, out: Path, family: str, minutes: float, batch_size: int, siz
 
     import torch
 
-    from stylert.core.machine import machine_info
+    from .harness import machine_record
     from stylert.models.stylize import resolve_device
     from stylert.models.trained import ship_checkpoint
     from stylert.training.precision import select
 
     if not (data / "manifest.json").is_file():
-        raise SystemExit(f"{data} has no manifest.json: run `python -m stylert.benchmarks.gpu_train prepare` "
+        raise SystemExit(f"{data} has no manifest.json: run `python -m stylert.benchmarks gpu_train prepare` "
                          "first and carry that folder")
     dev = resolve_device(device)
     args = train_args(data, out / "run", family, minutes, batch_size, size, device, checkpoint_every, workers, lr,
@@ -136,21 +136,21 @@ def run(data: Path, out: Path, family: str, minutes: float, batch_size: int, siz
         old.unlink()
     path, entry = ship_checkpoint(ckpts / "last.pt", root=out / "shipped")
     report = {"family": family, "device": str(dev),
-              "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else machine_info()["cpu"],
+              "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else machine_record()["cpu"],
               "precision": select(True, dev.type).reason, "batch_size": batch_size, "size": size,
               "minutes": minutes, "shipped": {"file": str(path.relative_to(out)), "size": entry.size,
                                               "budget": entry.budget},
               **speed(out / "run" / "log.csv", batch_size, warmup)}
-    with atomic_write(out / "speed.json", overwrite=True) as tmp:
-        Path(tmp).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(out / "speed.json", report)
     say(f"{family}: {report['steps']} steps, {report['iterations_per_s']:.2f} it/s "
         f"({report['images_per_s']:.1f} images/s) on {report['device_name']}; shipped {path}")
     return report
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = scenario_parser(NAME, __doc__, out=False, quick_help="prepare and run on the CPU, tiny, in a temporary "
+                             "folder (no subcommand)")
+    sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("prepare", help="subset of train-v1 + float16 weights into --out")
     p.add_argument("--source", type=Path, default=TRAIN_V1)
     p.add_argument("--out", type=Path, default=None, help=f"default <repo>/{DEFAULT_DIR}")
@@ -172,6 +172,25 @@ def main(argv=None) -> int:
     r.add_argument("--lr", type=float, default=1e-5)
     r.add_argument("--transform-lr-scale", type=float, default=0.01)
     args = parser.parse_args(argv)
+    if args.quick and args.command is None:
+        import shutil
+        import tempfile
+
+        shared = Path(__file__).resolve().parents[2] / "shared" / "images"
+        work = Path(tempfile.mkdtemp(prefix="stylert-gpu-train-"))
+        quick_root = results_dir(NAME, None, True)
+        quick_root.mkdir(parents=True, exist_ok=True)
+        out = Path(tempfile.mkdtemp(prefix="run-", dir=quick_root))  # a fresh folder: stylert train refuses a used one
+        try:
+            prepare(work / "data", shared, content_count=3, style_count=3, size=40)
+            report = run(work / "data", out, "sanet", minutes=0.001, batch_size=1, size=32,
+                         device="cpu", checkpoint_every=1, workers=0, warmup=0)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"{report['steps']} steps, {report['iterations_per_s']:.3f} it/s on {report['device']}; wrote {out}")
+        return 0
+    if args.command is None:
+        parser.error("a subcommand is needed: prepare or run (or --quick)")
     if args.command == "prepare":
         from .gpu_tree import DEFAULT_THRESHOLD, LIMIT_BYTES, tracked_files, tree_size
 
@@ -200,4 +219,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

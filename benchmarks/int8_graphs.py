@@ -1,13 +1,13 @@
 """Where the int8 job's compute goes: each graph at float32 and int8, and ways to schedule the job.
 
-    python -m stylert.benchmarks.int8_graphs --fp32 exports/adain --int8 exports/adain-int8 \\
-        [--size 512] [--images 4] [--rounds 5] [-o benchmarks/results/int8]
+    python -m stylert.benchmarks int8_graphs --fp32 exports/adain --int8 exports/adain-int8 \\
+        [--size 512] [--images 4] [--rounds 5] [--quick] [-o DIR]
 
 Two questions about the pytorch-AdaIN job (4 contents x 1 style, ``benchmarks/whole_process.py``),
 answered in one interleaved run on ONNX Runtime's CPU provider:
 
 - **per graph**: the encoder and the decoder of each export, one SIZE x SIZE image, the median
-  of ``stats.measure`` (warm-up excluded, at least 5 calls);
+  over the rounds, each timed call after one untimed call (``harness.interleave``, ``prime``);
 - **schedules** of the content path (encoder, then decoder, the transform left out: it is
   float32 in both exports; AdaIN's takes milliseconds, the sanet families' attention is not timed
   here) over ``--images`` images of the int8 export:
@@ -21,12 +21,12 @@ AdaIN, relu4_1 and relu5_1 for the sanet families, every level for adain-multile
 takes the encoder's taps of the same names (its inputs: relu4_1, or every level of the
 multi-level families). Images are uniform random in 0..1 (the time of these graphs does not
 depend on the pixels).
-Writes ``int8-graphs-<machine>.json`` and ``.md`` (medians, p90, ratios) and ``.png`` (bars).
+Writes ``int8_graphs.json`` and ``.md`` (medians, p90, ratios) and ``.png`` (bars) into
+``benchmarks/results/int8_graphs/<machine>/`` (``--out``). ``--quick``: 32x32, 2 images, 2 rounds.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.machine import machine_info, machine_name
-from .stats import measure, summarize
+from .harness import interleave, machine_name, machine_record, results_dir, scenario_parser, summarize, write_results
+
+NAME = "int8_graphs"
 
 
 def _content_taps(export: Path, encoder, decoder) -> list[str]:
@@ -82,7 +83,7 @@ def _content_path(sessions, image: np.ndarray) -> np.ndarray:
     return _decode(sessions, _encode(sessions, image))
 
 
-def _chart(rows: list[dict], path: Path, title: str) -> None:
+def _chart(rows: list[dict], title: str):
     """One horizontal bar per measurement, its median in ms (the p90 as a tick)."""
     from PIL import Image, ImageDraw
 
@@ -101,18 +102,21 @@ def _chart(rows: list[dict], path: Path, title: str) -> None:
         d.line([(px(r["p90_ms"]), y + 2), (px(r["p90_ms"]), y + row_h - 2)], fill="black")
         d.text((10, y + 7), r["name"], fill="black")
         d.text((px(r["p90_ms"]) + 6, y + 7), f"{r['median_ms']:.0f} ms", fill="black")
-    img.save(path)
+    return img
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stylert.benchmarks.int8_graphs", description=__doc__.split("\n")[0])
+    ap = scenario_parser(NAME, __doc__)
     ap.add_argument("--fp32", type=Path, required=True, help="float32 export directory (any family)")
     ap.add_argument("--int8", type=Path, required=True, help="int8 export directory of the same model")
-    ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--images", type=int, default=4, help="contents in the scheduled job (even)")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "int8")
+    ap.add_argument("--size", type=int, default=None, help="default 512 (--quick: 32)")
+    ap.add_argument("--images", type=int, default=None, help="contents in the scheduled job (even; default 4, "
+                    "--quick: 2)")
+    ap.add_argument("--rounds", type=int, default=None, help="default 5 (--quick: 2)")
     args = ap.parse_args(argv)
+    args.size = args.size or (32 if args.quick else 512)
+    args.images = args.images or (2 if args.quick else 4)
+    args.rounds = args.rounds or (2 if args.quick else 5)
     if args.images < 2 or args.images % 2:
         ap.error("--images must be even and at least 2 (the parallel schedule halves it)")
     for d in (args.fp32, args.int8):
@@ -143,12 +147,8 @@ def main(argv=None) -> int:
     jobs["int8 job: batch"] = lambda: _content_path(graphs["int8"], np.concatenate(images))
     jobs["int8 job: parallel 2 x 1 thread"] = parallel
 
-    samples = {name: [] for name in jobs}
-    for r in range(args.rounds):
-        order = list(jobs)[r % len(jobs):] + list(jobs)[:r % len(jobs)]
-        for name in order:
-            samples[name] += measure(jobs[name], warmup_s=0.0, min_duration_s=0.0, min_iterations=1).samples_ms
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {samples[n][-1]:.0f} ms" for n in jobs), flush=True)
+    samples = interleave(jobs, args.rounds, rotate=True, prime=True, progress=lambda r, got: print(
+        f"round {r}/{args.rounds}: " + ", ".join(f"{n} {got[n][-1]:.0f} ms" for n in jobs), flush=True))
 
     rows = []
     for name, s in samples.items():
@@ -163,13 +163,11 @@ def main(argv=None) -> int:
         if r["name"].startswith("int8 job"):
             r["time_vs_sequential"] = r["median_ms"] / by["int8 job: sequential"]["median_ms"]
 
-    info = machine_info()
+    info = machine_record()
     name = machine_name(info)
-    args.out.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": "int8_graphs", "size": args.size, "images": args.images, "rounds": args.rounds,
-              "fp32": str(args.fp32), "int8": str(args.int8), "machine": info, "rows": rows,
+              "quick": args.quick, "fp32": str(args.fp32), "int8": str(args.int8), "machine": info, "rows": rows,
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    (args.out / f"int8-graphs-{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     title = (f"# int8 graphs and job schedules, {args.size}x{args.size}, {args.rounds} interleaved rounds "
              f"({info.get('cpu', name)})")
     lines = [title, "",
@@ -179,13 +177,14 @@ def main(argv=None) -> int:
         rel = f"{r['time_vs_sequential']:.2f}x" if "time_vs_sequential" in r else ""
         lines.append(f"| {r['name']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['min_ms']:.1f} | {ratio} | {rel} |")
     lines += ["", (f"The job: {args.images} contents, encoder + decoder each (the transform left out). "
-                   "`python -m stylert.benchmarks.int8_graphs --fp32 ... --int8 ...`")]
-    (args.out / f"int8-graphs-{name}.md").write_text("\n".join(lines) + "\n")
-    _chart(rows, args.out / f"int8-graphs-{name}.png",
-           f"int8 graphs and schedules at {args.size}x{args.size} ({name})")
+                   "`python -m stylert.benchmarks int8_graphs --fp32 ... --int8 ...`")]
     print("\n".join(lines))
+    write_results(args.out or results_dir(NAME, info, args.quick), NAME, result, "\n".join(lines),
+                  _chart(rows, f"int8 graphs and schedules at {args.size}x{args.size} ({name})"))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

@@ -1,9 +1,8 @@
 """INT8 against float32 in one run: speed of the content path, PSNR, content and style losses.
 
-    python -m stylert.benchmarks.int8_quality --fp32 exports/adain --int8 exports/adain-int8 \\
+    python -m stylert.benchmarks int8_quality --fp32 exports/adain --int8 exports/adain-int8 \\
         --holdout DIR/holdout [--pairs 8] [--size 512] [--rounds 5] [--curve 4] [--also LABEL=DIR] \\
-        [--float-layers LABEL=graph/node,...] \\
-        [-o benchmarks/results/int8]
+        [--float-layers LABEL=graph/node,...] [--quick] [-o DIR]
 
 Variants: the float32 export, the int8 export, other int8 exports (``--also``, e.g. an earlier
 calibration), int8 graphs rebuilt with chosen Conv layers in float (``--float-layers
@@ -20,28 +19,27 @@ export's calibration images, from its manifest). Each runs with the runtime's ON
   (``evaluation.metrics``: content loss at relu4_1 against the content, style loss = mean/std at
   relu1_1..relu4_1 against the style) as ratios to float32's, of the means and the worst pair.
 
-Writes ``int8-<machine>.json``, ``.md`` and, with ``--curve``, ``int8-tradeoff-<machine>.png``.
+Writes ``int8_quality<tag>.json``, ``.md`` and, with ``--curve``, ``.png`` (the trade-off) into
+``benchmarks/results/int8_quality/<machine>/`` (``--out``). ``--quick``: 2 pairs at 32x32, 2 rounds.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
 import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..core.checks import psnr
 from ..core.images import collect_images, load_image
-from ..core.machine import machine_info, machine_name
 from ..export.manifest import load_manifest
 from ..export.routing import chain
 from ..runtime.backends.onnxrt import SessionFromOnnx
+from .harness import interleave, machine_name, machine_record, results_dir, scenario_parser, write_results
+
+NAME = "int8_quality"
 
 GRAPHS = ("encoder", "transform", "decoder")
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -130,7 +128,7 @@ def curve_variants(fp32_dir: Path, int8_manifest: dict, k_max: int, tmp: Path, l
             for k in range(k_max + 1)]
 
 
-def _chart(rows: list[dict], path: Path, title: str) -> None:
+def _chart(rows: list[dict], title: str):
     """Speed-up (x) against PSNR (y): mean and worst pair, one labelled point per variant."""
     from PIL import Image, ImageDraw
 
@@ -165,25 +163,27 @@ def _chart(rows: list[dict], path: Path, title: str) -> None:
             d.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], fill=color)
             if labelled:
                 d.text((cx + 6, cy - 14 if r["variant"].endswith(" float") else cy + 4), r["variant"], fill="black")
-    img.save(path)
+    return img
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = scenario_parser(NAME, __doc__)
     ap.add_argument("--fp32", type=Path, required=True)
     ap.add_argument("--int8", type=Path, required=True)
     ap.add_argument("--holdout", type=Path, required=True)
-    ap.add_argument("--pairs", type=int, default=8)
-    ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--pairs", type=int, default=None, help="default 8 (--quick: 2)")
+    ap.add_argument("--size", type=int, default=None, help="default 512 (--quick: 32)")
+    ap.add_argument("--rounds", type=int, default=None, help="default 5 (--quick: 2)")
     ap.add_argument("--curve", type=int, default=0, help="also int8 with 0..K sensitive layers in float")
     ap.add_argument("--also", action="append", default=[], metavar="LABEL=DIR", help="another int8 export to compare")
     ap.add_argument("--float-layers", dest="float_sets", action="append", default=[], metavar="LABEL=LAYERS",
                     help="int8 rebuilt on the export's calibration images with these Conv layers in float "
                          "(graph/node, comma-separated, or 'none')")
-    ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "int8")
-    ap.add_argument("--tag", default="", help="suffix of the result files (int8-<machine><tag>.json)")
+    ap.add_argument("--tag", default="", help="suffix of the result files (int8_quality<tag>.json)")
     args = ap.parse_args(argv)
+    args.pairs = args.pairs or (2 if args.quick else 8)
+    args.size = args.size or (32 if args.quick else 512)
+    args.rounds = args.rounds or (2 if args.quick else 5)
     log = lambda m: print(m, flush=True)
 
     from ..evaluation.metrics import CONTENT_TAPS, MetricEncoder, StyleTargets
@@ -239,12 +239,10 @@ def main(argv=None) -> int:
         content, style = pairs[0][2], pairs[0][3]
         for v in variants:
             v.style_code(style)
-            v.run(routing, content, style, alpha)  # warm-up
-        for _ in range(args.rounds):
-            for v in variants:
-                start = time.perf_counter()
-                v.run(routing, content, style, alpha)
-                v.times.append(time.perf_counter() - start)
+        times = interleave({v.name: (lambda v=v: v.run(routing, content, style, alpha)) for v in variants},
+                           args.rounds, warmup=1, rotate=False)
+        for v in variants:
+            v.times = [t / 1e3 for t in times[v.name]]
         fp32_ms = statistics.median(variants[0].times) * 1e3
         rows = []
         base = quality["fp32"]
@@ -263,18 +261,12 @@ def main(argv=None) -> int:
                 "style_loss_ratio_per_pair": [round(a / b, 4) for a, b in zip(q["style"], base["style"])],
                 "content_loss_ratio_per_pair": [round(a / b, 4) for a, b in zip(q["content"], base["content"])],
             })
-        info = machine_info()
-        try:
-            info["lscpu"] = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout.splitlines()
-        except (OSError, subprocess.SubprocessError):
-            info["lscpu"] = None
+        info = machine_record(lscpu=True)
         report = {"benchmark": "int8 vs float32, one run, interleaved", "size": args.size, "rounds": args.rounds,
                   "holdout": str(args.holdout), "pairs": [[str(c), str(s)] for c, s, _, _ in pairs],
                   "int8_export": str(args.int8), "calibration": int8_manifest["quantization"]["calibration"]["count"],
-                  "machine": info, "rows": rows}
-        args.out.mkdir(parents=True, exist_ok=True)
+                  "quick": args.quick, "machine": info, "rows": rows}
         name = machine_name(info)
-        (args.out / f"int8-{name}{args.tag}.json").write_text(json.dumps(report, indent=2) + "\n")
         lines = [(f"# INT8 vs float32 ({info.get('cpu', '')}), {args.size}x{args.size}, {len(pairs)} holdout pairs, "
                   f"{args.rounds} interleaved rounds"), "",
                  ("| variant | median ms | speed-up | PSNR mean / min dB | content loss / fp32 | style loss / fp32 "
@@ -284,15 +276,17 @@ def main(argv=None) -> int:
             lines.append(f"| {r['variant']} | {r['median_ms']} | {r['speedup']:.2f}x | {r['psnr_db_mean']} / "
                          f"{r['psnr_db_min']} | {r['content_loss_ratio']:.3f} | {r['style_loss_ratio']:.3f} | "
                          f"{max(r['style_loss_ratio_per_pair'], key=lambda x: abs(x - 1)):.3f} |")
-        (args.out / f"int8-{name}{args.tag}.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
-        if args.curve:
-            _chart([r for r in rows if r["variant"].startswith("int8, ")], args.out / f"int8-tradeoff-{name}{args.tag}.png",
-                   f"int8 trade-off: layers kept in float ({args.size}x{args.size}, {name})")
+        chart = _chart([r for r in rows if r["variant"].startswith("int8, ")],
+                       f"int8 trade-off: layers kept in float ({args.size}x{args.size}, {name})") if args.curve else None
+        write_results(args.out or results_dir(NAME, info, args.quick), f"{NAME}{args.tag}", report,
+                      "\n".join(lines), chart)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

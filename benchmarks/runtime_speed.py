@@ -2,40 +2,39 @@
 (style encoded on every call, as pytorch-AdaIN's test.py does), side by side in one run, with the
 FLOP floor of the graphs on this machine's measured peak.
 
-    python -m stylert.benchmarks.runtime_speed [--export DIR] [--size 512] [--seconds 10]
+    python -m stylert.benchmarks runtime_speed [--export DIR] [--size 512] [--seconds 10] [--quick]
 
 Three variants: the reference; the runtime on the graph ONNX Runtime optimizes by itself
 (``STYLERT_ORT_FOLD=0``); the runtime as shipped (ORT's blocked layout kept across pads,
 ``runtime/backends/nchwc.py``). The peak is probed before and after them; the higher counts.
-Prints a table and writes ``benchmarks/results/runtime_speed-<machine>.json``. Needs the public
-AdaIN weights for the reference (``stylert weights fetch`` or ``STYLERT_WEIGHTS``); ``--export``
-names an AdaIN export to time (default: export one now).
+Prints a table and writes ``benchmarks/results/runtime_speed/<machine>/runtime_speed.json``. Needs the
+public AdaIN weights for the reference (``stylert weights fetch`` or ``STYLERT_WEIGHTS``); ``--export``
+names an AdaIN export to time (default: export one now). ``--quick``: 64x64, 0.2 s per variant,
+0.2 s peak probes.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..core.machine import machine_info, machine_name
 from .bench import graph_flops
-from .peak import probe_peak
-from .stats import measure
+from .harness import machine_record, measure, probe_peak, results_dir, scenario_parser, write_results
 
-RESULTS = Path(__file__).resolve().parent / "results"
+NAME = "runtime_speed"
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = scenario_parser(NAME, __doc__)
     parser.add_argument("--export", type=Path, default=None, help="AdaIN export directory (default: export now)")
-    parser.add_argument("--size", type=int, default=512, help="content and style are size x size")
-    parser.add_argument("--seconds", type=float, default=10.0, help="minimum measured time per variant")
-    parser.add_argument("--out", type=Path, default=None, help="results JSON (default: benchmarks/results/)")
+    parser.add_argument("--size", type=int, default=None, help="content and style are size x size (default 512)")
+    parser.add_argument("--seconds", type=float, default=None, help="minimum measured time per variant (default 10)")
     args = parser.parse_args(argv)
+    n = args.size or (64 if args.quick else 512)
+    seconds = args.seconds if args.seconds is not None else (0.2 if args.quick else 10.0)
+    probe_s, warmup_s = (0.2, 0.2) if args.quick else (3.0, 2.0)
 
     import torch
 
@@ -44,10 +43,10 @@ def main(argv=None) -> dict:
     from ..models.stylize import ReferenceStylizer
     from ..runtime.pipeline import Pipeline
 
-    info = machine_info()
+    info = machine_record()
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; torch {info['versions']['torch']}, "
           f"onnxruntime {info['versions']['onnxruntime']}; torch threads {torch.get_num_threads()}")
-    peak_before = probe_peak("cpu", seconds=3.0)
+    peak_before = probe_peak("cpu", seconds=probe_s)
     print(f"peak probe (float32): matmul {peak_before.matmul_tflops * 1e3:.0f} GFLOP/s, 3x3 conv "
           f"{peak_before.conv3x3_tflops * 1e3:.0f} GFLOP/s")
 
@@ -62,7 +61,6 @@ def main(argv=None) -> dict:
         print("exporting the AdaIN model ...")
         export_model(model, export_dir, sizes=[(128, 192)])
 
-    n = args.size
     content = np.asarray(demo_content((n, n)), np.float32) / 255.0
     style = np.asarray(demo_style((n, n)), np.float32) / 255.0
     reference = ReferenceStylizer(model, "cpu")
@@ -86,7 +84,7 @@ def main(argv=None) -> dict:
             rt_name: lambda: pipeline.stylize(content, [code]),
         }
         for name, fn in variants.items():
-            m = measure(fn, warmup_s=2.0, min_duration_s=args.seconds, min_iterations=5)
+            m = measure(fn, warmup_s=warmup_s, min_duration_s=seconds, min_iterations=5)
             results[name] = {"summary": m.summary.as_dict(), "samples_ms": m.samples_ms}
             s = m.summary
             print(f"  {name:56s} median {s.median:8.1f} ms  p90 {s.p90:8.1f}  min {s.min:8.1f}  (n={s.count})")
@@ -95,7 +93,7 @@ def main(argv=None) -> dict:
         flops = {g: c["total"] for g, c in graph_flops(manifest, manifest.input_shapes(1, (n, n))).items()}
     total = sum(flops.values())
     # Probed again after the timed runs; the higher of the two counts (the stricter floor on a noisy machine).
-    peak_after = probe_peak("cpu", seconds=3.0)
+    peak_after = probe_peak("cpu", seconds=probe_s)
     peak = max(peak_before, peak_after, key=lambda p: p.tflops)
     print(f"peak probe again: matmul {peak_after.matmul_tflops * 1e3:.0f} GFLOP/s, 3x3 conv "
           f"{peak_after.conv3x3_tflops * 1e3:.0f} GFLOP/s -> peak {peak.tflops * 1e3:.0f} GFLOP/s (the higher probe)")
@@ -107,7 +105,7 @@ def main(argv=None) -> dict:
         "machine": info,
         "peak": peak.as_dict(),
         "peak_probes": [peak_before.as_dict(), peak_after.as_dict()],
-        "size": [n, n],
+        "size": [n, n], "quick": args.quick,
         "flops": {**flops, "total": total},
         "floor_ms": floor_ms,
         "results": results,
@@ -124,19 +122,13 @@ def main(argv=None) -> dict:
           f"{rt_ms / floor_ms:.2f}x (target <= 1.3x); max |runtime - reference| {agreement:.1e}")
     print(f"ORT's own graph: {plain_ms:.0f} ms = {plain_ms / floor_ms:.2f}x the floor; keeping its blocked layout "
           f"across pads: {plain_ms / rt_ms:.2f}x faster")
-    out = args.out or RESULTS / f"runtime_speed-{machine_name(info)}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_results(args.out or results_dir(NAME, info, args.quick), NAME, report)
     if tmp is not None:
         tmp.cleanup()
     return report
 
 
 if __name__ == "__main__":
-    from ..errors import StylertError
+    from .harness import run_as_main
 
-    try:
-        main()
-    except StylertError as exc:
-        raise SystemExit(f"Error: {exc}") from None
+    run_as_main(NAME)

@@ -1,6 +1,6 @@
 """Load on the Triton ``stylize`` model with perf_analyzer, beside the in-process runtime, in one run.
 
-    python -m stylert.benchmarks.serving_load --export DIR [--backend python] [--size 512]
+    python -m stylert.benchmarks serving_load --export DIR [--backend python] [--size 512]
            [--concurrency 1,2,4,8] [--python-env ENV] [--perf-analyzer PATH]
 
 What it does: writes a repository for the export (``--backend``, one named style encoded from
@@ -10,7 +10,8 @@ at each concurrency with one ``size`` x ``size`` content and the named style, th
 in-process runtime (``Pipeline.stylize`` with the same cached style code, one stream) on the same
 machine, and stops the server. Writes ``serving_load.json``, ``serving_load.md`` and
 ``serving_load.png`` (throughput and p50 latency with p99 whiskers) into
-``benchmarks/results/<machine>/``.
+``benchmarks/results/serving_load/<machine>/`` (``--out``). ``--quick``: 64x64, concurrency 1, one
+window, 1 s of the runtime (a server is still started: minutes of set-up are not saved).
 
 perf_analyzer: ``--perf-analyzer PATH``, else on PATH. ``benchmarks/get_perf_analyzer.sh`` fetches
 the one matching the nvidia-pytriton server (2.51) from the tritonclient 2.51.0 wheel; the NGC
@@ -18,15 +19,14 @@ the one matching the nvidia-pytriton server (2.51) from the tritonclient 2.51.0 
 
 On a GPU machine (in the NGC container, whose tritonserver has every backend)::
 
-    python -m stylert.benchmarks.serving_load --export DIR --backend onnxruntime --device gpu \\
+    python -m stylert.benchmarks serving_load --export DIR --backend onnxruntime --device gpu \\
         --runtime-backend onnxruntime --runtime-device cuda
-    python -m stylert.benchmarks.serving_load --export DIR --backend tensorrt --device gpu \\
+    python -m stylert.benchmarks serving_load --export DIR --backend tensorrt --device gpu \\
         --runtime-backend tensorrt --runtime-device cuda          # after `stylert build DIR`
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.machine import machine_info, machine_name
+from .harness import machine_name, machine_record, measure, results_dir, scenario_parser, write_results
 
-RESULTS = Path(__file__).resolve().parent / "results"
+NAME = "serving_load"
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
@@ -100,7 +100,6 @@ def runtime_throughput(export: Path, backend: str, device: str, content: np.ndar
                        seconds: float) -> dict:
     """The in-process runtime on the same content and a cached style code: one stream."""
     from ..runtime.pipeline import Pipeline
-    from .stats import measure
 
     x = content.astype(np.float32) / np.float32(255)
     with Pipeline.open(export, backend, device) as p:
@@ -111,9 +110,7 @@ def runtime_throughput(export: Path, backend: str, device: str, content: np.ndar
                 "throughput": s.count / m.wall_s, "p50_ms": s.median, "p90_ms": s.p90, "p99_ms": s.p99}
 
 
-def draw(result: dict, path: Path) -> None:
-    from PIL import Image
-
+def draw(result: dict) -> list:
     from ..core.chart import line_chart
 
     rows = result["triton"]
@@ -129,10 +126,7 @@ def draw(result: dict, path: Path) -> None:
                                                      for r in rows],
                       f"{local}": [(f"c={r['concurrency']}", rt["p50_ms"] / 1e3, None) for r in rows]},
                      title="latency per request: p50, whisker to p99 (s)", ylabel="seconds")
-    img = Image.new("RGB", (thr.width, thr.height + lat.height), "white")
-    img.paste(thr, (0, 0))
-    img.paste(lat, (0, thr.height))
-    img.save(path)
+    return [thr, lat]
 
 
 def markdown(result: dict) -> str:
@@ -154,26 +148,30 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = scenario_parser(NAME, __doc__)
     parser.add_argument("--export", type=Path, required=True, help="export directory (stylert export -o DIR)")
     parser.add_argument("--backend", choices=["python", "onnxruntime", "tensorrt"], default="python")
     parser.add_argument("--device", choices=["cpu", "gpu"], default=None, help="graph models' instances")
     parser.add_argument("--instances", type=int, default=1)
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--concurrency", default="1,2,4,8")
+    parser.add_argument("--size", type=int, default=None, help="default 512 (--quick: 64)")
+    parser.add_argument("--concurrency", default=None, help="default 1,2,4,8 (--quick: 1)")
     parser.add_argument("--requests", type=int, default=4,
                         help="requests per perf_analyzer window (at least the concurrency; doubled once if unstable)")
-    parser.add_argument("--trials", type=int, default=3, help="perf_analyzer windows per concurrency")
+    parser.add_argument("--trials", type=int, default=None, help="perf_analyzer windows per concurrency (default 3; "
+                        "--quick: 1)")
     parser.add_argument("--content", type=Path, default=None)
     parser.add_argument("--style", type=Path, default=None)
     parser.add_argument("--runtime-backend", default="onnxruntime")
     parser.add_argument("--runtime-device", default="cpu")
-    parser.add_argument("--runtime-seconds", type=float, default=20.0)
+    parser.add_argument("--runtime-seconds", type=float, default=None, help="default 20 (--quick: 1)")
     parser.add_argument("--python-env", default=os.environ.get("STYLERT_TRITON_PYTHON_ENV"))
     parser.add_argument("--tritonserver", default=None)
     parser.add_argument("--perf-analyzer", default=None)
-    parser.add_argument("--out", type=Path, default=None, help="folder (default: benchmarks/results/<machine>)")
     args = parser.parse_args(argv)
+    for key, full, small in (("size", 512, 64), ("concurrency", "1,2,4,8", "1"), ("trials", 3, 1),
+                             ("runtime_seconds", 20.0, 1.0)):
+        if getattr(args, key) is None:
+            setattr(args, key, small if args.quick else full)
 
     from ..core.images import load_image
     from ..serving.client import StylizeClient
@@ -182,9 +180,9 @@ def main(argv=None) -> int:
 
     pa = _perf_analyzer(args.perf_analyzer)
     levels = [int(c) for c in args.concurrency.split(",")]
-    info = machine_info()
+    info = machine_record()
     name = machine_name(info)
-    out = args.out or RESULTS / name
+    out = args.out or results_dir(NAME, info, args.quick)
     content, style_path = _images(args.size, args.content, args.style)
     work = Path(tempfile.mkdtemp(prefix="stylert-serving-load-"))
     try:
@@ -234,22 +232,20 @@ def main(argv=None) -> int:
         result = {
             "benchmark": "serving_load", "machine": info, "machine_name": name, "size": args.size,
             "backend": args.backend, "device": args.device or ("cpu" if args.backend == "python" else "gpu"),
-            "instances": args.instances, "load_average": [round(v, 2) for v in load],
+            "instances": args.instances, "quick": args.quick, "load_average": [round(v, 2) for v in load],
             "psnr_db": None if mse == 0 else round(float(10 * np.log10(1 / mse)), 2),  # None: identical
             "triton": rows, "runtime": rt,
-            "command": "python -m stylert.benchmarks.serving_load " + " ".join(
+            "command": "python -m stylert.benchmarks serving_load " + " ".join(
                 a if " " not in a else repr(a) for a in (argv if argv is not None else sys.argv[1:])),
         }
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "serving_load.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
-        (out / "serving_load.md").write_text(markdown(result))
-        draw(result, out / "serving_load.png")
         print(markdown(result))
-        print(f"wrote {out / 'serving_load.json'}, .md, .png")
+        write_results(out, NAME, result, markdown(result), draw(result))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

@@ -1,6 +1,6 @@
 """The README's performance section from one command: every family, the reference and every backend.
 
-    python -m stylert.benchmarks.suite [--quick] [--family adain ...] [--size 512x512 ...] [--out DIR]
+    python -m stylert.benchmarks suite [--quick] [--family adain ...] [--shape 512x512 ...] [--out DIR]
         [--precision fp32 --precision fp16 --precision int8 [--calibration DIR] [--int8-float-layers LIST]]
 
 For each family (``adain`` with the public weights, the others with their shipped trained weights
@@ -18,7 +18,8 @@ exports run on ONNX Runtime only and int8 exports on ONNX Runtime and OpenVINO, 
 keeps float the layers of ``--int8-float-layers`` or, without it, those the sensitivity pass
 picks, as ``stylert export`` does),
 
-at 256x256, 512x512, 1024x1024 and 1920x1080 (``--quick``: 256 and 512, shorter), with the ratio
+at 256x256, 512x512, 1024x1024 and 1920x1080 (``--quick``: adain alone at 64x64, 0.2 s per figure,
+ONNX Runtime and OpenVINO only, no engine to build; give ``--family`` / ``--shape`` / ``--seconds`` to widen it), with the ratio
 to the reference, FLOPs of the graphs at that shape and the fraction of the measured peak, and
 the peak RSS of each case. Scaling: latency against pixels and against batch, per family; for the
 attention families, the attention matrices' memory, measured against the arithmetic
@@ -26,16 +27,16 @@ attention families, the attention matrices' memory, measured against the arithme
 transform computes the style path and the identity path used for alpha < 1), and the largest size
 each family runs at here and on an 80 GB GPU by that arithmetic.
 
-Writes ``benchmarks/results/<machine>/suite.json`` (summaries, no samples), ``suite.md``,
+Writes ``benchmarks/results/suite/<machine>/suite.json`` (summaries, no samples), ``suite.md``,
 ``latency.png`` and ``scaling.png``: small files, committed.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import tempfile
 import time
+from argparse import SUPPRESS
 from pathlib import Path
 
 import numpy as np
@@ -44,22 +45,31 @@ from ..core.images import SIZE_SPELLING, hw_text, parse_hw
 from ..errors import StylertError
 from .bench import (
     BenchConfig,
-    MemorySampler,
     bench_case,
     default_backends,
     graph_flops,
     open_backends,
     parse_backend,
     torch_threads,
+)
+from .flops import count_flops
+from .harness import (
+    MemorySampler,
+    machine_record,
+    measure,
+    probe_peak,
+    results_dir,
+    scenario_parser,
+    write_chart,
     write_json,
     write_text,
 )
-from .flops import count_flops
-from .stats import measure
 
-RESULTS = Path(__file__).resolve().parent / "results"
+NAME = "suite"
 FULL_SIZES = ["256x256", "512x512", "1024x1024", "1080x1920"]
-QUICK_SIZES = ["256x256", "512x512"]
+QUICK_SIZES = ["64x64"]
+QUICK_FAMILIES = ["adain"]
+QUICK_BACKENDS = ("onnxruntime", "openvino")
 GPU_MEMORY_BYTES = 80 * 10**9
 
 
@@ -408,18 +418,10 @@ def format_markdown(report: dict) -> str:
 
 
 def draw_charts(report: dict, out: Path) -> list[Path]:
-    from PIL import Image
-
     from ..core.chart import line_chart
 
     def stack(charts, path):
-        img = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)), "white")
-        y = 0
-        for c in charts:
-            img.paste(c, (0, y))
-            y += c.height
-        img.save(path, format="PNG", optimize=True)
-        return path
+        return write_chart(path, charts)
 
     latency, scaling = [], []
     for fam in report["families"]:
@@ -453,16 +455,13 @@ def draw_charts(report: dict, out: Path) -> list[Path]:
 
 
 def main(argv=None) -> dict:
-    from ..core.machine import machine_info, machine_name
     from ..models.registry import list_families
-    from .peak import probe_peak
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="256 and 512 only, about 1 s per figure, no torch-program backend")
+    parser = scenario_parser(NAME, __doc__, out=False,
+                             quick_help="adain at 64x64 only, 0.2 s per figure, ONNX Runtime and OpenVINO only")
     parser.add_argument("--family", action="append", default=None, help="families (default: all)")
     parser.add_argument("--shape", action="append", default=None, help="HxW (height first), repeatable")
-    parser.add_argument("--size", action="append", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--size", action="append", default=None, help=SUPPRESS)
     parser.add_argument("--backend", action="append", default=None, help="NAME[:DEVICE] (default: all)")
     parser.add_argument("--seconds", type=float, default=None, help="minimum measured time per figure")
     parser.add_argument("--min-iterations", type=int, default=None, help="minimum iterations per figure")
@@ -470,7 +469,8 @@ def main(argv=None) -> dict:
                         help="host latency only (skip the per-graph compute figure: about half the time)")
     parser.add_argument("--attention-limit-gb", type=float, default=None,
                         help="skip sizes whose attention matrices exceed this (a time budget; default: memory only)")
-    parser.add_argument("--out", type=Path, default=None, help="folder (default: benchmarks/results/<machine>)")
+    parser.add_argument("-o", "--out", type=Path, default=None,
+                        help="folder (default: benchmarks/results/suite/<machine>)")
     parser.add_argument("--precision", action="append", choices=("fp32", "fp16", "int8"), default=None,
                         help="export precisions measured, repeatable (default: fp32); fp16/int8 on ONNX Runtime")
     parser.add_argument("--calibration", type=Path, default=None,
@@ -497,28 +497,27 @@ def main(argv=None) -> dict:
     if args.size:
         parser.error(f"--size (WIDTHxHEIGHT) is gone: sizes are {SIZE_SPELLING}; e.g. --shape 1080x1920")
     sizes = [parse_hw(s) for s in (args.shape or (QUICK_SIZES if quick else FULL_SIZES))]
-    cfg = BenchConfig(backends=[], sizes=sizes, seconds=args.seconds or (1.0 if quick else 5.0),
-                      warmup=0.5 if quick else 1.0, min_iterations=args.min_iterations or (3 if quick else 5),
+    cfg = BenchConfig(backends=[], sizes=sizes, seconds=args.seconds or (0.2 if quick else 5.0),
+                      warmup=0.1 if quick else 1.0, min_iterations=args.min_iterations or (3 if quick else 5),
                       keep_samples=False, figures=("host",) if quick or args.no_compute else ("host", "compute"))
     backends = [parse_backend(b) for b in args.backend] if args.backend else default_backends()
-    if quick and not args.backend:  # the torch-program backend is not an engine: full runs only
-        backends = [b for b in backends if b[0] != "torch"]
+    if quick and not args.backend:  # no engine builds (minutes) and no torch programs: full runs only
+        backends = [b for b in backends if b[0].split("@")[0] in QUICK_BACKENDS]
     batches = [1, 2] if quick else [1, 2, 4]
-    batch_size = (256, 256) if quick else (512, 512)
-    info = machine_info()
-    name = machine_name(info)
-    out = args.out or RESULTS / name
+    batch_size = (64, 64) if quick else (512, 512)
+    info = machine_record()
+    out = args.out or results_dir(NAME, info, args.quick)
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; "
           f"{'GPU ' + info['gpu']['name'] if info.get('gpu') else 'no GPU'}; results -> {out}")
     peaks = {}
     devices = ["cpu"] + (["cuda"] if info.get("gpu") else [])
     for dev in devices:
-        p = probe_peak(dev, seconds=1.0 if quick else 2.0)
+        p = probe_peak(dev, seconds=0.2 if quick else 2.0)
         peaks[dev] = p.as_dict()
         print(f"peak {dev} ({p.dtype}): matmul {p.matmul_tflops * 1e3:.0f} GFLOP/s, "
               f"3x3 conv {p.conv3x3_tflops * 1e3:.0f} GFLOP/s")
     families = []
-    for family in args.family or list_families():
+    for family in args.family or (QUICK_FAMILIES if quick else list_families()):
         try:
             families.append(run_family(family, sizes, batches, batch_size, cfg, backends, peaks, print,
                                        attention_limit=args.attention_limit_gb and args.attention_limit_gb * 1e9,
@@ -527,11 +526,11 @@ def main(argv=None) -> dict:
             print(f"{family}: not measured ({err})")
             families.append({"family": family, "weights": "-", "cases": [], "batch_scaling": [], "skipped": [],
                              "unavailable": [], "error": str(err)})
-    command = "python -m stylert.benchmarks.suite" + (" " + " ".join(argv) if argv else "")
+    command = "python -m stylert.benchmarks suite" + (" " + " ".join(argv) if argv else "")
     if argv is None:
         import sys
 
-        command = "python -m stylert.benchmarks.suite" + "".join(" " + a for a in sys.argv[1:])
+        command = "python -m stylert.benchmarks suite" + "".join(" " + a for a in sys.argv[1:])
     report = {"schema": "stylert-suite/1", "command": command, "machine": info, "peak": peaks,
               "settings": {"seconds": cfg.seconds, "warmup": cfg.warmup, "min_iterations": cfg.min_iterations,
                            "quick": quick, "batches": batches, "batch_size": list(batch_size),
@@ -539,7 +538,6 @@ def main(argv=None) -> dict:
                            "torch_threads": torch_threads(), "precisions": precisions,
                            "int8_calibration": calibration.to_json() if calibration else None},
               "sizes": [hw_text(s) for s in sizes], "families": families, "duration_s": time.time() - started}
-    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "suite.json", report)
     write_text(out / "suite.md", format_markdown(report))
     charts = draw_charts(report, out)
@@ -548,4 +546,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from .harness import run_as_main
+
+    run_as_main(NAME)

@@ -1,7 +1,8 @@
 """Where an attention-family training step's time goes, and iterations/s of the ways to cut it.
 
-    python -m stylert.benchmarks.train_speed                       # sanet, profile + variants -> results/training/
-    python -m stylert.benchmarks.train_speed --rounds 1 --steps 1 --profile 1x32 --variants fp32,bf16 --size 32
+    python -m stylert.benchmarks train_speed                       # sanet, profile + variants
+    python -m stylert.benchmarks train_speed --rounds 1 --steps 1 --profile 1x32 --variants fp32,fp32-1t --size 32
+    python -m stylert.benchmarks train_speed --quick               # the line above, batch 1
 
 1. Profile: one step (after one untimed) of ``TrainStep`` under ``torch.profiler`` for each BATCHxSIZE of
    ``--profile``; the CPU time of the step's labelled parts (``stylert.training.losses`` / ``step``):
@@ -23,19 +24,20 @@
 The model is the real warm start (public weights: ``initial_model(from_pretrained=True)``) on real
 images of ../shared/images (crops of the same content/style pair batched), so activations and
 attention matrices have their real magnitudes (random weights give denormals and skew CPU timings).
-Writes JSON + Markdown + a PNG chart to ``benchmarks/results/training/`` (``--out``).
+Writes JSON + Markdown + a PNG chart (``train_speed-<family>-b<batch>-<size>``) to
+``benchmarks/results/train_speed/<machine>/`` (``--out``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results" / "training"
+from .harness import interleave, machine_record, results_dir, scenario_parser, write_results
+
+NAME = "train_speed"
 LABELS = ("targets", "stylize", "output_features", "identity", "backward", "optimizer")
 VARIANTS = {
     "fp32": dict(amp=False, channels_last=False, identity_every=1, threads=0),
@@ -107,21 +109,23 @@ def measure(family: str, variants: list[str], batch: int, size: int, rounds: int
     for name, t in trainers.items():
         if VARIANTS[name]["amp"] and not t.precision.enabled:
             raise SystemExit(f"variant {name}: {t.precision.reason}")
-    rates: dict[str, list[float]] = {v: [] for v in variants}
     it = {v: 0 for v in variants}
-    for _ in range(rounds):
-        for v, t in trainers.items():
-            torch.set_num_threads(VARIANTS[v]["threads"] or default_threads)
-            c, s = content, style
-            if VARIANTS[v]["channels_last"]:
-                c, s = c.contiguous(memory_format=torch.channels_last), s.contiguous(memory_format=torch.channels_last)
-            t.step(it[v], c, s)  # untimed (first: allocations; later: the round's warm-up)
+    inputs = {v: (content, style) if not VARIANTS[v]["channels_last"] else
+              (content.contiguous(memory_format=torch.channels_last), style.contiguous(memory_format=torch.channels_last))
+              for v in variants}
+
+    def before(v):  # untimed (first: allocations; later: the round's warm-up)
+        torch.set_num_threads(VARIANTS[v]["threads"] or default_threads)
+        trainers[v].step(it[v], *inputs[v])
+        it[v] += 1
+
+    def job(v):
+        for _ in range(steps):
+            trainers[v].step(it[v], *inputs[v])
             it[v] += 1
-            start = time.perf_counter()
-            for _ in range(steps):
-                t.step(it[v], c, s)
-                it[v] += 1
-            rates[v].append(steps / (time.perf_counter() - start))
+
+    times = interleave({v: (lambda v=v: job(v)) for v in variants}, rounds, rotate=False, before=before)
+    rates = {v: [steps / (ms / 1e3) for ms in times[v]] for v in variants}
     torch.set_num_threads(default_threads)
     return {v: {"median_it_s": statistics.median(r), "min_it_s": min(r), "max_it_s": max(r), "rounds": r,
                 "precision": trainers[v].precision.reason, **VARIANTS[v]} for v, r in rates.items()}
@@ -152,7 +156,7 @@ def _markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _chart(report: dict, path: Path) -> None:
+def _chart(report: dict):
     """One bar per variant: median iterations/s, a line from min to max over the rounds (PIL)."""
     from PIL import Image, ImageDraw
 
@@ -179,28 +183,32 @@ def _chart(report: dict, path: Path) -> None:
         d.text((x0, h - bottom + 6), name, fill="black")
         d.text((x0, h - bottom + 22), f"{r['median_it_s']:.3f}" + (f" {r['median_it_s'] / base:.2f}x" if base else ""),
                fill="black")
-    img.save(path)
+    return img
 
 
 def main(argv: list[str] | None = None) -> int:
     import sys
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = scenario_parser(NAME, __doc__)
     parser.add_argument("--family", default="sanet", choices=("sanet", "sanet-multilevel"))
-    parser.add_argument("--profile", default="4x128,8x128,4x256", help="BATCHxSIZE,... to profile ('' for none)")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--profile", default=None, help="BATCHxSIZE,... to profile ('' for none; default "
+                        "4x128,8x128,4x256, --quick: 1x32)")
+    parser.add_argument("--variants", default=None, help=f"default {','.join(VARIANTS)} (--quick: fp32,fp32-1t)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 4 (--quick: 1)")
+    parser.add_argument("--size", type=int, default=None, help="default 128 (--quick: 32)")
+    parser.add_argument("--rounds", type=int, default=None, help="default 3 (--quick: 1)")
+    parser.add_argument("--steps", type=int, default=None, help="default 3 (--quick: 1)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--images", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "images")
-    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    for key, full, small in (("profile", "4x128,8x128,4x256", "1x32"),
+                             ("variants", ",".join(VARIANTS), "fp32,fp32-1t"),
+                             ("batch_size", 4, 1), ("size", 128, 32), ("rounds", 3, 1), ("steps", 3, 1)):
+        if getattr(args, key) is None:
+            setattr(args, key, small if args.quick else full)
 
     import torch
 
-    from ..core.machine import machine_info
     from ..training.precision import BF16_FLAGS, cpu_flags
 
     if args.threads:
@@ -211,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     flags = cpu_flags()
     report = {"benchmark": "train_speed", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "command": "python -m stylert.benchmarks.train_speed " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "machine": machine_info(), "bf16_flags": [f for f in BF16_FLAGS if f in flags],
+              "command": "python -m stylert.benchmarks train_speed " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "machine": machine_record(), "quick": args.quick, "bf16_flags": [f for f in BF16_FLAGS if f in flags],
               "torch_threads": torch.get_num_threads(), "family": args.family, "batch": args.batch_size,
               "size": args.size, "rounds": args.rounds, "steps": args.steps, "profile": []}
     for spec in [s for s in args.profile.split(",") if s]:
@@ -225,14 +233,13 @@ def main(argv: list[str] | None = None) -> int:
                                  args.images)
     for v, r in report["variants"].items():
         print(f"{v:14s} {r['median_it_s']:.3f} it/s [{r['min_it_s']:.3f}, {r['max_it_s']:.3f}]", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = f"train_speed-{args.family}-b{args.batch_size}-{args.size}"
-    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    (args.out / f"{stem}.md").write_text(_markdown(report), encoding="utf-8")
-    _chart(report, args.out / f"{stem}.png")
-    print(args.out / f"{stem}.md")
+    write_results(args.out or results_dir(NAME, report["machine"], args.quick), stem, report, _markdown(report),
+                  _chart(report))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

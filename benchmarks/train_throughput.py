@@ -1,7 +1,10 @@
-"""Training throughput per family, with and without mixed precision -> benchmarks/results/*.json.
+"""Training throughput per family, with and without mixed precision.
 
-    python -m stylert.benchmarks.train_throughput                      # GPU: 256x256, batch 8, fp32 and AMP
-    python -m stylert.benchmarks.train_throughput --device cpu --size 32 --batch-size 1 --steps 2
+    python -m stylert.benchmarks train_throughput                      # GPU: 256x256, batch 8, fp32 and AMP
+    python -m stylert.benchmarks train_throughput --device cpu --size 32 --batch-size 1 --steps 2
+    python -m stylert.benchmarks train_throughput --quick              # that, adain only, 1 warm-up step
+
+Writes ``benchmarks/results/train_throughput/<machine>/train_throughput-<device>.json``.
 
 Mixed precision is measured where ``--amp`` has one (CUDA float16; bfloat16 on CPUs with bfloat16
 instructions); elsewhere the AMP rows are left out and said so.
@@ -9,27 +12,30 @@ instructions); elsewhere the AMP rows are left out and said so.
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from .harness import machine_record, results_dir, scenario_parser, write_results
+
+NAME = "train_throughput"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--families", default="all", help="comma-separated families (default: all)")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=None, help="JSON file (default: benchmarks/results/"
-                        "train_throughput-<device>.json)")
+    parser = scenario_parser(NAME, __doc__)
+    parser.add_argument("--families", default=None, help="comma-separated families (default: all; --quick: "
+                        "adain)")
+    parser.add_argument("--size", type=int, default=None, help="default 256 (--quick: 32)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 8 (--quick: 1)")
+    parser.add_argument("--steps", type=int, default=None, help="default 20 (--quick: 2)")
+    parser.add_argument("--warmup", type=int, default=None, help="default 3 (--quick: 1)")
+    parser.add_argument("--device", default=None, help="default auto (--quick: cpu)")
     args = parser.parse_args(argv)
+    quick = args.quick
+    for key, full, small in (("size", 256, 32), ("batch_size", 8, 1), ("steps", 20, 2), ("warmup", 3, 1),
+                             ("device", "auto", "cpu"), ("families", "all", "adain")):
+        if getattr(args, key) is None:
+            setattr(args, key, small if quick else full)
 
     import torch
 
@@ -61,17 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "train_throughput",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": device.type, "device_name": name, "torch": torch.__version__,
-        "size": args.size, "batch_size": args.batch_size, "steps": args.steps,
-        "results": rows,
+        "size": args.size, "batch_size": args.batch_size, "steps": args.steps, "quick": quick,
+        "machine": machine_record(), "results": rows,
     }
-    out = args.out or RESULTS / f"train_throughput-{device.type}.json"
-    from stylert.core.files import atomic_write
-
-    with atomic_write(out, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(args.out or results_dir(NAME, report["machine"], args.quick), f"{NAME}-{device.type}", report)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

@@ -1,7 +1,7 @@
 """The ratios to AdaIN of a training run's checkpoints on held-out pairs, against training steps.
 
-    python -m stylert.benchmarks.training_curve RUN_DIR [RUN_DIR ...] -c holdout/content -s holdout/style \\
-        --paired --steps 0,40,80 --content-size 256 --out benchmarks/results/training/curve
+    python -m stylert.benchmarks training_curve RUN_DIR [RUN_DIR ...] -c holdout/content -s holdout/style \\
+        --paired --steps 0,40,80 --content-size 256 [--quick] [--out DIR]
 
 For each run folder (``stylert train --out``) and each step in ``--steps`` whose ``checkpoints/step_N.pt``
 exists (default: every checkpoint), ``stylert evaluate run`` scores the checkpoint and AdaIN (public
@@ -9,16 +9,18 @@ weights, the baseline) on the same pairs at alpha 1; this collects, per run and 
 content loss relu4_1, style loss and Gram loss to AdaIN's (``report.json``'s ``ratio_to_baseline``),
 and writes ``curve.json``, ``curve.md`` (with the targets: Gram <= 1.0x, style <= 1.3x, content <=
 1.3x) and ``curve.png`` (ratios against steps, one line per run and metric). Each evaluation's own
-report stays in ``OUT/eval/``.
+report stays in ``OUT/eval/``. ``OUT``: ``benchmarks/results/training_curve/<machine>/`` unless ``--out``.
+``--quick``: each run's last checkpoint only (unless ``--steps``), at 64 px.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 from pathlib import Path
 
+from .harness import machine_record, results_dir, scenario_parser, write_results
+
+NAME = "training_curve"
 TARGETS = {"gram_loss": 1.0, "style_loss": 1.3, "content_loss": 1.3}
 COLORS = {"gram_loss": (214, 39, 40), "style_loss": (31, 119, 180), "content_loss": (44, 160, 44)}
 DASHES = [None, 6, 2]
@@ -32,6 +34,7 @@ def checkpoints(run: Path, steps: list[int] | None) -> dict[int, Path]:
 
 def evaluate(ckpts: dict[str, Path], contents, styles, paired: bool, size: int, out: Path) -> dict:
     """``stylert evaluate run`` of AdaIN + ``ckpts`` (label -> file); returns {label: ratios}."""
+    import json
     import subprocess
     import sys
 
@@ -60,7 +63,7 @@ def evaluate(ckpts: dict[str, Path], contents, styles, paired: bool, size: int, 
     return ratios
 
 
-def chart(curves: dict[str, dict[int, dict]], path: Path, title: str) -> None:
+def chart(curves: dict[str, dict[int, dict]], title: str):
     from PIL import Image, ImageDraw
 
     w, h, left, right, top, bottom = 820, 460, 70, 230, 50, 50
@@ -94,24 +97,29 @@ def chart(curves: dict[str, dict[int, dict]], path: Path, title: str) -> None:
                    + (" (filled)" if n == 0 else " (open)"), fill=COLORS[key])
             legend += 1
     d.text((w - right + 10, top + 16 * legend + 8), "pale lines: targets", fill="black")
-    img.save(path)
+    return img
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = scenario_parser(NAME, __doc__)
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("-c", "--content", action="append", required=True)
     parser.add_argument("-s", "--style", action="append", required=True)
     parser.add_argument("--paired", action="store_true")
     parser.add_argument("--steps", default=None, help="comma-separated steps (default: every checkpoint)")
-    parser.add_argument("--content-size", type=int, default=256)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--content-size", type=int, default=None, help="default 256 (--quick: 64)")
     args = parser.parse_args(argv)
+    args.content_size = args.content_size or (64 if args.quick else 256)
     steps = None if args.steps is None else [int(s) for s in args.steps.split(",")]
+    info = machine_record()
+    args.out = args.out or results_dir(NAME, info, args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
     curves: dict[str, dict[int, dict]] = {}
     for run in args.runs:
-        ckpts = {f"{run.name}-{s}": p for s, p in checkpoints(run, steps).items()}
+        found = checkpoints(run, steps)
+        if args.quick and steps is None and found:
+            found = dict([list(found.items())[-1]])
+        ckpts = {f"{run.name}-{s}": p for s, p in found.items()}
         if not ckpts:
             raise SystemExit(f"{run}: no checkpoints/step_N.pt" + (f" for steps {args.steps}" if steps else ""))
         ratios = evaluate(ckpts, args.content, args.style, args.paired, args.content_size,
@@ -120,20 +128,20 @@ def main(argv=None) -> int:
         for s, r in curves[run.name].items():
             print(f"{run.name} step {s}: content {r['content_loss']:.2f}x style {r['style_loss']:.2f}x "
                   f"gram {r['gram_loss']:.2f}x", flush=True)
-    (args.out / "curve.json").write_text(json.dumps({"targets": TARGETS, "content_size": args.content_size,
-                                                     "curves": curves}, indent=1) + "\n")
     lines = ["# Ratios to AdaIN (public weights) against training steps", "",
-             f"`python -m stylert.benchmarks.training_curve {' '.join(str(r) for r in args.runs)} ...` at "
+             f"`python -m stylert.benchmarks training_curve {' '.join(str(r) for r in args.runs)} ...` at "
              f"{args.content_size} px, alpha 1; targets: Gram <= 1.0x, style <= 1.3x, content relu4_1 <= 1.3x.", "",
              "| run | step | content relu4_1 | style | Gram |", "|---|---|---|---|---|"]
     for run, curve in curves.items():
         for s, r in sorted(curve.items()):
             lines.append(f"| {run} | {s} | {r['content_loss']:.2f}x | {r['style_loss']:.2f}x | {r['gram_loss']:.2f}x |")
-    (args.out / "curve.md").write_text("\n".join(lines) + "\n")
-    chart(curves, args.out / "curve.png", "ratio to AdaIN on held-out pairs (alpha 1) vs training step")
-    print(args.out / "curve.md")
+    write_results(args.out, "curve", {"targets": TARGETS, "content_size": args.content_size, "quick": args.quick,
+                                      "machine": info, "curves": curves}, "\n".join(lines),
+                  chart(curves, "ratio to AdaIN on held-out pairs (alpha 1) vs training step"))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

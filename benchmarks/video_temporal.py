@@ -3,10 +3,13 @@ blend weights W (with the content statistics unsmoothed, and smoothed at the def
 in both blend spaces (``image``: output frames, ``FlowBlend``; ``feature``: the decoder's inputs,
 ``FeatureBlend``), the content/style losses of those frames relative to the plain ones, frames of
 each clip around its cut, and frames/s of the streaming pipeline against the batch-after-batch one
-with blending off and on. Writes ``benchmarks/results/video/``.
+with blending off and on. Writes ``benchmarks/results/video_temporal/<machine>/`` (``--out``).
 
-    PYTHONPATH=.. STYLERT_WEIGHTS=../shared/weights python -m stylert.benchmarks.video_temporal \\
+    STYLERT_WEIGHTS=../shared/weights python -m stylert.benchmarks video_temporal \\
         --engine EXPORT_DIR --clip ../shared/video/cutBunny.mp4 --style ../shared/images/style/la_muse.jpg
+
+``--quick``: clips of 4 frames at 48x64, losses every 2nd frame, speed on one 72x128 clip of 4
+frames, one run.
 
 Warping error: ``stylert.evaluation.warping`` (Lai et al., ECCV 2018: DIS flow on the *input*
 frames, forward-backward occlusion mask, mean masked squared RGB difference 0..1 between each
@@ -29,19 +32,27 @@ stylized frame and the style image.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .harness import (
+    interleave,
+    machine_record,
+    results_dir,
+    scenario_parser,
+    write_chart,
+    write_image,
+    write_json,
+)
+
+NAME = "video_temporal"
 BLENDS = (0.0, 0.2, 0.3, 0.5, 0.7, 0.9)
 #: The image-space weights of the ``cut_*.jpg`` strips (as before the feature space was measured).
 STRIP_BLENDS = (0.0, 0.2, 0.3, 0.5, 0.7)
 FEATURE_BLENDS = (0.3, 0.5, 0.7, 0.9)
-RESULTS = Path(__file__).resolve().parent / "results" / "video"
 
 
 # ---------------------------------------------------------------------- clips
@@ -227,24 +238,25 @@ def speed(pipeline, code, src: Path, tmp: Path, batch: int, strength: float, ble
     from ..runtime.video import stream_video, transform_video
 
     configs = [("batch", 0.0), ("stream", 0.0), ("batch", blend), ("stream", blend)]
-    rates: dict[str, list[float]] = {}
-    n = 0
-    for _ in range(runs):
-        for path, w in configs:
-            dst = tmp / f"{path}_{w}.mp4"
-            start = time.perf_counter()
-            if path == "batch":
-                state = StatisticsEMA(strength) if strength > 0 else None
+    frames = {}
 
-                def fn(b, state=state):
-                    return np.stack([to_uint8(f) for f in
-                                     pipeline.stylize(b.astype(np.float32) / 255, [code], temporal=state)])
+    def run(path, w):
+        dst = tmp / f"{path}_{w}.mp4"
+        if path == "batch":
+            state = StatisticsEMA(strength) if strength > 0 else None
 
-                n = transform_video(src, dst, fn, batch_size=batch, overwrite=True, temporal_blend=w)
-            else:
-                n = stream_video(src, dst, lambda fr, w=w: pipeline.stream(
-                    fr, [code], temporal_smoothing=strength, temporal_blend=w, batch_size=batch), overwrite=True)
-            rates.setdefault(f"{path} W={w}", []).append(n / (time.perf_counter() - start))
+            def fn(b, state=state):
+                return np.stack([to_uint8(f) for f in
+                                 pipeline.stylize(b.astype(np.float32) / 255, [code], temporal=state)])
+
+            frames[(path, w)] = transform_video(src, dst, fn, batch_size=batch, overwrite=True, temporal_blend=w)
+        else:
+            frames[(path, w)] = stream_video(src, dst, lambda fr, w=w: pipeline.stream(
+                fr, [code], temporal_smoothing=strength, temporal_blend=w, batch_size=batch), overwrite=True)
+
+    times = interleave({f"{path} W={w}": (lambda c=(path, w): run(*c)) for path, w in configs}, runs, rotate=False)
+    n = frames[configs[-1]]
+    rates = {k: [n / (ms / 1e3) for ms in v] for k, v in times.items()}
     return {"median": {k: statistics.median(v) for k, v in rates.items()}, "runs": rates, "frames": n}
 
 
@@ -339,29 +351,32 @@ def config_key(strength: float, weight: float, space: str = "image") -> str:
     return f"S={strength},W={weight}" + ("" if space == "image" else f",space={space}")
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--engine", required=True, type=Path)
-    ap.add_argument("--clip", required=True, type=Path)
-    ap.add_argument("--style", required=True, type=Path)
+def main(argv=None) -> int:
+    ap = scenario_parser(NAME, __doc__)
+    ap.add_argument("--engine", required=True, type=Path, help="export folder")
+    ap.add_argument("--clip", type=Path, default=None, help="a real clip (with a cut) besides the synthetic ones; "
+                    "without it, the synthetic clips only")
+    ap.add_argument("--style", required=True, type=Path, help="style image")
     ap.add_argument("--images", type=Path, default=None, help="content image folder for the synthetic clips")
-    ap.add_argument("--size", default="144x256", help="HxW the clips are measured at")
-    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--size", default=None, help="HxW the clips are measured at (default 144x256; --quick 48x64)")
+    ap.add_argument("--frames", type=int, default=None, help="default 32 (--quick: 4)")
     ap.add_argument("--clip-start", type=int, default=0)
-    ap.add_argument("--loss-every", type=int, default=8)
-    ap.add_argument("--speed-frames", default="288x512:4,720x1280:2", help="HxW:frames,... (frames/s comparison)")
-    ap.add_argument("--runs", type=int, default=3, help="interleaved runs of each speed configuration (median kept)")
+    ap.add_argument("--loss-every", type=int, default=None, help="default 8 (--quick: 2)")
+    ap.add_argument("--speed-frames", default=None, help="HxW:frames,... (frames/s comparison; default "
+                    "288x512:4,720x1280:2, --quick: 72x128:4)")
+    ap.add_argument("--runs", type=int, default=None, help="interleaved runs of each speed configuration (median "
+                    "kept; default 3, --quick: 1)")
     ap.add_argument("--speed-only", action="store_true", help="only the frames/s comparison -> speed.json")
-    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--backend", action="append", default=None, metavar="NAME[@PRECISION]",
                     help="--speed-only: measure on these backends side by side (auto, onnxruntime, openvino, "
                          "openvino@f32, ...), interleaved per size -> speed.json's speed_by_backend")
     args = ap.parse_args(argv)
-
-    from PIL import Image
+    for key, full, small in (("size", "144x256", "48x64"), ("frames", 32, 4), ("loss_every", 8, 2),
+                             ("speed_frames", "288x512:4,720x1280:2", "72x128:4"), ("runs", 3, 1)):
+        if getattr(args, key) is None:
+            setattr(args, key, small if args.quick else full)
 
     from ..core.images import load_image
-    from ..core.machine import machine_info
     from ..core.temporal import (
         BLEND_CUT_FRACTION,
         DEFAULT_BLEND,
@@ -372,17 +387,18 @@ def main(argv=None) -> None:
 
     h, w = (int(v) for v in args.size.split("x"))
     images = args.images or args.style.parent.parent / "content"
+    args.out = args.out or results_dir(NAME, None, args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
     style = load_image(args.style, size=256)
     style_u8 = (style * 255 + 0.5).astype(np.uint8)
-    report = {"machine": machine_info(), "style": args.style.name, "smoothing": DEFAULT_STRENGTH,
+    report = {"machine": machine_record(), "quick": args.quick, "style": args.style.name, "smoothing": DEFAULT_STRENGTH,
               "default_blend": DEFAULT_BLEND, "blend_cut_fraction": BLEND_CUT_FRACTION,
               "input_tolerance": INPUT_TOLERANCE}
     if args.speed_only and args.backend:
         report["speed_by_backend"] = speed_by_backend(args, images, style)
         report.update(batch=4, runs=args.runs)
-        (args.out / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
-        return
+        write_json(args.out / "speed.json", report)
+        return 0
     with Pipeline.open(args.engine, device="cpu") as pipeline:
         code = pipeline.encode_style(style)
         if args.speed_only:
@@ -397,10 +413,10 @@ def main(argv=None) -> None:
                     m = r["median"]
                     print(f"{size}: " + ", ".join(f"{k} {v:.3f} frames/s" for k, v in m.items()), flush=True)
             report.update(batch=4, runs=args.runs)
-            (args.out / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
-            return
+            write_json(args.out / "speed.json", report)
+            return 0
         losses = Losses(style_u8)
-        clips = {"shared clip": (clip_frames(args.clip, (h, w), args.frames, args.clip_start), None)}
+        clips = {"shared clip": (clip_frames(args.clip, (h, w), args.frames, args.clip_start), None)} if args.clip else {}
         clips.update(synthetic_clips(images, (h, w), args.frames))
         report.update(size=[h, w], frames=args.frames, clip_start=args.clip_start, blends=list(BLENDS),
                       feature_blends=list(FEATURE_BLENDS), clips={})
@@ -414,13 +430,15 @@ def main(argv=None) -> None:
             s = DEFAULT_STRENGTH
             rows = [frames] + [outputs[config_key(s, wt)] for wt in STRIP_BLENDS]  # input, then W from 0 up
             slug = name.replace(" ", "_").replace("+", "_")
-            Image.fromarray(_strip(rows, around, len(frames))).save(args.out / f"cut_{slug}.jpg", quality=80)
+            write_image(args.out / f"cut_{slug}.jpg", _strip(rows, around, len(frames)), quality=80)
             # feature space: input, W=0, image W=0.3, then feature W from 0.3 up
             rows = [frames, outputs[config_key(s, 0.0)], outputs[config_key(s, 0.3)]] + \
                 [outputs[config_key(s, wt, "feature")] for wt in FEATURE_BLENDS]
-            Image.fromarray(_strip(rows, around, len(frames))).save(args.out / f"cut_feature_{slug}.jpg", quality=80)
-    (args.out / "temporal.json").write_text(json.dumps(report, indent=2) + "\n")
+            write_image(args.out / f"cut_feature_{slug}.jpg", _strip(rows, around, len(frames)), quality=80)
+    write_json(args.out / "temporal.json", report)
     _chart(report, args.out)
+    print(f"wrote {args.out}/temporal.json, warping_error.png, style_loss_spaces.png, cut_*.jpg")
+    return 0
 
 
 def _chart(report: dict, out: Path) -> None:
@@ -433,7 +451,7 @@ def _chart(report: dict, out: Path) -> None:
                                       for w in report["blends"]]
     img = line_chart(series, title="warping error relative to no blending, no smoothing (lower is steadier)",
                      ylabel="ratio", size=(820, 440))
-    img.save(out / "warping_error.png")
+    write_chart(out / "warping_error.png", img)
     if "feature_blends" not in report:
         return
     s = report["smoothing"]
@@ -444,8 +462,10 @@ def _chart(report: dict, out: Path) -> None:
                                          for w in weights if w > 0]
     img = line_chart(series, title=f"style loss relative to no blending (S={s}), image vs feature space",
                      ylabel="ratio", size=(820, 440))
-    img.save(out / "style_loss_spaces.png")
+    write_chart(out / "style_loss_spaces.png", img)
 
 
 if __name__ == "__main__":
-    main()
+    from .harness import run_as_main
+
+    run_as_main(NAME)

@@ -1,7 +1,7 @@
 """The public pytorch-AdaIN job as whole processes: PyTorch reference against exports, interleaved.
 
-    python -m stylert.benchmarks.whole_process --int8 exports/adain-int8 --fp32 exports/adain \\
-        [-c IMG ... (4)] [-s STYLE] [--size 512] [--rounds 5] [-o benchmarks/results/int8]
+    python -m stylert.benchmarks whole_process --int8 exports/adain-int8 --fp32 exports/adain \\
+        [-c IMG ... (4)] [-s STYLE] [--size 512] [--rounds 5] [--quick] [-o DIR]
 
 The job of pytorch-AdaIN's ``test.py`` (4 contents x 1 style at SIZE x SIZE, one process that
 starts, loads the model, stylizes and writes every image) is run as a fresh process per round
@@ -18,20 +18,22 @@ Each process's peak RSS is read from the kernel when it exits (``wait4``'s ``ru_
 ``--peak-shape HxW``: one more process per variant stylizes one content resized to HxW (no
 crop) and its peak RSS is recorded (the job's 1080x1920 memory).
 
-Variants run in rotating order round by round, so that drift hits them alike; each process's
-wall time (start to exit) is kept; medians, percentiles and ratios to the reference.
+Variants run in rotating order round by round (``harness.interleave``), so that drift hits them
+alike; each process's wall time (start to exit) is kept; medians, percentiles and ratios to the
+reference.
 
 Where the time goes (``--phases``, default on): once per variant, a process runs the same job
-with a clock around each phase (interpreter start-up is ``python -c pass``; import of the
-stylize command and of the backend; model load; reading the images; compute; writing PNGs).
+with a clock around each phase (interpreter start-up is ``python -c pass``; import of click, the
+library modules the stylize command runs and the backend; model load; reading the images;
+compute; writing PNGs).
 
-Writes ``whole-process-<machine>.json``, ``.md`` and ``.png`` (median seconds per variant, with
-the phases stacked).
+Writes ``whole_process.json``, ``.md`` and ``.png`` (median seconds per variant, with the phases
+stacked) into ``benchmarks/results/whole_process/<machine>/`` (``--out``). ``--quick``: the first two
+contents at 64x64, one round, no phases.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -40,12 +42,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from argparse import SUPPRESS
 from pathlib import Path
 
 import numpy as np
 
-from ..core.machine import machine_info, machine_name
-from .stats import summarize
+from .harness import interleave, machine_name, machine_record, results_dir, scenario_parser, summarize, write_results
+
+NAME = "whole_process"
 
 DEFAULT_CONTENTS = ("chicago.jpg", "cornell.jpg", "golden_gate.jpg", "sailboat.jpg")
 DEFAULT_STYLE = "la_muse.jpg"
@@ -95,10 +99,12 @@ last_peak_rss_mb = 0.0
 
 def phases_in_process(engine: str | None, contents: list[str], style: str, out: str, size: int,
                       backend: str = "onnxruntime") -> dict:
-    """The job with a clock around each phase (what ``stylert stylize`` does, in the same order)."""
+    """The job with a clock around each phase (what ``stylert stylize`` does, in the same order). The
+    import phase imports click (the command line's parser) and the library modules the command runs,
+    not the command module itself (benchmarks/ imports no ``commands/``)."""
     t = {}
     start = time.perf_counter()
-    import stylert.commands.stylize  # noqa: F401  the CLI module, as the command loads it
+    import click  # noqa: F401  the command line's parser, which the command loads first
     from stylert.core.images import load_image, save_image
     from stylert.core.stylize import StylizeOptions
 
@@ -129,7 +135,7 @@ def phases_in_process(engine: str | None, contents: list[str], style: str, out: 
     return t
 
 
-def _chart(rows: list[dict], path: Path, title: str) -> None:
+def _chart(rows: list[dict], title: str):
     """One bar per variant: median whole-process seconds, the phases stacked inside it."""
     from PIL import Image, ImageDraw
 
@@ -164,28 +170,31 @@ def _chart(rows: list[dict], path: Path, title: str) -> None:
     for i, name in enumerate(PHASES):
         d.rectangle([lx, top + 16 * i, lx + 10, top + 16 * i + 10], fill=colors[name])
         d.text((lx + 16, top + 16 * i - 2), name, fill="black")
-    img.save(path)
+    return img
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = scenario_parser(NAME, __doc__)
     ap.add_argument("--int8", type=Path, required=True, help="int8 export directory")
     ap.add_argument("--fp32", type=Path, default=None, help="float32 export directory (optional)")
     ap.add_argument("-c", "--content", dest="contents", action="append", type=Path, default=None)
     ap.add_argument("-s", "--style", type=Path, default=None)
-    ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--no-phases", dest="phases", action="store_false")
-    ap.add_argument("--phases-of", nargs=2, metavar=("ENGINE|-", "OUT"), help=argparse.SUPPRESS)
-    ap.add_argument("--phases-backend", default="onnxruntime", help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, default=None, help="default 512 (--quick: 64)")
+    ap.add_argument("--rounds", type=int, default=None, help="default 5 (--quick: 1)")
+    ap.add_argument("--no-phases", dest="phases", action="store_false", default=None)
+    ap.add_argument("--phases-of", nargs=2, metavar=("ENGINE|-", "OUT"), help=SUPPRESS)
+    ap.add_argument("--phases-backend", default="onnxruntime", help=SUPPRESS)
     ap.add_argument("--backends", default="onnxruntime,auto",
                     help="backends of the export variants, comma-separated (onnxruntime, auto, openvino)")
     ap.add_argument("--peak-shape", default=None, metavar="HxW",
                     help="also one process per variant on one content resized to HxW: its peak RSS")
-    ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "int8")
     args = ap.parse_args(argv)
+    args.size = args.size or (64 if args.quick else 512)
+    args.rounds = args.rounds or (1 if args.quick else 5)
+    if args.phases is None:
+        args.phases = not args.quick
     images = _shared_images()
-    contents = args.contents or [images / "content" / n for n in DEFAULT_CONTENTS]
+    contents = args.contents or [images / "content" / n for n in DEFAULT_CONTENTS[:2 if args.quick else 4]]
     style = args.style or images / "style" / DEFAULT_STYLE
     for p in [*contents, style]:
         if not Path(p).is_file():
@@ -209,18 +218,20 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="stylert-whole-process-"))
     log = lambda m: print(m, flush=True)
     try:
-        times = {name: [] for name, _, _ in variants}
         rss = {name: [] for name, _, _ in variants}
+
+        def job(name, d, b):
+            run_process(stylize_command(d, contents, style, tmp / name, args.size, b), env)
+            rss[name].append(last_peak_rss_mb)
+
         log(f"warm-up: one process per variant (file cache, OpenVINO's model cache), {len(contents)} contents x 1 "
             f"style at {args.size}")
-        for name, d, b in variants:
-            run_process(stylize_command(d, contents, style, tmp / name, args.size, b), env)
-        for r in range(args.rounds):
-            order = variants[r % len(variants):] + variants[:r % len(variants)]
-            for name, d, b in order:
-                times[name].append(run_process(stylize_command(d, contents, style, tmp / name, args.size, b), env))
-                rss[name].append(last_peak_rss_mb)
-            log(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n, _, _ in variants))
+        samples = interleave({name: (lambda v=(name, d, b): job(*v)) for name, d, b in variants}, args.rounds,
+                             warmup=1, rotate=True, progress=lambda r, got: log(
+                                 f"round {r}/{args.rounds}: " + ", ".join(f"{n} {got[n][-1] / 1e3:.2f} s" for n in got)))
+        times = {name: [t / 1e3 for t in samples[name]] for name in samples}  # seconds
+        for name in rss:
+            rss[name] = rss[name][1:]  # the warm-up process's own peak left out
         peak = {}
         if args.peak_shape:
             from PIL import Image
@@ -237,7 +248,7 @@ def main(argv=None) -> int:
         if args.phases:
             interp = [run_process([sys.executable, "-c", "pass"], env) for _ in range(3)]
             for name, d, b in variants:
-                cmd = [sys.executable, "-m", "stylert.benchmarks.whole_process", "--int8", str(args.int8),
+                cmd = [sys.executable, "-m", "stylert.benchmarks", NAME, "--int8", str(args.int8),
                        *[a for c in contents for a in ("-c", str(c))], "-s", str(style), "--size", str(args.size),
                        "--phases-of", str(d) if d else "-", str(tmp / name),
                        "--phases-backend", b or "onnxruntime"]
@@ -259,14 +270,12 @@ def main(argv=None) -> int:
                          "summary_s": {k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()},
                          "speedup": round(ref / s["median"], 3),
                          "phases_s": {k: round(v, 3) for k, v in phases.get(name, {}).items()} or None})
-        info = machine_info()
+        info = machine_record()
         report = {"benchmark": "pytorch-AdaIN job as whole processes, interleaved", "size": args.size,
                   "contents": [str(c) for c in contents], "style": str(style), "rounds": args.rounds,
-                  "machine": info, "rows": rows, "peak_shape": args.peak_shape,
+                  "machine": info, "rows": rows, "peak_shape": args.peak_shape, "quick": args.quick,
                   "note": "speedup: the reference's median / the variant's median, from the same run"}
-        args.out.mkdir(parents=True, exist_ok=True)
         name = machine_name(info)
-        (args.out / f"whole-process-{name}.json").write_text(json.dumps(report, indent=2) + "\n")
         title = (f"# pytorch-AdaIN job ({len(contents)} contents x 1 style at {args.size}x{args.size}) as whole "
                  f"processes ({info.get('cpu', '')}, {info.get('cores')} cores), {args.rounds} interleaved rounds")
         lines = [title, "",
@@ -282,14 +291,15 @@ def main(argv=None) -> int:
         lines += ["", "Phases (seconds) from one extra timed process per variant; interpreter = `python -c pass`. "
                   "Peak RSS: the process's, from the "
                   "kernel at exit (median over the rounds)."]
-        (args.out / f"whole-process-{name}.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
-        _chart(rows, args.out / f"whole-process-{name}.png",
-               f"whole-process pytorch-AdaIN job, {args.size}x{args.size} ({name})")
+        write_results(args.out or results_dir(NAME, info, args.quick), NAME, report, "\n".join(lines),
+                      _chart(rows, f"whole-process pytorch-AdaIN job, {args.size}x{args.size} ({name})"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from .harness import run_as_main
+
+    run_as_main(NAME)

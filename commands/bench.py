@@ -50,9 +50,8 @@ def bench(ctx, export_dir, backends, sizes, old_sizes, batches, mode, seconds, w
         format_table,
         parse_backend,
         run_bench,
-        write_json,
-        write_text,
     )
+    from ..benchmarks.harness import write_json, write_text
     from ..core.images import SIZE_SPELLING, parse_hw
     from ..errors import StylertError
 

@@ -79,7 +79,7 @@ def demo(settings, output, family, device, size, no_fetch, overwrite):
 
     import numpy as np
 
-    from ..benchmarks.stats import measure
+    from ..benchmarks.harness import measure
     from ..core.checks import MIN_PSNR_DB, TOLERANCES, check, format_checks
     from ..core.grid import make_grid
     from ..errors import ModelError

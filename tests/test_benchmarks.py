@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from stylert.benchmarks.flops import count_flops
-from stylert.benchmarks.stats import measure, summarize
+from stylert.benchmarks.harness import measure, summarize
 from stylert.core.chart import line_chart
 from stylert.core.machine import machine_info, machine_name
 
@@ -115,3 +115,43 @@ def test_flops_through_a_computed_reshape():
     counts = count_flops(model, shapes)
     assert counts["MatMul"] == 2 * 2 * 15 * 15 * 8
     assert counts["total"] == counts["MatMul"] + counts["ReduceProd"]
+
+
+def test_interleave_rotates_warms_up_and_primes():
+    from stylert.benchmarks.harness import interleave
+
+    clock, calls = [0.0], []
+
+    def job(name, cost):
+        def run():
+            calls.append(name)
+            clock[0] += cost
+        return run
+
+    jobs = {"a": job("a", 0.001), "b": job("b", 0.002), "c": job("c", 0.003)}
+    got = interleave(jobs, 3, warmup=1, timer=lambda: clock[0])
+    assert calls == ["a", "b", "c", "a", "b", "c", "b", "c", "a", "c", "a", "b"]  # warm-up, then rotating rounds
+    assert got["a"] == pytest.approx([1.0] * 3) and got["c"] == pytest.approx([3.0] * 3)  # ms, warm-up excluded
+    calls.clear()
+    before = []
+    got = interleave(jobs, 2, rotate=False, prime=True, before=before.append, timer=lambda: clock[0])
+    assert calls == ["a", "a", "b", "b", "c", "c"] * 2 and before == ["a", "b", "c"] * 2
+    assert got["b"] == pytest.approx([2.0, 2.0])  # the primed call is not timed
+
+
+def test_results_are_written_atomically_under_scenario_and_machine(tmp_path):
+    import json
+
+    from PIL import Image
+    from stylert.benchmarks.harness import RESULTS, machine_name, results_dir, write_results
+
+    assert results_dir("suite") == RESULTS / "suite" / machine_name()
+    assert RESULTS not in results_dir("suite", quick=True).parents  # a smoke run never lands in the tree
+    paths = write_results(tmp_path / "out", "x", {"v": np.float32(1.5), "n": np.int64(3), "bad": np.float32("nan"), "path": tmp_path},
+                          "# x", [Image.new("RGB", (10, 20)), Image.new("RGB", (30, 5))], say=None)
+    assert [p.name for p in paths] == ["x.json", "x.md", "x.png"]
+    assert json.loads(paths[0].read_text()) == {"v": 1.5, "n": 3, "bad": None, "path": str(tmp_path)}
+    assert paths[1].read_text() == "# x\n"
+    with Image.open(paths[2]) as img:
+        assert img.size == (30, 25)  # stacked
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x.json", "x.md", "x.png"]  # no temporary left

@@ -364,7 +364,7 @@ def test_tensorrt_nan_check_is_read_once_at_the_next_host_sync(trt_session):
 def test_bench_cuda_events_are_recorded_on_the_engines_stream():
     from types import SimpleNamespace
 
-    from stylert.benchmarks.bench import _CudaEventTimer, _measure_events
+    from stylert.benchmarks.harness import CudaEventTimer, measure_events
 
     log = []
 
@@ -381,9 +381,9 @@ def test_bench_cuda_events_are_recorded_on_the_engines_stream():
         def elapsed_time(self, other):
             return 1.5
 
-    timer = _CudaEventTimer(SimpleNamespace(cuda=SimpleNamespace(Event=Event)))
+    timer = CudaEventTimer(SimpleNamespace(cuda=SimpleNamespace(Event=Event)))
     engine_stream = object()
-    m = _measure_events(lambda: log.append(("work",)), timer, 0.0, 0.0, 2, stream=engine_stream)
+    m = measure_events(lambda: log.append(("work",)), timer, 0.0, 0.0, 2, stream=engine_stream)
     assert m.samples_ms == [1.5, 1.5]
     assert log[:3] == [("record", engine_stream), ("work",), ("record", engine_stream)]
     assert all(e[1] is engine_stream for e in log if e[0] == "record")

@@ -365,7 +365,7 @@ def test_whole_process_benchmark_writes_its_results(int8_export, tmp_path, use_s
     assert whole_process.main(["--int8", str(result.out_dir), *[a for c in contents for a in ("-c", str(c))],
                                "-s", str(cal.style[0]), "--size", "64", "--rounds", "1", "--no-phases",
                                "-o", str(out)]) == 0
-    report = json.loads(next(out.glob("whole-process-*.json")).read_text())
+    report = json.loads((out / "whole_process.json").read_text())
     assert [r["variant"] for r in report["rows"]] == ["reference", "int8", "int8 auto"]
     ref, int8, auto = report["rows"]
     assert "--backend onnxruntime" in int8["command"] and "--backend auto" in auto["command"]
@@ -374,8 +374,8 @@ def test_whole_process_benchmark_writes_its_results(int8_export, tmp_path, use_s
     assert abs(int8["speedup"] - ref["summary_s"]["median"] / int8["summary_s"]["median"]) < 0.01
     assert "--engine" in int8["command"] and "--engine" not in ref["command"]
     assert report["machine"]["cores"]
-    assert "| int8 |" in next(out.glob("whole-process-*.md")).read_text()
-    with Image.open(next(out.glob("whole-process-*.png"))) as img:
+    assert "| int8 |" in (out / "whole_process.md").read_text()
+    with Image.open(out / "whole_process.png") as img:
         assert img.width > 300
     # where the time goes: the phases of one in-process run of the engine
     phases = whole_process.phases_in_process(str(result.out_dir), [str(c) for c in contents], str(cal.style[0]),
@@ -395,7 +395,7 @@ def test_int8_graphs_benchmark_times_graphs_and_schedules(int8_export, adain_exp
     out = tmp_path / "results"
     assert int8_graphs.main(["--fp32", str(adain_export), "--int8", str(result.out_dir), "--size", "64",
                              "--images", "2", "--rounds", "2", "-o", str(out)]) == 0
-    report = json.loads(next(out.glob("int8-graphs-*.json")).read_text())
+    report = json.loads((out / "int8_graphs.json").read_text())
     rows = {r["name"]: r for r in report["rows"]}
     assert set(rows) == {"fp32 encoder", "fp32 decoder", "int8 encoder", "int8 decoder", "int8 job: sequential",
                          "int8 job: batch", "int8 job: parallel 2 x 1 thread"}
@@ -403,8 +403,8 @@ def test_int8_graphs_benchmark_times_graphs_and_schedules(int8_export, adain_exp
     assert rows["int8 job: sequential"]["time_vs_sequential"] == 1.0
     assert abs(rows["int8 encoder"]["fp32_over_int8"]
                - rows["fp32 encoder"]["median_ms"] / rows["int8 encoder"]["median_ms"]) < 1e-9
-    assert "| int8 job: batch |" in next(out.glob("int8-graphs-*.md")).read_text()
-    with Image.open(next(out.glob("int8-graphs-*.png"))) as img:
+    assert "| int8 job: batch |" in (out / "int8_graphs.md").read_text()
+    with Image.open(out / "int8_graphs.png") as img:
         assert img.width > 300
     with pytest.raises(SystemExit):
         int8_graphs.main(["--fp32", str(tmp_path), "--int8", str(result.out_dir)])
@@ -505,7 +505,7 @@ def test_int8_graphs_benchmark_follows_the_sanet_routing(tmp_path, decoder_input
     out = tmp_path / "results"
     assert int8_graphs.main(["--fp32", str(export), "--int8", str(export), "--size", "16", "--images", "2",
                              "--rounds", "1", "-o", str(out)]) == 0
-    rows = {r["name"] for r in json.loads(next(out.glob("int8-graphs-*.json")).read_text())["rows"]}
+    rows = {r["name"] for r in json.loads((out / "int8_graphs.json").read_text())["rows"]}
     assert {"fp32 decoder", "int8 decoder", "int8 job: batch"} <= rows
 
 
