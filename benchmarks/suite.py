@@ -77,18 +77,20 @@ GPU_MEMORY_BYTES = 80 * 10**9
 # Models
 # --------------------------------------------------------------------------------------
 def load_family(family: str):
-    """(model, weights description): the public weights for adain, the shipped trained weights for a
-    family that has them (``stylert weights list``), else synthetic He-initialised weights (which time
-    the same as trained ones; their accuracy figures say nothing about a trained model)."""
-    from ..core.shipped import shipped_families, shipped_file
-    from ..models import create_model, he_init
-    from ..models.pretrained import load_public_adain, load_reference_model
+    """(model, weights description), from the family's descriptor (``stylert.models.family``): its
+    public weights (adain), else the weights shipped with stylert (``stylert weights list``), else
+    synthetic He-initialised weights (which time the same as trained ones; their accuracy figures say
+    nothing about a trained model)."""
+    from ..models import create_model, get_family, he_init
+    from ..models.pretrained import load_reference_model
 
-    if family == "adain":
-        return load_public_adain(), "public AdaIN weights"
-    if family in shipped_families():
-        path, entry = shipped_file(family)
-        return load_reference_model(family), f"shipped weights {path.name} (sha256 {entry.sha256[:12]}, {entry.budget})"
+    descriptor = get_family(family)
+    if descriptor.public_weights is not None:
+        return load_reference_model(family), f"public weights ({descriptor.public_weights})"
+    shipped = descriptor.shipped()
+    if shipped is not None:
+        return load_reference_model(family), (f"shipped weights {Path(shipped.file).name} (sha256 {shipped.sha256[:12]}, "
+                                              f"{shipped.budget})")
     return he_init(create_model(family)), "synthetic (He init): no shipped weights"
 
 

@@ -5,7 +5,7 @@
     manifest["quantization"] = result.to_json()
 
 What is quantized and how (the measurements behind each choice, dated, are in
-``benchmarks/results/int8/README.md``; the current figures in ``docs/int8.md``):
+``benchmarks/results/int8_quality/README.md``; the current figures in ``docs/int8.md``):
 
 - Conv, Relu, MaxPool, Pad and Resize of the encoder and the decoder, in QDQ format (the form
   ONNX Runtime's CPU kernels and TensorRT both consume): weights int8, symmetric, per output
@@ -79,7 +79,7 @@ CROSS_DECODER_FEEDS = False
 DEFAULT_COUNT = 8
 #: Pairs (of the calibration set) the sensitivity pass scores on.
 SENSITIVITY_PAIRS = 2
-#: The default selection, chosen from the trade-off curve (benchmarks/results/int8/README.md): on the
+#: The default selection, chosen from the trade-off curve (benchmarks/results/int8_quality/README.md): on the
 #: holdout at 512x512 the encoder's last conv in float won 1.1 dB (mean) and took the style loss
 #: from 1.14x to 1.08x float32's for 1.84x -> 1.71x; the next layers won 0.04 dB each for ~10%
 #: of speed. So: float layers only while the PSNR on the scored pairs is under the target and a

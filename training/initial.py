@@ -158,7 +158,7 @@ def attention_modules() -> dict[str, tuple[str, str, str]]:
             if d.training is not None and d.training.attention_modules is not None}
 
 
-#: The warm start's defaults, chosen on training pairs (benchmarks/results/training/warm_start_grid.md).
+#: The warm start's defaults, chosen on training pairs (benchmarks/results/warm_start_grid/amd-epyc-2c/warm_start_grid.md).
 WARM_GAIN = 16.0
 WARM_TEMPERATURE = 0.02
 

@@ -46,7 +46,7 @@ class TrainStep:
     def __init__(self, model: StyleModel, weights: LossWeights, optim: OptimConfig, channels_last: bool = False):
         """``channels_last``: the model's weights and every batch in channels-last memory format (the same
         numbers up to float rounding; faster convolutions on CPUs with oneDNN, see
-        benchmarks/results/training/)."""
+        benchmarks/results/train_speed/)."""
         self.model = model
         self.channels_last = channels_last
         if channels_last:

@@ -1,13 +1,13 @@
 """``--backend auto``: the fastest installed backend and precision that passes its floors on this machine.
 
 A rule from what the CPU and OpenVINO's CPU plugin say, backed by measurements (side by side in
-one process, ``benchmarks/results/openvino/``), not a timing probe at start-up:
+one process, ``benchmarks/results/suite/amd-epyc-2c/``), not a timing probe at start-up:
 
 - CUDA (``--device cuda``, or ``auto`` on a machine where ONNX Runtime's CUDA provider loads):
   ``onnxruntime`` on CUDA, as before (TensorRT and inductor need engines built ahead).
 - CPU, float32 export, ``openvino`` installed and ``BF16`` in its ``OPTIMIZATION_CAPABILITIES``
   (AVX-512 BF16 or AMX): ``openvino bf16``. Measured on an AMD EPYC with AVX-512 BF16 (no AMX):
-  content path 1.55-2.9x ONNX Runtime float32 over the four families (``benchmarks/results/openvino/``),
+  content path 1.55-2.9x ONNX Runtime float32 over the four families (``benchmarks/results/suite/amd-epyc-2c/``),
   and every family within the bf16 floors of ``stylert.core.checks`` (``stylert compare``).
 - CPU, int8 export, ``openvino`` installed and the CPU has VNNI or AMX-INT8 (``avx512_vnni``,
   ``avx_vnni``, ``amx_int8``): ``openvino`` on the QDQ graphs (integer kernels; the float parts in

@@ -129,7 +129,7 @@ class OnnxrtRunner(BaseRunner):
 def _cpu_run_options(ort):
     """RunOptions of a CPU run: the arena shrinks back at the end of each run, so that the encoder's,
     transform's and decoder's arenas do not each stay at their peak (one 1080x1920 image: peak RSS
-    measured in ``benchmarks/results/openvino/``); ``STYLERT_ORT_ARENA_SHRINK=0``: ONNX Runtime's default."""
+    measured in ``benchmarks/results/suite/amd-epyc-2c/``); ``STYLERT_ORT_ARENA_SHRINK=0``: ONNX Runtime's default."""
     if os.environ.get(SHRINK_ENV, "1") == "0":
         return None
     options = ort.RunOptions()

@@ -12,7 +12,7 @@ Reduced precision is checked, not assumed: ``runtime_precisions()`` reads the pr
 really ran in back from the compiled model (``get_runtime_model()``), and ``stylert compare``
 checks every graph and the whole chain against the float32 reference with the bf16 floors of
 ``stylert.core.checks``. The attention families' softmax over all style positions runs in bf16 and
-passes them (measured up to 19,584 positions, ``benchmarks/results/openvino/``). A graph that
+passes them (measured up to 19,584 positions, ``benchmarks/results/suite/amd-epyc-2c/``). A graph that
 must stay float32 is named in ``float32_graphs`` (or ``STYLERT_OPENVINO_F32_GRAPHS=transform,...``):
 it is compiled with the f32 hint. Per-node attributes (``ov::disable_conversion`` in rt_info) do not
 survive the CPU plugin's own graph transformations in OpenVINO 2026.4 (Softmax and MatMul measured
