@@ -95,7 +95,7 @@ def _default_workers() -> int:
                    "(continue with --resume)  [default: no limit]")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
               help="CPU threads of torch (0: torch's default, one per core; on a shared machine 1 can be faster).")
-@click.option("--channels-last", is_flag=True,
+@click.option("--channels-last/--no-channels-last", default=False,
               help="Model and batches in channels-last memory format (faster convolutions on many CPUs and GPUs).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
@@ -124,7 +124,8 @@ def train(ctx, family, content, style, out_dir, iterations, batch_size, image_si
                        + identity losses (pixel x 50, feature x 1)
 
     Resume a run with `stylert train --out DIR --resume [--iterations N]`: it continues
-    from DIR/checkpoints/last.pt with the saved settings.
+    from DIR/checkpoints/last.pt with the saved settings (training and run options such as
+    --checkpoint-every, --threads, --channels-last, unless given again).
 
     The result is a stylert checkpoint (OUT/checkpoints/last.pt) that `stylert export`,
     `stylert stylize` and `stylert inspect` take as it is.
@@ -136,7 +137,7 @@ def train(ctx, family, content, style, out_dir, iterations, batch_size, image_si
     from ..models.checkpoints import read_state
     from ..models.stylize import resolve_device
     from ..training.losses import LossWeights, default_loss_weights, family_training
-    from ..training.run import RunOptions, TrainConfig, last_checkpoint_path, resume_config
+    from ..training.run import RESUMED_OPTIONS, RunOptions, TrainConfig, last_checkpoint_path, resume_config
     from ..training.run import train as run_training
 
     quiet = bool(getattr(ctx.obj, "quiet", False))
@@ -185,6 +186,19 @@ def train(ctx, family, content, style, out_dir, iterations, batch_size, image_si
             given = dataclasses.replace(given, weights=dataclasses.replace(
                 saved_w, **{k: getattr(given.loss_weights(), k) for k in named}))
         config = resume_config(saved, given, fields)
+        kept = {k: v for k, v in (read_state(ckpt).get("run_options") or {}).items()
+                if k in RESUMED_OPTIONS and k not in explicit and v != params[k]}
+        if kept:  # the run's own settings, unless given again (not its time limit: that is per invocation)
+            checkpoint_every = kept.get("checkpoint_every", checkpoint_every)
+            sample_every = kept.get("sample_every", sample_every)
+            samples = kept.get("samples", samples)
+            workers = kept.get("workers", workers)
+            device = kept.get("device", device)
+            channels_last = kept.get("channels_last", channels_last)
+            threads = kept.get("threads", threads)
+            say("resuming with the run's settings: " + " ".join(
+                f"--{k.replace('_', '-')}" if v is True else f"--no-{k.replace('_', '-')}" if v is False
+                else f"--{k.replace('_', '-')} {v}" for k, v in kept.items()))
     else:
         missing = [flag for flag, value in (("--model", family), ("--content", content), ("--style", style))
                    if value is None]
@@ -214,7 +228,7 @@ def train(ctx, family, content, style, out_dir, iterations, batch_size, image_si
         out_dir=out_dir, checkpoint_every=checkpoint_every, sample_every=sample_every, samples=samples,
         workers=_default_workers() if workers is None else workers, device=device, resume=resume,
         overwrite=overwrite, progress=not quiet, max_seconds=None if max_minutes is None else max_minutes * 60,
-        channels_last=channels_last,
+        channels_last=channels_last, threads=threads,
     )
     if threads:
         import torch

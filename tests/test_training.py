@@ -465,13 +465,18 @@ def test_cli_trains_resumes_and_inspects(data_dirs, tmp_path, use_shared_weights
     conflict = _invoke("train", "--resume", "--out", out, "--iterations", 3, "--style-weight", 3)
     assert conflict.exit_code != 0 and "style" in conflict.output
 
-    resumed = _invoke("train", "--resume", "--out", out, "--iterations", 3, "--workers", 0, "--device", "cpu",
-                      "--style-weight", 2)
+    # the run's own options (--checkpoint-every 2, --sample-every 2, --samples 1, --workers 0, --device cpu)
+    # are kept: a plain --resume checkpoints at steps 4 and 5, not at the default every 10,000
+    resumed = _invoke("train", "--resume", "--out", out, "--iterations", 5, "--style-weight", 2, "--samples", 0)
     print(resumed.output)
     assert resumed.exit_code == 0, resumed.output
-    assert "resuming adain" in resumed.output and "step 3/3" in resumed.output
-    assert (out / "checkpoints" / "step_000003.pt").exists()
-    assert read_state(out / "checkpoints" / "last.pt")["training"]["weights"]["style"] == 2.0
+    assert "resuming adain" in resumed.output and "step 5/5" in resumed.output
+    kept = next(line for line in resumed.output.splitlines() if line.startswith("resuming with the run's settings"))
+    assert "--checkpoint-every 2" in kept and "--sample-every 2" in kept and "--samples" not in kept
+    assert (out / "checkpoints" / "step_000004.pt").exists() and (out / "checkpoints" / "step_000005.pt").exists()
+    state = read_state(out / "checkpoints" / "last.pt")
+    assert state["training"]["weights"]["style"] == 2.0
+    assert state["run_options"]["checkpoint_every"] == 2 and state["run_options"]["samples"] == 0
 
     inspected = _invoke("inspect", out / "checkpoints" / "last.pt")
     assert inspected.exit_code == 0 and "family:          adain" in inspected.output

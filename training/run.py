@@ -106,6 +106,16 @@ class RunOptions:
     progress: bool = True
     max_seconds: float | None = None  # stop (with a checkpoint) after the step that passes this many seconds
     channels_last: bool = False  # model and batches in channels-last memory format (TrainStep)
+    threads: int = 0  # torch's CPU threads as set by the caller (0: torch's default); recorded only
+
+    def resumable(self) -> dict:
+        """The options a ``--resume`` keeps unless given again (saved in every checkpoint as
+        ``run_options``): how often to checkpoint and sample, workers, device, memory format, threads."""
+        return {k: getattr(self, k) for k in RESUMED_OPTIONS}
+
+
+#: RunOptions fields saved in checkpoints and reused by ``stylert train --resume`` when not given again.
+RESUMED_OPTIONS = ("checkpoint_every", "sample_every", "samples", "workers", "device", "channels_last", "threads")
 
 
 @dataclass
@@ -324,6 +334,7 @@ def _train(config: TrainConfig, options: RunOptions, log, out: Path) -> TrainRes
         save_checkpoint(
             model, path, step=step, training=config.to_dict(), **trainer.state_dict(), rng=rng.capture(),
             data={"position": step * config.batch_size, **data_info}, skipped_files=sorted(skipped),
+            run_options=options.resumable(),
         )
         _link_atomic(path, last_checkpoint_path(out))
         draw_loss_curve(csv_log.rows, ("loss",) + components, out / "loss.png",
