@@ -356,9 +356,7 @@ def run_bench(export_dir, cfg: BenchConfig, notice=print, progress=print) -> dic
                 for pipe in pipes:
                     k += 1
                     progress(f"[{k}/{total}] {pipe.backend}:{pipe.device} {hw_text(size)} batch {batch}")
-                    r = bench_case(pipe, size, batch, cfg, peaks[pipe.device]["tflops"], progress)
-                    results.append(r)
-                    progress(format_row(r, header=(k == 1)))
+                    results.append(bench_case(pipe, size, batch, cfg, peaks[pipe.device]["tflops"], progress))
     finally:
         for pipe in pipes:
             pipe.deactivate()

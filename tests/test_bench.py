@@ -56,6 +56,16 @@ def test_bench_json_schema(bench_run):
     assert r["memory"]["peak_rss_mb"] > 0 and r["memory"]["device_peak_mb"] is None
 
 
+def test_bench_prints_its_table_once(bench_run):
+    """The table on stdout, once: the progress on stderr names the cases, not their rows."""
+    result = bench_run[2]
+    header = [line for line in result.output.splitlines() if line.startswith("backend ")]
+    rows = [line for line in result.output.splitlines() if line.startswith("onnxruntime:cpu fp32")]
+    assert len(header) == 1 and len(rows) == 1, result.output
+    assert header[0] in result.stdout and rows[0] in result.stdout
+    assert "[1/1] onnxruntime:cpu 48x32 batch 1" in result.stderr
+
+
 def test_bench_percentiles_are_consistent(bench_run):
     r = bench_run[3]["results"][0]
     m = r["metrics"]
