@@ -44,4 +44,5 @@ def encode(settings, styles, engine, output, backend, device, style_size, crop, 
             code = pipeline.encode_style(image, source=path.name)
             code.meta.update({"style_size": style_size, "crop": crop})
             code.save(target, overwrite=overwrite)
-            click.echo(f"{target}  ({code.nbytes / 1024:.1f} KB: {', '.join(sorted(code.arrays))})")
+            size = target.stat().st_size  # the file written (arrays, metadata, container), not the arrays alone
+            click.echo(f"{target}  ({size / 1024:.1f} KB: {', '.join(sorted(code.arrays))})")

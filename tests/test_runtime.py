@@ -140,6 +140,7 @@ def test_cli_engine_codes_and_bad_inputs(exports, tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "s.png")
     made = invoke("style", "encode", tmp_path / "s.png", "--engine", out, "-o", tmp_path / "s.npz")
     assert made.exit_code == 0, made.output
+    assert f"({(tmp_path / 's.npz').stat().st_size / 1024:.1f} KB: " in made.output, made.output  # the file's size
     ok = invoke("stylize", "-c", tmp_path / "c.png", "-s", tmp_path / "s.npz", "-o", tmp_path / "o.png",
                 "--engine", out, "--content-size", 0)
     assert ok.exit_code == 0, ok.output
