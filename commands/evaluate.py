@@ -17,6 +17,7 @@ import click
 
 from ..models.family import DEFAULT_FAMILY
 from ..runtime.backends import BACKENDS as _RUNTIME_BACKENDS  # noqa: E402
+from .choices import LabelledFamily
 
 #: the runtime's backends, ``auto`` (as ``stylize --engine``), and OpenVINO at a named inference precision
 BACKENDS = (*_RUNTIME_BACKENDS, "auto", "openvino@bf16", "openvino@f32")
@@ -151,7 +152,7 @@ def _split_label(value: str, option: str) -> tuple[str | None, str]:
               help="Style image or folder (repeatable).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR",
               help="Report folder: report.json, report.md, grid.jpg, tradeoff.png, images/.")
-@click.option("--model", "models", multiple=True, metavar="[LABEL=]FAMILY",
+@click.option("--model", "models", multiple=True, metavar="[LABEL=]FAMILY", type=LabelledFamily(),
               help=f"PyTorch reference with the family's public or shipped weights: {_families_with_weights()} "
                    "(stylert weights list). Repeatable.")
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="[LABEL=]FILE[,FILE...]",

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from ..models.family import family_help
+from .choices import FamilyChoice
 
 
 def parse_size(value: str) -> tuple[int, int]:
@@ -30,7 +31,7 @@ def parse_size(value: str) -> tuple[int, int]:
 
 
 @click.command("export")
-@click.option("--model", "family", default=None, metavar="FAMILY",
+@click.option("--model", "family", default=None, metavar="FAMILY", type=FamilyChoice(),
               help=f"Model family: {family_help()}.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
               help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights, or the "

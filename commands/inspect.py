@@ -6,10 +6,13 @@ import json
 
 import click
 
+from .choices import FamilyChoice
+
 
 @click.command("inspect")
 @click.argument("checkpoints", nargs=-1, type=click.Path())
-@click.option("--model", "family", default=None, metavar="FAMILY", help="Expected family (default: inferred).")
+@click.option("--model", "family", default=None, metavar="FAMILY", type=FamilyChoice(),
+              help="Expected family (default: inferred).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def inspect_cmd(checkpoints, family, as_json):
     """Show the family, layout, parameter count and taps of CHECKPOINTS (one model, one or more files).

@@ -12,6 +12,7 @@ from ..core.temporal import DEFAULT_BLEND, DEFAULT_STRENGTH, MAX_BLEND, MAX_STRE
 from ..errors import OutputError
 from ..models.family import family_help
 from ..runtime.backends import BACKENDS
+from .choices import FamilyChoice
 from .numbers import Number, parse_numbers
 
 
@@ -112,7 +113,7 @@ def _image_exts():
 @click.option("--temporal-blend-space", type=click.Choice(["image", "feature"]), default=None,
               help="Video: blend the output frames (image, default) or the decoder's inputs before the decoder "
               "renders them (feature).")
-@click.option("--model", "family", default=None, metavar="FAMILY",
+@click.option("--model", "family", default=None, metavar="FAMILY", type=FamilyChoice(),
               help=f"Model family: {family_help()}.")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(), metavar="FILE",
               help="Checkpoint file(s) of any known layout (repeatable). Default: the public AdaIN weights, or the "

@@ -277,6 +277,30 @@ def test_usage_errors_are_one_line(args, expected):
     assert "Usage:" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("args", [
+    ["export", "-o", "{tmp}/x", "--model", "foo"],
+    ["stylize", "-c", "{tmp}/c.png", "-s", "{tmp}/s.png", "-o", "{tmp}/o.png", "--model", "foo"],
+    ["inspect", "{tmp}/model.pt", "--model", "foo"],
+    ["evaluate", "run", "-c", "{tmp}/c.png", "-s", "{tmp}/s.png", "-o", "{tmp}/r", "--model", "mine=foo"],
+    ["train", "--model", "foo"],
+    ["demo", "-o", "{tmp}/d", "--model", "foo"],
+], ids=lambda a: " ".join(a[:2]))
+def test_an_unknown_family_is_refused_while_parsing(args, tmp_path):
+    """Every command's ``--model`` refuses an unknown family before any work (torch not even imported), on
+    one line naming the registered families; nothing is written."""
+    from stylert.models.family import family_names
+
+    argv = [a.format(tmp=tmp_path) for a in args]
+    code = ("import sys\nfrom stylert.cli import main\n"
+            f"try:\n    main({argv!r}, prog_name='stylert')\nexcept SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"Error: stylert {args[0]}"), done.stderr
+    assert f"unknown model family 'foo' (fix: use one of {', '.join(family_names())})" in lines[0], lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["stylize", "--help"], ["evaluate", "run", "--help"]])
 def test_help_and_version_still_work(args):
     result = subprocess.run([sys.executable, "-m", "stylert", *args], capture_output=True, text=True)
