@@ -148,8 +148,7 @@ class LazyGroup(click.Group):
         except OSError as err:  # a file-system failure no check foresaw: one line with its cause and fix
             raise click.ClickException(os_error_line(err)) from None
         except ModuleNotFoundError as err:  # an extra the base install leaves out
-            args = getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", None) or []
-            one_line = missing_extra(err, ctx.invoked_subcommand or (args[0] if args else None))
+            one_line = missing_extra(err, ctx.invoked_subcommand)
             if one_line is None:
                 raise
             raise one_line from None

@@ -31,6 +31,8 @@ def test_a_command_that_needs_a_missing_extra_says_which(args, extra, tmp_path, 
     img = shared_images / "content" / "cornell.jpg"
     argv = [a.format(tmp=tmp_path, img=img) for a in args]
     code = ("import sys; sys.modules['torch'] = None\n"  # as if torch were not installed
+            "import warnings\n"  # a deprecated click API used by stylert's own code is an error
+            "warnings.filterwarnings('error', category=DeprecationWarning, module=r'stylert(\\.|$)')\n"
             "from stylert.cli import main\n"
             f"main({argv!r})\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
