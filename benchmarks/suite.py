@@ -332,6 +332,7 @@ def format_markdown(report: dict) -> str:
     gpu = info.get("gpu")
     lines = ["# stylert performance", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB"
+             + (f" (CPU flags: {' '.join(info['cpu_flags'])})" if info.get("cpu_flags") else "")
              + (f"; GPU {gpu['name']}" if gpu else "; no GPU") + ". "
              + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v) + f"; git {info.get('git_commit')}.",
              "",

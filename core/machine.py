@@ -20,6 +20,23 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: The CPU flags that decide which kernels run (x86 ``/proc/cpuinfo`` names): vector width, bf16 and
+#: int8 dot products, and the AMX matrix units.
+MATRIX_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_flags() -> list[str]:
+    """Which of ``MATRIX_FLAGS`` the CPU has (``/proc/cpuinfo``; [] where it cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in MATRIX_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
 def _memory_gb() -> float | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -77,12 +94,13 @@ def _gpu() -> dict | None:
 
 
 def machine_info() -> dict:
-    """CPU, cores, memory, GPU, driver, package versions, git commit, host name."""
+    """CPU (with its ``cpu_flags``), cores, memory, GPU, driver, package versions, git commit, host name."""
     return {
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpu": _cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cores": os.cpu_count(),
         "memory_gb": _memory_gb(),
         "gpu": _gpu(),

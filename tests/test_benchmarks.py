@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from stylert.benchmarks.flops import count_flops
 from stylert.benchmarks.harness import measure, summarize
 from stylert.core.chart import line_chart
-from stylert.core.machine import machine_info, machine_name
+from stylert.core.machine import MATRIX_FLAGS, machine_info, machine_name
 
 
 def test_summary_matches_numpy_on_known_samples():
@@ -86,8 +88,11 @@ def test_chart_and_machine_info(tmp_path):
     arr = np.asarray(img)
     assert (arr != 255).any(axis=2).mean() > 0.01  # something was drawn
     info = machine_info()
-    for key in ("cpu", "cores", "memory_gb", "gpu", "versions", "git_commit"):
+    for key in ("cpu", "cpu_flags", "cores", "memory_gb", "gpu", "versions", "git_commit"):
         assert key in info
+    flags = Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split() \
+        if Path("/proc/cpuinfo").is_file() else []
+    assert info["cpu_flags"] == [f for f in MATRIX_FLAGS if f in flags]  # the CPU's, in MATRIX_FLAGS' order
     assert machine_name(info) and "/" not in machine_name(info)
 
 
