@@ -430,11 +430,11 @@ def main(argv=None) -> int:
             s = DEFAULT_STRENGTH
             rows = [frames] + [outputs[config_key(s, wt)] for wt in STRIP_BLENDS]  # input, then W from 0 up
             slug = name.replace(" ", "_").replace("+", "_")
-            write_image(args.out / f"cut_{slug}.jpg", _strip(rows, around, len(frames)), quality=80)
+            write_image(args.out / f"cut_{slug}.jpg", _strip(rows, around, len(frames)), quality=75)
             # feature space: input, W=0, image W=0.3, then feature W from 0.3 up
             rows = [frames, outputs[config_key(s, 0.0)], outputs[config_key(s, 0.3)]] + \
                 [outputs[config_key(s, wt, "feature")] for wt in FEATURE_BLENDS]
-            write_image(args.out / f"cut_feature_{slug}.jpg", _strip(rows, around, len(frames)), quality=80)
+            write_image(args.out / f"cut_feature_{slug}.jpg", _strip(rows, around, len(frames)), quality=75)
     write_json(args.out / "temporal.json", report)
     _chart(report, args.out)
     print(f"wrote {args.out}/temporal.json, warping_error.png, style_loss_spaces.png, cut_*.jpg")

@@ -278,7 +278,7 @@ def run_evaluation(models: list[ModelEntry], inputs: Inputs, out_dir: Path, enco
                 tiles.append(outputs[(label, cpath, spath, alpha)])
                 tile_labels.append(f"{label} alpha {alpha:g}" if len(inputs.alphas) > 1 else label)
         grid = make_grid(tiles, tile_labels, columns=2 + len(columns), height=192)
-        save_image(grid, tmp / "grid.jpg", quality=85)  # photographs: JPEG, a tenth of PNG's size
+        save_image(grid, tmp / "grid.jpg", quality=75)  # photographs: JPEG, a tenth of PNG's size
 
         series = {m.label: [(e["alpha"], e["metrics"]["style_loss"], e["metrics"]["content_loss"]["relu4_1"])
                             for e in means if e["model"] == m.label] for m in models}
