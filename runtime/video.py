@@ -22,7 +22,7 @@ import functools
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -38,6 +38,26 @@ _OUTPUT_CODEC = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".m4v"
                  ".3gp": "libx264", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
 #: Output codecs whose time base must be the frame interval (MPEG-4 part 2 in AVI, MPEG-2).
 _FRAME_TIME_BASE = ("mpeg4", "mpeg2video")
+#: The frame rates MPEG-2 video can signal: frame_rate_code 1-8 (ISO/IEC 13818-2, 6.3.3) times
+#: (n + 1) / (d + 1), n < 4, d < 32 (frame_rate_extension_n, _d), as FFmpeg's encoder takes them.
+_MPEG2_RATES = sorted({Fraction(r) * Fraction(n + 1, d + 1)
+                       for r in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60")
+                       for n in range(4) for d in range(32)})
+
+
+def _output_rate(codec: str, fps) -> Fraction:
+    """The output stream's frame rate: the source's, except where the codec cannot signal it --
+    MPEG-4 part 2 takes a time base of at most 16 bits (a variable-frame-rate source's average, e.g.
+    192000/6341, is refused by the encoder), so the rate is rounded to thousandths; MPEG-2 takes the
+    rates of ``_MPEG2_RATES``, so the nearest of them."""
+    rate = Fraction(fps)
+    if codec == "mpeg4" and (rate.numerator > 65535 or rate.denominator > 65535):
+        rate = rate.limit_denominator(1001)
+        while rate.numerator > 65535:
+            rate = rate.limit_denominator(max(1, rate.denominator // 2))
+    elif codec == "mpeg2video" and rate not in _MPEG2_RATES:
+        rate = min(_MPEG2_RATES, key=lambda r: abs(r - rate))
+    return rate
 #: Still-image formats Pillow may lack a plugin for, which FFmpeg can open as a one-frame stream.
 _STILL_EXTENSIONS = (".heic", ".heif", ".avif", ".jxl", ".svg", ".psd", ".dng", ".cr2", ".nef", ".arw", ".exr",
                      ".hdr", ".jp2", ".j2k")
@@ -214,10 +234,12 @@ def _even_size(info: "VideoInfo") -> tuple[int, int]:
 def _open_output(out, ext: str, info: "VideoInfo", crf: int):
     """The output video stream (yuv420p at the even size, the source's rate) and its time base."""
     width, height = _even_size(info)
-    stream = out.add_stream(_OUTPUT_CODEC[ext], rate=info.fps)
+    codec = _OUTPUT_CODEC[ext]
+    rate = _output_rate(codec, info.fps)
+    stream = out.add_stream(codec, rate=rate)
     stream.width, stream.height = width, height
     stream.pix_fmt = "yuv420p"
-    time_base = 1 / Fraction(info.fps) if _OUTPUT_CODEC[ext] in _FRAME_TIME_BASE else Fraction(1, 90000)
+    time_base = 1 / rate if codec in _FRAME_TIME_BASE else Fraction(1, 90000)
     stream.codec_context.time_base = time_base
     if _OUTPUT_CODEC[ext] == "libx264":
         stream.options = {"crf": str(crf)}
@@ -234,6 +256,16 @@ def _say_adjustments(src: Path, info: "VideoInfo", notice: Callable[[str], None]
                f"and browsers take, needs even sizes: written as {width}x{height}, the last column/row repeated")
     if info.rotation:
         notice(f"{src}: display rotation {info.rotation} degrees applied; the output is upright")
+
+
+def _say_rate(dst: Path, ext: str, info: "VideoInfo", rate: Fraction, variable: bool, notice) -> None:
+    """Say in one line when an output of constant ticks (MPEG-4 part 2 in AVI, MPEG-2) cannot keep
+    the source's frame times: a variable frame rate, or a rate its codec cannot signal."""
+    if notice is None or not (variable or rate != Fraction(info.fps)):
+        return
+    what = "variable frame times" if variable else f"rate {Fraction(info.fps)} frames/s"
+    notice(f"{dst}: {ext} plays frames at a constant {rate} frames/s ({float(rate):.3f}); the source's {what} "
+           f"{'are' if variable else 'is'} not kept exactly (.mp4, .mkv and .webm keep them)")
 
 
 def _video_frame(av, frame: np.ndarray, info: "VideoInfo", t, last: int, time_base):
@@ -298,11 +330,19 @@ class _Writer:
     out: object
     time_base: Fraction
     last: int = -1
+    times: list = field(default_factory=list)  # the source's frame times (seconds) as given
 
     def frame(self, frame: np.ndarray, t) -> object:
         video_frame = _video_frame(self.av, frame, self.info, t, self.last, self.time_base)
         self.last = video_frame.pts
+        if t is not None:
+            self.times.append(float(t))
         return video_frame
+
+    def variable(self) -> bool:
+        """Whether the source's frame intervals differ by more than a millisecond."""
+        steps = np.diff(self.times)
+        return steps.size > 1 and float(steps.max() - steps.min()) > 1e-3
 
     def encode(self, video_frame) -> None:
         for packet in self.stream.encode(video_frame):
@@ -327,6 +367,8 @@ def _writing(src: Path, dst: Path, *, overwrite: bool, crf: int, notice) -> Iter
             yield writer
             for packet in stream.encode():
                 out.mux(packet)
+            if _OUTPUT_CODEC[ext] in _FRAME_TIME_BASE:
+                _say_rate(dst, ext, info, 1 / time_base, writer.variable(), notice)
             _copy_audio(audio, audio_src, out)
 
 

@@ -5,6 +5,7 @@ one still."""
 from __future__ import annotations
 
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,28 @@ def make_video(path: Path, fmt: str | None = None, frames: int = 24, codec: str 
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def make_timed(path: Path, times_ms: list[int]) -> Path:
+    """An H.264 mp4 whose frames are at ``times_ms`` (milliseconds; variable steps or a late start)."""
+    rng = np.random.default_rng(2)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for t in times_ms:
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (32, 48, 3), dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [float(f.pts * f.time_base) for f in c.decode(video=0)]
 
 
 def count_frames(path: Path) -> int:
@@ -175,3 +198,25 @@ def test_every_audio_stream_is_kept_transcoded_where_the_container_needs_it(src_
         assert set(kept) <= {"opus", "vorbis"}, kept
     if out_ext == ".webm":  # one line for each stream that had to be re-encoded
         assert result.output.count("re-encoded") == sum(c not in ("opus", "vorbis") for c in audio_streams(root / src_name))
+
+
+@pytest.mark.parametrize("times_ms", [[0, 33, 66, 150, 183, 300, 333, 366, 500, 767],  # variable frame rate
+                                      [500 + 33 * i for i in range(12)]],  # a late start; average 192000/6341 fps
+                         ids=["variable", "late-start"])
+@pytest.mark.parametrize("out_ext", [".mp4", ".mkv", ".webm", ".avi", ".mpg"])
+def test_frame_times_are_kept_or_the_loss_is_said(times_ms, out_ext, work):
+    """Containers with timestamps keep every frame's time; AVI (MPEG-4 part 2) and MPEG-2 play at a
+    constant rate their codec can signal, and say so in one line (before, an average rate such as
+    192000/6341 made the encoder refuse to open: a traceback)."""
+    root, export_dir = work
+    make_timed(root / "src.mp4", times_ms)
+    want = frame_times(root / "src.mp4")
+    result = invoke("stylize", "-c", "src.mp4", "-s", "s.png", "-o", f"o{out_ext}", "--engine", export_dir,
+                    "--temporal-blend", 0)
+    assert result.exit_code == 0, result.output
+    assert count_frames(root / f"o{out_ext}") == len(times_ms)
+    if out_ext in (".avi", ".mpg"):
+        assert f"o{out_ext}: {out_ext} plays frames at a constant" in result.output, result.output
+    else:
+        assert np.abs(np.array(frame_times(root / f"o{out_ext}")) - want).max() <= 1.5e-3
+        assert "constant" not in result.output
