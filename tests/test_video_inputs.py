@@ -17,30 +17,20 @@ av = pytest.importorskip("av")
 
 
 
-def make_video(path: Path, fmt: str | None = None, frames: int = 24, codec: str = "libx264", options=None) -> Path:
+def make_video(path: Path, fmt: str | None = None, frames: int = 24, codec: str = "libx264", options=None,
+               times_ms: list[int] | None = None) -> Path:
+    """A 48x32 video of random frames at 12 frames/s, or (``times_ms``) at those times in milliseconds
+    (variable steps or a late start)."""
     rng = np.random.default_rng(0)
     with av.open(str(path), "w", format=fmt, options=options or {}) as out:
         stream = out.add_stream(codec, rate=12)
         stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
-        for _ in range(frames):
+        if times_ms is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        for i in range(frames if times_ms is None else len(times_ms)):
             frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (32, 48, 3), dtype=np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
-def make_timed(path: Path, times_ms: list[int]) -> Path:
-    """An H.264 mp4 whose frames are at ``times_ms`` (milliseconds; variable steps or a late start)."""
-    rng = np.random.default_rng(2)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        for t in times_ms:
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (32, 48, 3), dtype=np.uint8), format="rgb24")
-            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            if times_ms is not None:
+                frame.pts, frame.time_base = times_ms[i], Fraction(1, 1000)
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
@@ -209,7 +199,7 @@ def test_frame_times_are_kept_or_the_loss_is_said(times_ms, out_ext, work):
     constant rate their codec can signal, and say so in one line (before, an average rate such as
     192000/6341 made the encoder refuse to open: a traceback)."""
     root, export_dir = work
-    make_timed(root / "src.mp4", times_ms)
+    make_video(root / "src.mp4", times_ms=times_ms)
     want = frame_times(root / "src.mp4")
     result = invoke("stylize", "-c", "src.mp4", "-s", "s.png", "-o", f"o{out_ext}", "--engine", export_dir,
                     "--temporal-blend", 0)
